@@ -1,0 +1,2 @@
+/* placeholder, written with bench/build */
+int main(void) { return 0; }

@@ -1,0 +1,87 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vpcctl.h"
+
+static void no_daemon(const char *path, int err)
+{
+	fprintf(stderr,
+		"vpcctl: vpcd is not running (%s: %s).\n"
+		"Start it as root with:  vpcd --daemon\n"
+		"(or in the foreground:  vpcd)\n",
+		path, strerror(err));
+	exit(EXIT_NODAEMON);
+}
+
+json_t *call_raw(struct cli *c, json_t *req)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char *text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!text || strlen(c->socket) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "vpcctl: bad socket path or out of memory\n");
+		exit(EXIT_USAGE);
+	}
+	strcpy(sa.sun_path, c->socket);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (errno == EACCES || errno == EPERM) {
+			fprintf(stderr, "vpcctl: %s: %s (vpcctl needs root)\n", c->socket,
+				strerror(errno));
+			exit(EXIT_REFUSED);
+		}
+		no_daemon(c->socket, errno);
+	}
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n <= 0) {
+			fprintf(stderr, "vpcctl: lost vpcd while sending: %s\n", strerror(errno));
+			exit(EXIT_REFUSED);
+		}
+		off += (size_t)n;
+	}
+	free(text);
+	shutdown(fd, SHUT_WR);
+	json_error_t je;
+	json_t *reply = json_loadfd(fd, JSON_DISABLE_EOF_CHECK, &je);
+	close(fd);
+	if (!reply) {
+		fprintf(stderr, "vpcctl: no valid reply from vpcd (%s)\n", je.text);
+		exit(EXIT_REFUSED);
+	}
+	return reply;
+}
+
+int report_error(const json_t *reply)
+{
+	const json_t *e = json_object_get(reply, "error");
+	const char *path = json_string_value(json_object_get(e, "path"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	const char *code = json_string_value(json_object_get(e, "code"));
+	if (path && *path)
+		fprintf(stderr, "vpcctl: error: %s: %s\n", path, msg ? msg : "?");
+	else
+		fprintf(stderr, "vpcctl: error: %s\n", msg ? msg : "?");
+	if (code && !strcmp(code, "not_supported"))
+		fprintf(stderr, "vpcctl: (valid, but this version of vpcd cannot build it yet)\n");
+	return EXIT_REFUSED;
+}
+
+json_t *call(struct cli *c, json_t *req)
+{
+	json_t *reply = call_raw(c, req);
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		int code = report_error(reply);
+		json_decref(reply);
+		exit(code);
+	}
+	json_t *res = json_incref(json_object_get(reply, "result"));
+	json_decref(reply);
+	return res;
+}

@@ -1,0 +1,207 @@
+/* vpcctl: the command line of vpcd. One table of verbs, one function per verb. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpc/names.h"
+#include "vpcctl.h"
+
+#ifndef VPCD_VERSION
+#define VPCD_VERSION "0"
+#endif
+
+static const struct optspec apply_opts[] = {
+	{"file", true, "the topology file (- for standard input); also -f"},
+	{"prune", false, "also destroy VPCs and peerings the file does not name"},
+	{"dry-run", false, "print the kernel operations without doing them"},
+	{NULL, false, NULL},
+};
+static const struct optspec destroy_opts[] = {
+	{"all", false, "destroy every VPC"},
+	{NULL, false, NULL},
+};
+static const struct optspec vpc_create_opts[] = {
+	{"cidr", true, "the VPC's IPv4 block, /16 to /28 (required)"},
+	{"internet-gateway", false, "attach an internet gateway"},
+	{NULL, false, NULL},
+};
+static const struct optspec subnet_create_opts[] = {
+	{"cidr", true, "the subnet's block inside the VPC, /16 to /28 (required)"},
+	{"route-table", true, "associate this route table (default: the main table)"},
+	{"network-acl", true, "associate this network ACL (default: the VPC's default)"},
+	{NULL, false, NULL},
+};
+static const struct optspec instance_create_opts[] = {
+	{"subnet", true, "the subnet to launch into (required)"},
+	{"ip", true, "the private IP (default: the first free address)"},
+	{"security-groups", true, "comma-separated groups (default: the VPC's default group)"},
+	{"public-ip", false, "assign a public IP from the pool"},
+	{"no-source-dest-check", false, "allow sending with other source addresses"},
+	{NULL, false, NULL},
+};
+
+static const struct verb verbs[] = {
+	{"apply", cmd_apply, "-f FILE", 0, 0, apply_opts,
+	 "Create or update VPCs to match a topology file. VPCs in the file are made exactly\n"
+	 "as it says; others are left alone (unless --prune). Applying the same file again\n"
+	 "changes nothing.",
+	 false},
+	{"destroy", cmd_destroy, "VPC | --all", 0, 1, destroy_opts,
+	 "Tear down a VPC (or all of them), leaving no namespace or link behind.", false},
+	{"show", cmd_show, "[VPC]", 0, 1, NULL,
+	 "Show VPCs, subnets, instances (private and public IPs), network ACLs, groups and\n"
+	 "routes.",
+	 true},
+	{"exec", cmd_exec, "VPC/INSTANCE|internet -- COMMAND [ARG...]", 1, 1, NULL,
+	 "Run a command inside an instance's network namespace (or on the simulated\n"
+	 "internet). Standard input, output and the exit code pass through.",
+	 false},
+	{"reconcile", cmd_reconcile, NULL, 0, 0, NULL,
+	 "Check the kernel against the desired state now and repair any drift.", true},
+	{"status", cmd_status, NULL, 0, 0, NULL, "Show whether vpcd runs and what it holds.", true},
+	{"vpc create", cmd_vpc_create, "NAME", 1, 1, vpc_create_opts, "Create an empty VPC.", false},
+	{"vpc delete", cmd_vpc_delete, "NAME", 1, 1, NULL, "Delete a VPC (same as destroy).", false},
+	{"vpc list", cmd_vpc_list, NULL, 0, 0, NULL, "List VPCs.", true},
+	{"subnet create", cmd_subnet_create, "VPC NAME", 2, 2, subnet_create_opts,
+	 "Create a subnet in a VPC.", false},
+	{"subnet delete", cmd_subnet_delete, "VPC NAME", 2, 2, NULL,
+	 "Delete a subnet (it must have no instances).", false},
+	{"subnet list", cmd_subnet_list, "VPC", 1, 1, NULL, "List a VPC's subnets.", true},
+	{"instance create", cmd_instance_create, "VPC NAME", 2, 2, instance_create_opts,
+	 "Launch an instance (a network namespace) into a subnet.", false},
+	{"instance delete", cmd_instance_delete, "VPC NAME", 2, 2, NULL, "Terminate an instance.",
+	 false},
+	{"instance list", cmd_instance_list, "VPC", 1, 1, NULL, "List a VPC's instances.", true},
+};
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vpcctl [-s SOCKET] [-o json] VERB [ARGS...]\n\n"
+		   "AWS-style VPCs on this host, built by vpcd. Verbs:\n\n");
+	for (size_t i = 0; i < N_VERBS; i++) {
+		char left[64];
+		snprintf(left, sizeof(left), "%s %s", verbs[i].name, verbs[i].usage ? verbs[i].usage : "");
+		const char *nl = strchr(verbs[i].help, '\n');
+		fprintf(f, "  %-40s %.*s\n", left,
+			nl ? (int)(nl - verbs[i].help) : (int)strlen(verbs[i].help), verbs[i].help);
+	}
+	fprintf(f, "\nglobal options:\n"
+		   "  -s, --socket PATH   vpcd's socket (default $VPCD_SOCKET or " VPC_DEFAULT_RUN_DIR
+		   "/" VPC_SOCKET_NAME ")\n"
+		   "  -o json             JSON output\n"
+		   "  -h, --help          this text; `vpcctl VERB --help` for a verb\n"
+		   "  -V, --version       print the version\n"
+		   "\nSee vpcctl(8).\n");
+}
+
+/* Takes "-o json" / "-ojson" / "--output json" out of argv wherever it is. */
+static int strip_output(int *argc, char **argv, struct cli *c)
+{
+	for (int i = 0; i < *argc; i++) {
+		const char *val = NULL;
+		int take = 0;
+		if (!strcmp(argv[i], "--"))
+			break;
+		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < *argc)
+			val = argv[i + 1], take = 2;
+		else if (!strncmp(argv[i], "-o", 2) && argv[i][2])
+			val = argv[i] + 2, take = 1;
+		else if (!strncmp(argv[i], "--output=", 9))
+			val = argv[i] + 9, take = 1;
+		if (!take)
+			continue;
+		if (strcmp(val, "json") && strcmp(val, "table")) {
+			fprintf(stderr, "vpcctl: -o takes json or table\n");
+			return -1;
+		}
+		c->json = !strcmp(val, "json");
+		memmove(argv + i, argv + i + take, (size_t)(*argc - i - take + 1) * sizeof(char *));
+		*argc -= take;
+		i--;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {.socket = getenv("VPCD_SOCKET")};
+	if (!c.socket || !*c.socket)
+		c.socket = VPC_DEFAULT_RUN_DIR "/" VPC_SOCKET_NAME;
+	argc--, argv++;
+	if (strip_output(&argc, argv, &c))
+		return EXIT_USAGE;
+	while (argc && argv[0][0] == '-') {
+		if ((!strcmp(argv[0], "-s") || !strcmp(argv[0], "--socket")) && argc > 1) {
+			c.socket = argv[1];
+			argc -= 2, argv += 2;
+		} else if (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[0], "-V") || !strcmp(argv[0], "--version")) {
+			printf("vpcctl %s\n", VPCD_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "vpcctl: unknown option %s\n", argv[0]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[0], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	/* "noun verb" first, then a single word. */
+	for (int words = 2; words >= 1; words--) {
+		if (argc < words)
+			continue;
+		char name[64];
+		if (words == 2)
+			snprintf(name, sizeof(name), "%s %s", argv[0], argv[1]);
+		else
+			snprintf(name, sizeof(name), "%s", argv[0]);
+		for (size_t i = 0; i < N_VERBS; i++) {
+			if (strcmp(verbs[i].name, name))
+				continue;
+			struct args a;
+			current_verb = &verbs[i];
+			/* exec takes everything after its target as the command. */
+			if (verbs[i].fn == cmd_exec) {
+				memset(&a, 0, sizeof(a));
+				if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+					verb_usage(&verbs[i], stdout);
+					return 0;
+				}
+				if (argc < 2) {
+					verb_usage(&verbs[i], stderr);
+					return EXIT_USAGE;
+				}
+				a.pos[a.n_pos++] = argv[1];
+				int k = 2;
+				if (k < argc && !strcmp(argv[k], "--"))
+					k++;
+				a.rest = (const char **)argv + k;
+				a.n_rest = argc - k;
+				return cmd_exec(&c, &a);
+			}
+			/* -f FILE is apply's short form. */
+			for (int k = words; k + 1 < argc; k++)
+				if (!strcmp(argv[k], "-f"))
+					argv[k] = "--file";
+			int r = verb_parse(&verbs[i], argc - words, argv + words, &a);
+			if (r > 0)
+				return 0;
+			if (r < 0) {
+				verb_usage(&verbs[i], stderr);
+				return EXIT_USAGE;
+			}
+			return verbs[i].fn(&c, &a);
+		}
+	}
+	fprintf(stderr, "vpcctl: unknown verb \"%s\"; see vpcctl --help\n", argv[0]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,85 @@
+/* Shared by vpcctl's verb files. */
+#ifndef VPCCTL_H
+#define VPCCTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Exit codes. */
+#define EXIT_REFUSED 1 /* vpcd said no: invalid, not found, kernel error */
+#define EXIT_USAGE   2
+#define EXIT_NODAEMON 3
+
+struct cli {
+	const char *socket;
+	bool json; /* -o json */
+};
+
+/* ---- options: a tiny getopt for "--name value" and "--flag" ---- */
+struct optspec {
+	const char *name; /* without the dashes */
+	bool has_arg;
+	const char *help;
+};
+struct verb;
+struct args {
+	const char *pos[8];
+	int n_pos;
+	const char *val[16]; /* by optspec index; "" for a flag that is set */
+	const char **rest;   /* after "--" */
+	int n_rest;
+};
+
+struct verb {
+	const char *name;  /* "apply", "vpc create", ... */
+	int (*fn)(struct cli *, struct args *);
+	const char *usage; /* positional part, e.g. "VPC NAME" */
+	int min_pos, max_pos;
+	const struct optspec *opts;
+	const char *help;
+	bool read_only; /* supports -o json */
+};
+
+int verb_parse(const struct verb *v, int argc, char **argv, struct args *a);
+const char *opt(const struct verb *v, const struct args *a, const char *name);
+void verb_usage(const struct verb *v, FILE *f);
+extern const struct verb *current_verb;
+#define OPT(a, name) opt(current_verb, (a), (name))
+
+/* ---- talking to vpcd ---- */
+/* Sends `req` (stolen); returns the "result" on success, or exits with a message. */
+json_t *call(struct cli *c, json_t *req);
+/* Like call() but returns the whole reply, for callers that handle errors. */
+json_t *call_raw(struct cli *c, json_t *req);
+int report_error(const json_t *reply);
+
+/* ---- output ---- */
+struct table;
+struct table *table_new(int ncols, ...);
+void table_row(struct table *t, ...);
+void table_print(struct table *t, FILE *f, const char *indent);
+void print_json(const json_t *j);
+const char *str_or_dash(const json_t *j);
+
+/* ---- verbs ---- */
+int cmd_apply(struct cli *, struct args *);
+int cmd_destroy(struct cli *, struct args *);
+int cmd_show(struct cli *, struct args *);
+int cmd_exec(struct cli *, struct args *);
+int cmd_reconcile(struct cli *, struct args *);
+int cmd_status(struct cli *, struct args *);
+int cmd_vpc_create(struct cli *, struct args *);
+int cmd_vpc_delete(struct cli *, struct args *);
+int cmd_vpc_list(struct cli *, struct args *);
+int cmd_subnet_create(struct cli *, struct args *);
+int cmd_subnet_delete(struct cli *, struct args *);
+int cmd_subnet_list(struct cli *, struct args *);
+int cmd_instance_create(struct cli *, struct args *);
+int cmd_instance_delete(struct cli *, struct args *);
+int cmd_instance_list(struct cli *, struct args *);
+
+/* Helpers for verbs that edit one object. */
+json_t *path_of(const char *first, ...); /* NULL-terminated */
+int edit_call(struct cli *c, json_t *req);
+void print_change(struct cli *c, const json_t *res);
+#endif

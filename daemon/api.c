@@ -1,0 +1,217 @@
+/*
+ * Request dispatch. Every request that changes something builds the next desired
+ * state from the current one and hands it to vpcd_change(): one code path for
+ * files and imperative verbs alike.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "vpc/edit.h"
+#include "vpc/names.h"
+
+#ifndef VPCD_VERSION
+#define VPCD_VERSION "0"
+#endif
+
+json_t *api_error(const struct vpc_err *e)
+{
+	return json_pack("{s:b,s:{s:s,s:s,s:s}}", "ok", 0, "error", "code",
+			 e->code[0] ? e->code : VPC_E_INTERNAL, "path", e->path, "message",
+			 e->msg[0] ? e->msg : "unknown error");
+}
+
+static json_t *ok(json_t *result)
+{
+	return json_pack("{s:b,s:o}", "ok", 1, "result", result ? result : json_object());
+}
+
+/* Runs `next` (stolen) through the transaction and builds the reply. */
+static json_t *change(struct vpcd *d, json_t *next, bool dry_run)
+{
+	struct vpc_err err;
+	json_t *res = NULL;
+	vpc_err_clear(&err);
+	if (vpcd_change(d, next, dry_run, &res, &err))
+		return api_error(&err);
+	if (dry_run)
+		json_object_set_new(res, "dry_run", json_true());
+	return ok(res);
+}
+
+static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	const json_t *file = json_object_get(req, "topology");
+	json_t *next = json_deep_copy(d->desired);
+	if (edit_merge(next, file, json_is_true(json_object_get(req, "prune")), err)) {
+		json_decref(next);
+		return NULL;
+	}
+	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
+}
+
+static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	const char *vpc = json_string_value(json_object_get(req, "vpc"));
+	if (!vpc && !json_is_true(json_object_get(req, "all"))) {
+		vpc_fail(err, VPC_E_INVALID, "vpc", "name a VPC or ask for all");
+		return NULL;
+	}
+	json_t *next = json_deep_copy(d->desired);
+	if (edit_destroy(next, vpc, err)) {
+		json_decref(next);
+		return NULL;
+	}
+	return change(d, next, false);
+}
+
+static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	const char *op = json_string_value(json_object_get(req, "op"));
+	const json_t *path = json_object_get(req, "path");
+	json_t *next = json_deep_copy(d->desired);
+	int e;
+	if (!strcmp(op, "add"))
+		e = edit_add(next, path, json_object_get(req, "object"), err);
+	else if (!strcmp(op, "remove"))
+		e = edit_remove(next, path, json_object_get(req, "match"), err);
+	else {
+		const char *key = json_string_value(json_object_get(req, "key"));
+		json_t *value = json_object_get(req, "value");
+		if (!key) {
+			json_decref(next);
+			vpc_fail(err, VPC_E_INVALID, "key", "is required");
+			return NULL;
+		}
+		e = edit_set(next, path, key, json_is_null(value) ? NULL : value, err);
+	}
+	if (e) {
+		json_decref(next);
+		return NULL;
+	}
+	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
+}
+
+static json_t *op_show(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	const char *vpc = json_string_value(json_object_get(req, "vpc"));
+	int vi = -1;
+	if (vpc && (vi = topo_find_vpc(d->topo, vpc)) < 0) {
+		vpc_fail(err, VPC_E_NOT_FOUND, "", "no VPC named \"%s\"", vpc);
+		return NULL;
+	}
+	return ok(topo_show_json(d->topo, vi));
+}
+
+static json_t *op_desired(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	(void)req;
+	(void)err;
+	return ok(json_deep_copy(d->desired));
+}
+
+/* Where `vpcctl exec` should go: "VPC/INSTANCE", "VPC/nat:NAME" or "internet". */
+static json_t *op_resolve(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	const char *target = json_string_value(json_object_get(req, "target"));
+	char ns[NS_NAME_MAX], vpc[VPC_NAME_MAX + 1];
+	const char *slash = target ? strchr(target, '/') : NULL;
+	if (!target) {
+		vpc_fail(err, VPC_E_INVALID, "target", "is required");
+		return NULL;
+	}
+	if (!strcmp(target, "internet")) {
+		snprintf(ns, sizeof(ns), "%s", VPC_NS_INTERNET);
+		if (access(VPC_NETNS_DIR "/" VPC_NS_INTERNET, F_OK)) {
+			vpc_fail(err, VPC_E_NOT_FOUND, "",
+				 "the simulated internet does not exist yet: it comes with the first "
+				 "internet gateway");
+			return NULL;
+		}
+		return ok(json_pack("{s:s}", "namespace", ns));
+	}
+	if (!slash || (size_t)(slash - target) > VPC_NAME_MAX) {
+		vpc_fail(err, VPC_E_INVALID, "target", "\"%s\" must be VPC/INSTANCE or internet",
+			 target);
+		return NULL;
+	}
+	snprintf(vpc, sizeof(vpc), "%.*s", (int)(slash - target), target);
+	int vi = topo_find_vpc(d->topo, vpc);
+	if (vi < 0) {
+		vpc_fail(err, VPC_E_NOT_FOUND, "", "no VPC named \"%s\"", vpc);
+		return NULL;
+	}
+	const struct vpc *v = &d->topo->vpcs[vi];
+	const char *name = slash + 1;
+	if (!strncmp(name, "nat:", 4)) {
+		for (size_t i = 0; i < v->n_nat_gateways; i++)
+			if (!strcmp(v->nat_gateways[i].name, name + 4)) {
+				ns_natgw(ns, vpc, name + 4);
+				return ok(json_pack("{s:s}", "namespace", ns));
+			}
+		vpc_fail(err, VPC_E_NOT_FOUND, "", "no NAT gateway named \"%s\" in VPC %s", name + 4,
+			 vpc);
+		return NULL;
+	}
+	if (!strcmp(name, "router")) {
+		ns_router(ns, vpc);
+		return ok(json_pack("{s:s}", "namespace", ns));
+	}
+	if (vpc_find_instance(v, name) < 0) {
+		vpc_fail(err, VPC_E_NOT_FOUND, "", "no instance named \"%s\" in VPC %s", name, vpc);
+		return NULL;
+	}
+	ns_instance(ns, vpc, name);
+	return ok(json_pack("{s:s}", "namespace", ns));
+}
+
+static json_t *op_reconcile(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	json_t *res = NULL;
+	(void)req;
+	if (vpcd_reconcile(d, true, &res, err))
+		return NULL;
+	return ok(res);
+}
+
+static json_t *op_status(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	(void)req;
+	(void)err;
+	size_t inst = 0;
+	for (size_t i = 0; i < d->topo->n_vpcs; i++)
+		inst += d->topo->vpcs[i].n_instances;
+	return ok(json_pack("{s:s,s:i,s:s,s:i,s:i}", "version", VPCD_VERSION, "pid",
+			    (json_int_t)getpid(), "state_file", d->state_path, "vpcs",
+			    (json_int_t)d->topo->n_vpcs, "instances", (json_int_t)inst));
+}
+
+static const struct {
+	const char *op;
+	json_t *(*fn)(struct vpcd *, const json_t *, struct vpc_err *);
+} ops[] = {
+	{"apply", op_apply},	     {"destroy", op_destroy}, {"add", op_edit},
+	{"remove", op_edit},	     {"set", op_edit},	      {"show", op_show},
+	{"desired", op_desired},     {"resolve", op_resolve}, {"reconcile", op_reconcile},
+	{"status", op_status},
+};
+
+json_t *api_handle(struct vpcd *d, const json_t *req)
+{
+	struct vpc_err err;
+	vpc_err_clear(&err);
+	const char *op = json_string_value(json_object_get(req, "op"));
+	if (!json_is_object(req) || !op) {
+		vpc_fail(&err, VPC_E_INVALID, "op", "a request is a JSON object with an \"op\"");
+		return api_error(&err);
+	}
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(ops[i].op, op)) {
+			json_t *r = ops[i].fn(d, req, &err);
+			return r ? r : api_error(&err);
+		}
+	vpc_fail(&err, VPC_E_INVALID, "op", "unknown operation \"%s\"", op);
+	return api_error(&err);
+}

@@ -1,0 +1,95 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "vpc/cidr.h"
+
+/* Parses one decimal octet at *p; leading zeros are refused because inet_aton would
+ * read them as octal and users would not expect that. */
+static int octet(const char **p, uint32_t *v)
+{
+	const char *s = *p;
+	unsigned n = 0, digits = 0;
+	while (*s >= '0' && *s <= '9') {
+		n = n * 10 + (unsigned)(*s - '0');
+		if (++digits > 3)
+			return -1;
+		s++;
+	}
+	if (!digits || n > 255 || (digits > 1 && **p == '0'))
+		return -1;
+	*v = n;
+	*p = s;
+	return 0;
+}
+
+static int ip_parse_prefix(const char **p, uint32_t *out)
+{
+	uint32_t ip = 0, o;
+	for (int i = 0; i < 4; i++) {
+		if (i && *(*p)++ != '.')
+			return -1;
+		if (octet(p, &o))
+			return -1;
+		ip = ip << 8 | o;
+	}
+	*out = ip;
+	return 0;
+}
+
+int ip_parse(const char *s, uint32_t *out)
+{
+	uint32_t ip;
+	if (!s || ip_parse_prefix(&s, &ip) || *s)
+		return -1;
+	*out = ip;
+	return 0;
+}
+
+enum cidr_parse_err cidr_parse(const char *s, struct cidr *out)
+{
+	uint32_t ip;
+	if (!s || ip_parse_prefix(&s, &ip) || *s++ != '/')
+		return CIDR_BAD_SYNTAX;
+	unsigned len = 0, digits = 0;
+	while (*s >= '0' && *s <= '9') {
+		len = len * 10 + (unsigned)(*s++ - '0');
+		if (++digits > 2)
+			return CIDR_BAD_PREFIX;
+	}
+	if (!digits || *s)
+		return CIDR_BAD_SYNTAX;
+	if (len > 32)
+		return CIDR_BAD_PREFIX;
+	out->len = (uint8_t)len;
+	out->addr = ip & cidr_mask(out->len);
+	return out->addr == ip ? CIDR_OK : CIDR_HOST_BITS;
+}
+
+const char *cidr_parse_strerror(enum cidr_parse_err e)
+{
+	switch (e) {
+	case CIDR_OK:
+		return "ok";
+	case CIDR_BAD_SYNTAX:
+		return "not an IPv4 CIDR block like 10.0.0.0/16";
+	case CIDR_BAD_PREFIX:
+		return "prefix length must be between 0 and 32";
+	case CIDR_HOST_BITS:
+		return "has bits set after the prefix";
+	}
+	return "?";
+}
+
+char *ip_fmt(uint32_t ip, char buf[IP_STR_MAX])
+{
+	snprintf(buf, IP_STR_MAX, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
+		 ip & 255);
+	return buf;
+}
+
+char *cidr_fmt(struct cidr c, char buf[CIDR_STR_MAX])
+{
+	char ip[IP_STR_MAX];
+	snprintf(buf, CIDR_STR_MAX, "%s/%u", ip_fmt(c.addr, ip), c.len);
+	return buf;
+}

@@ -1,0 +1,188 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core.h"
+#include "log.h"
+#include "state.h"
+
+/* What this build realizes in the kernel; the rest is refused as not supported yet. */
+#define VPCD_FEATURES 0u
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static json_t *plan_summary(const struct plan *p, const struct topology *t)
+{
+	json_t *counts = json_object(), *ops = json_array();
+	for (size_t i = 0; i < p->n; i++) {
+		const struct op *o = &p->ops[i];
+		const char *k = op_kind_name(o->kind);
+		json_object_set_new(counts, k,
+				    json_integer(json_integer_value(json_object_get(counts, k)) + 1));
+		json_t *e = json_pack("{s:s}", "op", k);
+		if (o->kind == OP_NS_DELETE)
+			json_object_set_new(e, "namespace", json_string(o->name));
+		else
+			json_object_set_new(e, "vpc", json_string(o->name));
+		if ((o->kind == OP_INST_CREATE || o->kind == OP_INST_ENSURE) && o->vpc >= 0)
+			json_object_set_new(
+				e, "instance",
+				json_string(t->vpcs[o->vpc].instances[o->idx].name));
+		if (o->kind == OP_GW_ADD && o->vpc >= 0)
+			json_object_set_new(e, "subnet",
+					    json_string(t->vpcs[o->vpc].subnets[o->idx].name));
+		if (o->kind == OP_PORT_DELETE)
+			json_object_set_new(e, "port_id", json_integer(o->id));
+		json_array_append_new(ops, e);
+	}
+	return json_pack("{s:i,s:o,s:o}", "changes", (json_int_t)p->n, "counts", counts,
+			 "operations", ops);
+}
+
+/* Observe, plan towards `t`, execute. */
+static int converge(struct vpcd *d, const struct topology *t, bool deep, bool dry_run,
+		    json_t **result, struct vpc_err *err)
+{
+	struct observed obs;
+	struct plan p;
+	int e;
+	if ((e = kernel_observe(&d->k, &obs)))
+		return vpc_fail(err, VPC_E_KERNEL, "", "cannot read the kernel state: %s",
+				strerror(-e));
+	e = plan_build(t, &obs, deep, &p);
+	observed_free(&obs);
+	if (e)
+		return vpc_fail(err, VPC_E_INTERNAL, "", "planning failed: %s", strerror(-e));
+	if (result)
+		*result = plan_summary(&p, t);
+	if (!dry_run)
+		e = kernel_execute(&d->k, t, &p, err);
+	plan_free(&p);
+	return e;
+}
+
+/* After a failure: put the kernel back to the state `d` still describes. */
+static void roll_back(struct vpcd *d, struct vpc_err *err)
+{
+	struct vpc_err rerr;
+	vpc_err_clear(&rerr);
+	if (converge(d, d->topo, false, false, NULL, &rerr)) {
+		log_err("rollback incomplete: %s", rerr.msg);
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+			 " (rolling back failed too: %s; run `vpcctl reconcile`)", rerr.msg);
+	} else {
+		log_info("rolled back");
+	}
+}
+
+static int compile(struct vpcd *d, const json_t *doc, struct topology **out, struct vpc_err *err)
+{
+	struct compile_opts o = {.features = d->features, .prev_alloc = d->alloc};
+	return topo_compile(doc, &o, out, err);
+}
+
+int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, struct vpc_err *err)
+{
+	struct topology *t = NULL;
+	json_t *alloc = NULL;
+	double t0 = now_ms();
+	int e;
+
+	/* Validation first: nothing is touched unless the whole state is valid. */
+	if ((e = compile(d, next, &t, err)))
+		goto out;
+	if (dry_run) {
+		e = converge(d, t, false, true, result, err);
+		goto out;
+	}
+	if ((e = converge(d, t, false, false, result, err))) {
+		log_err("change failed: %s; rolling back", err->msg);
+		roll_back(d, err);
+		goto out;
+	}
+	alloc = topo_alloc_json(t);
+	if ((e = state_save(d->state_path, next, alloc))) {
+		vpc_fail(err, VPC_E_INTERNAL, "", "cannot save the state to %s: %s", d->state_path,
+			 strerror(-e));
+		roll_back(d, err);
+		goto out;
+	}
+	json_decref(d->desired);
+	json_decref(d->alloc);
+	topo_free(d->topo);
+	d->desired = next;
+	d->alloc = alloc;
+	d->topo = t;
+	next = NULL;
+	alloc = NULL;
+	t = NULL;
+	if (result && *result)
+		json_object_set_new(*result, "milliseconds", json_real(now_ms() - t0));
+out:
+	if (e && result && *result) {
+		json_decref(*result);
+		*result = NULL;
+	}
+	json_decref(next);
+	json_decref(alloc);
+	topo_free(t);
+	return e;
+}
+
+int vpcd_reconcile(struct vpcd *d, bool deep, json_t **result, struct vpc_err *err)
+{
+	double t0 = now_ms();
+	int e = converge(d, d->topo, deep, false, result, err);
+	if (!e && result && *result)
+		json_object_set_new(*result, "milliseconds", json_real(now_ms() - t0));
+	return e;
+}
+
+int vpcd_open(struct vpcd *d, const char *state_dir, struct vpc_err *err)
+{
+	int e;
+	memset(d, 0, sizeof(*d));
+	d->features = VPCD_FEATURES;
+	snprintf(d->state_path, sizeof(d->state_path), "%s/state.json", state_dir);
+	if (mkdir(state_dir, 0700) && errno != EEXIST)
+		return vpc_fail(err, VPC_E_INTERNAL, "", "cannot create %s: %s", state_dir,
+				strerror(errno));
+	if ((e = kernel_init(&d->k)))
+		return vpc_fail(err, VPC_E_KERNEL, "", "cannot prepare %s: %s", VPC_NETNS_DIR,
+				strerror(-e));
+	if ((e = state_load(d->state_path, &d->desired, &d->alloc, err)))
+		return e;
+	/* The state was valid when saved; compiling it again with its own allocations
+	 * gives the same model. */
+	if ((e = compile(d, d->desired, &d->topo, err))) {
+		char buf[700];
+		vpc_err_str(err, buf, sizeof(buf));
+		vpc_err_clear(err);
+		vpc_fail(err, VPC_E_INTERNAL, "", "the saved state no longer validates: %s", buf);
+		return e;
+	}
+	json_t *res = NULL;
+	if ((e = vpcd_reconcile(d, true, &res, err)))
+		return e;
+	log_info("reconciled with %s: %lld kernel operations", d->state_path,
+		 (long long)json_integer_value(json_object_get(res, "changes")));
+	json_decref(res);
+	return 0;
+}
+
+void vpcd_close(struct vpcd *d)
+{
+	kernel_close(&d->k);
+	json_decref(d->desired);
+	json_decref(d->alloc);
+	topo_free(d->topo);
+	memset(d, 0, sizeof(*d));
+}

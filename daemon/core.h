@@ -1,0 +1,33 @@
+/* The daemon's state and the one way it changes: validate, plan, execute, persist. */
+#ifndef VPCD_CORE_H
+#define VPCD_CORE_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+
+#include "kernel.h"
+#include "vpc/topo.h"
+
+struct vpcd {
+	char state_path[PATH_MAX];
+	json_t *desired;	/* what the user asked for (topology JSON) */
+	json_t *alloc;		/* allocations of `topo` */
+	struct topology *topo;	/* `desired` compiled */
+	struct kernel k;
+	unsigned features;
+};
+
+/* Loads the state and reconciles the kernel with it (repairs drift, removes orphans). */
+int vpcd_open(struct vpcd *d, const char *state_dir, struct vpc_err *err);
+void vpcd_close(struct vpcd *d);
+
+/*
+ * Makes `next` (a full desired state; reference stolen) the new state as one
+ * transaction: on any failure the kernel is put back and nothing is saved.
+ * `*result` (may be NULL) describes the changes made or, with dry_run, planned.
+ */
+int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, struct vpc_err *err);
+int vpcd_reconcile(struct vpcd *d, bool deep, json_t **result, struct vpc_err *err);
+
+#endif

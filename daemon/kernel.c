@@ -1,0 +1,512 @@
+/*
+ * Executes plans through libnl and reads the kernel back. Nothing here decides
+ * anything: plan.c chose the operations, this file only performs them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernel.h"
+#include "log.h"
+#include "netns.h"
+#include "rtnl.h"
+
+struct router_handle {
+	char vpc[VPC_NAME_MAX + 1];
+	int nsfd;
+	struct nl_sock *sk;
+	struct nlbatch batch; /* router-side requests queued by instance creation */
+};
+
+static const struct sysctl_kv router_sysctls[] = {
+	{"net/ipv4/conf/all/forwarding", "1"},
+	{"net/ipv4/conf/default/forwarding", "1"},
+	/* The router answers ARP for every address of the subnet behind a port: there
+	 * is no broadcast domain, as in a VPC. */
+	{"net/ipv4/conf/default/proxy_arp", "1"},
+	{"net/ipv4/conf/all/arp_ignore", "0"},
+	{"net/ipv4/conf/default/arp_ignore", "0"},
+	/* Asymmetric paths (peering, appliances) are legitimate; spoofing is stopped by
+	 * the source/destination check instead. */
+	{"net/ipv4/conf/all/rp_filter", "0"},
+	{"net/ipv4/conf/default/rp_filter", "0"},
+	{"net/ipv4/conf/all/send_redirects", "0"},
+	{"net/ipv4/conf/default/send_redirects", "0"},
+	{"net/ipv6/conf/all/disable_ipv6", "1"},
+	{"net/ipv6/conf/default/disable_ipv6", "1"},
+	{NULL, NULL},
+};
+
+static const struct sysctl_kv instance_sysctls[] = {
+	/* IPv4 only (see docs): no IPv6 chatter crossing the ACLs. */
+	{"net/ipv6/conf/all/disable_ipv6", "1"},
+	{"net/ipv6/conf/default/disable_ipv6", "1"},
+	{"net/ipv4/conf/all/forwarding", "0"},
+	{NULL, NULL},
+};
+
+#define LO_IFINDEX   1
+#define ETH0_IFINDEX 2
+
+int kernel_init(struct kernel *k)
+{
+	memset(k, 0, sizeof(*k));
+	return netns_init();
+}
+
+static void router_drop(struct kernel *k, size_t i)
+{
+	struct router_handle *r = &k->routers[i];
+	nlb_free(&r->batch);
+	nl_socket_free(r->sk);
+	close(r->nsfd);
+	k->routers[i] = k->routers[--k->n_routers];
+}
+
+void kernel_close(struct kernel *k)
+{
+	while (k->n_routers)
+		router_drop(k, 0);
+	free(k->routers);
+	memset(k, 0, sizeof(*k));
+}
+
+static struct router_handle *router_find(struct kernel *k, const char *vpc)
+{
+	for (size_t i = 0; i < k->n_routers; i++)
+		if (!strcmp(k->routers[i].vpc, vpc))
+			return &k->routers[i];
+	return NULL;
+}
+
+static void router_forget(struct kernel *k, const char *vpc)
+{
+	struct router_handle *r = router_find(k, vpc);
+	if (r)
+		router_drop(k, (size_t)(r - k->routers));
+}
+
+/* Keeps a socket and an fd for a router namespace the thread is in now. */
+static int router_adopt_here(struct kernel *k, const char *vpc, struct router_handle **out)
+{
+	if (k->n_routers == k->cap_routers) {
+		size_t cap = k->cap_routers ? k->cap_routers * 2 : 8;
+		struct router_handle *n = realloc(k->routers, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		k->routers = n;
+		k->cap_routers = cap;
+	}
+	struct router_handle *r = &k->routers[k->n_routers];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->vpc, sizeof(r->vpc), "%s", vpc);
+	r->nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (r->nsfd < 0)
+		return -errno;
+	int err = rtnl_open(&r->sk);
+	if (err) {
+		close(r->nsfd);
+		return err;
+	}
+	nlb_init(&r->batch, r->sk);
+	k->n_routers++;
+	*out = r;
+	return 0;
+}
+
+static bool same_ns(int fd, const char *name)
+{
+	char path[128];
+	struct stat a, b;
+	snprintf(path, sizeof(path), VPC_NETNS_DIR "/%s", name);
+	return !fstat(fd, &a) && !stat(path, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* The handle of an existing router namespace, opened on first use. */
+static int router_get(struct kernel *k, const char *vpc, struct router_handle **out)
+{
+	char ns[NS_NAME_MAX];
+	ns_router(ns, vpc);
+	struct router_handle *r = router_find(k, vpc);
+	if (r && same_ns(r->nsfd, ns)) {
+		*out = r;
+		return 0;
+	}
+	if (r)
+		router_forget(k, vpc); /* the namespace was replaced behind our back */
+	int err = netns_enter_name(ns);
+	if (err)
+		return err;
+	err = router_adopt_here(k, vpc, out);
+	netns_home();
+	return err;
+}
+
+/* ---- observation ---- */
+
+struct obs_build {
+	struct obs_router *r;
+	size_t cap_ports, cap_routes, cap_gws;
+	int port_ifindex_base_ok;
+};
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 32;
+	void *p = realloc(*arr, c * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+static int on_link(const struct link_info *li, void *arg)
+{
+	struct obs_build *b = arg;
+	unsigned id;
+	char tail;
+	if (sscanf(li->name, VPC_IF_PREFIX "i%u%c", &id, &tail) != 1)
+		return 0;
+	if (grow((void **)&b->r->ports, &b->cap_ports, b->r->n_ports, sizeof(uint32_t)))
+		return -ENOMEM;
+	b->r->ports[b->r->n_ports++] = id;
+	return 0;
+}
+
+static int on_route(const struct route_info *ri, void *arg)
+{
+	struct obs_build *b = arg;
+	if (ri->table != RT_TABLE_MAIN || ri->dst_len != 32 || ri->protocol != VPC_RTPROT ||
+	    ri->oif < (int)VPC_PORT_IFINDEX_BASE)
+		return 0;
+	if (grow((void **)&b->r->routes, &b->cap_routes, b->r->n_routes, sizeof(struct obs_route)))
+		return -ENOMEM;
+	b->r->routes[b->r->n_routes++] =
+		(struct obs_route){.dst = ri->dst, .port_id = (uint32_t)ri->oif - VPC_PORT_IFINDEX_BASE};
+	return 0;
+}
+
+static int on_addr(const struct addr_info *ai, void *arg)
+{
+	struct obs_build *b = arg;
+	if (ai->ifindex != LO_IFINDEX || ai->prefixlen != 32)
+		return 0;
+	if (grow((void **)&b->r->gateways, &b->cap_gws, b->r->n_gateways, sizeof(uint32_t)))
+		return -ENOMEM;
+	b->r->gateways[b->r->n_gateways++] = ai->ip;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A port's ifindex is fixed by its id, so the route's oif names the port; ports
+ * whose ifindex does not match their name are not ours to trust. */
+static int observe_router(struct kernel *k, const char *vpc, struct obs_router *out)
+{
+	struct router_handle *h;
+	int err = router_get(k, vpc, &h);
+	if (err)
+		return err;
+	struct obs_build b = {.r = out};
+	out->vpc = strdup(vpc);
+	if (!out->vpc)
+		return -ENOMEM;
+	if ((err = rtnl_dump_links(h->sk, on_link, &b)) ||
+	    (err = rtnl_dump_routes(h->sk, on_route, &b)) ||
+	    (err = rtnl_dump_addrs(h->sk, on_addr, &b)))
+		return err;
+	qsort(out->ports, out->n_ports, sizeof(uint32_t), cmp_u32);
+	qsort(out->routes, out->n_routes, sizeof(struct obs_route), cmp_u32);
+	qsort(out->gateways, out->n_gateways, sizeof(uint32_t), cmp_u32);
+	return 0;
+}
+
+int kernel_observe(struct kernel *k, struct observed *o)
+{
+	int err;
+	memset(o, 0, sizeof(*o));
+	if ((err = netns_list(VPC_NS_PREFIX, &o->ns, &o->n_ns)))
+		return err;
+	qsort(o->ns, o->n_ns, sizeof(char *), cmp_str);
+	o->routers = calloc(o->n_ns + 1, sizeof(*o->routers));
+	if (!o->routers) {
+		observed_free(o);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < o->n_ns; i++) {
+		const char *vpc = o->ns[i] + strlen(VPC_NS_PREFIX);
+		if (strchr(vpc, '.') || !strcmp(o->ns[i], VPC_NS_INTERNET))
+			continue;
+		if ((err = observe_router(k, vpc, &o->routers[o->n_routers++]))) {
+			observed_free(o);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- execution ---- */
+
+static int kfail(struct vpc_err *err, int e, const char *what, const char *extack)
+{
+	vpc_fail(err, VPC_E_KERNEL, "", "the kernel refused to %s: %s%s%s", what, strerror(-e),
+		 extack && *extack ? " — " : "", extack ? extack : "");
+	return e;
+}
+
+static int flush_router(struct router_handle *r, struct vpc_err *err, const char *what)
+{
+	int e = nlb_commit(&r->batch);
+	return e ? kfail(err, e, what, r->batch.errmsg) : 0;
+}
+
+static int vpc_create(struct kernel *k, const struct vpc *v, struct vpc_err *err)
+{
+	char ns[NS_NAME_MAX];
+	struct router_handle *r;
+	ns_router(ns, v->name);
+	router_forget(k, v->name);
+	int e = netns_create_enter(ns, router_sysctls);
+	if (e)
+		return kfail(err, e, "create the router namespace", NULL);
+	e = router_adopt_here(k, v->name, &r);
+	netns_home();
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	if ((e = nlb_add(&r->batch, rq_link_up(LO_IFINDEX))))
+		return kfail(err, e, "queue a request", NULL);
+	return flush_router(r, err, "bring up the router's loopback");
+}
+
+static int gw_change(struct kernel *k, const char *vpc, int cmd, uint32_t ip, struct vpc_err *err)
+{
+	struct router_handle *r;
+	int e = router_get(k, vpc, &r);
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	if ((e = nlb_add(&r->batch, rq_addr(cmd, LO_IFINDEX, ip, 32))))
+		return kfail(err, e, "queue a request", NULL);
+	return flush_router(r, err, cmd == RTM_NEWADDR ? "add a subnet router address"
+						       : "remove a subnet router address");
+}
+
+static int port_delete(struct kernel *k, const char *vpc, uint32_t id, struct vpc_err *err)
+{
+	struct router_handle *r;
+	int e = router_get(k, vpc, &r);
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	if ((e = nlb_add(&r->batch, rq_link_del(port_ifindex(id)))))
+		return kfail(err, e, "queue a request", NULL);
+	e = nlb_commit(&r->batch);
+	return e && e != -ENODEV ? kfail(err, e, "delete a router port", r->batch.errmsg) : 0;
+}
+
+static struct route_rq host_route(const struct instance *in, bool replace)
+{
+	return (struct route_rq){.cmd = RTM_NEWROUTE,
+				 .table = RT_TABLE_MAIN,
+				 .dst = in->private_ip,
+				 .dst_len = 32,
+				 .oif = port_ifindex(in->id),
+				 .type = RTN_UNICAST,
+				 .scope = RT_SCOPE_LINK,
+				 .replace = replace};
+}
+
+static struct route_rq default_route(const struct subnet *s)
+{
+	return (struct route_rq){.cmd = RTM_NEWROUTE,
+				 .table = RT_TABLE_MAIN,
+				 .gw = cidr_gateway(s->cidr),
+				 .oif = ETH0_IFINDEX,
+				 .type = RTN_UNICAST,
+				 .scope = RT_SCOPE_UNIVERSE,
+				 .replace = true};
+}
+
+/* Queues the instance-side configuration: loopback, eth0's address, default route. */
+static int queue_instance_config(struct nlbatch *b, const struct subnet *s,
+				 const struct instance *in)
+{
+	struct route_rq dr = default_route(s);
+	int e;
+	if ((e = nlb_add(b, rq_link_up(LO_IFINDEX))) || (e = nlb_add(b, rq_link_up(ETH0_IFINDEX))) ||
+	    (e = nlb_add(b, rq_addr(RTM_NEWADDR, ETH0_IFINDEX, in->private_ip, s->cidr.len))) ||
+	    (e = nlb_add(b, rq_route(&dr))))
+		return e;
+	return 0;
+}
+
+/* Router side of an instance: its port up, answering ARP at once (proxy replies are
+ * otherwise delayed by up to 0.8 s), and the route to the instance through it. */
+static int queue_port_config(struct nlbatch *b, const struct instance *in,
+			     const struct route_rq *hr)
+{
+	int e;
+	if ((e = nlb_add(b, rq_link_up(port_ifindex(in->id)))) ||
+	    (e = nlb_add(b, rq_neigh_proxy_delay(port_ifindex(in->id), 0))) ||
+	    (e = nlb_add(b, rq_route(hr))))
+		return e;
+	return 0;
+}
+
+static int inst_create(struct kernel *k, const struct vpc *v, const struct instance *in,
+		       struct vpc_err *err)
+{
+	char ns[NS_NAME_MAX], port[IF_NAME_MAX];
+	struct router_handle *r;
+	struct nl_sock *sk = NULL;
+	struct nlbatch b;
+	int e = router_get(k, v->name, &r);
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	ns_instance(ns, v->name, in->name);
+	if_port(port, in->id);
+	if ((e = netns_create_enter(ns, instance_sysctls)))
+		return kfail(err, e, "create the instance namespace", NULL);
+	e = rtnl_open(&sk);
+	netns_home();
+	if (e) {
+		netns_delete(ns);
+		return kfail(err, e, "open the instance namespace", NULL);
+	}
+	/* eth0 is created here and its peer, the port, straight in the router: no link
+	 * ever appears in the host's namespace. */
+	nlb_init(&b, sk);
+	if ((e = nlb_add(&b, rq_veth(ETH0_IFINDEX, VPC_INSTANCE_IFNAME, in->mac,
+				     port_ifindex(in->id), port, r->nsfd))) ||
+	    (e = queue_instance_config(&b, &v->subnets[in->subnet], in)) || (e = nlb_commit(&b))) {
+		kfail(err, e, "build the instance's link", b.errmsg);
+		goto fail;
+	}
+	nlb_free(&b);
+	nl_socket_free(sk);
+	struct route_rq hr = host_route(in, false);
+	if ((e = queue_port_config(&r->batch, in, &hr)))
+		return kfail(err, e, "queue a request", NULL);
+	return 0;
+fail:
+	nlb_free(&b);
+	nl_socket_free(sk);
+	port_delete(k, v->name, in->id, NULL);
+	netns_delete(ns);
+	return e;
+}
+
+static int inst_ensure(struct kernel *k, const struct vpc *v, const struct instance *in,
+		       struct vpc_err *err)
+{
+	char ns[NS_NAME_MAX];
+	struct router_handle *r;
+	struct nl_sock *sk = NULL;
+	struct nlbatch b;
+	int e = router_get(k, v->name, &r);
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	ns_instance(ns, v->name, in->name);
+	if ((e = netns_enter_name(ns)))
+		return kfail(err, e, "enter the instance namespace", NULL);
+	e = sysctls_apply(instance_sysctls);
+	if (!e)
+		e = rtnl_open(&sk);
+	netns_home();
+	if (e)
+		return kfail(err, e, "open the instance namespace", NULL);
+	nlb_init(&b, sk);
+	if ((e = queue_instance_config(&b, &v->subnets[in->subnet], in)) || (e = nlb_commit(&b)))
+		kfail(err, e, "repair the instance's addresses", b.errmsg);
+	nlb_free(&b);
+	nl_socket_free(sk);
+	if (e)
+		return e;
+	struct route_rq hr = host_route(in, true);
+	if ((e = queue_port_config(&r->batch, in, &hr)))
+		return kfail(err, e, "queue a request", NULL);
+	return 0;
+}
+
+static int ensure_router(const char *vpc)
+{
+	char ns[NS_NAME_MAX];
+	ns_router(ns, vpc);
+	int e = netns_enter_name(ns);
+	if (e)
+		return e;
+	e = sysctls_apply(router_sysctls);
+	netns_home();
+	return e;
+}
+
+static int flush_all_routers(struct kernel *k, struct vpc_err *err)
+{
+	for (size_t i = 0; i < k->n_routers; i++) {
+		int e = flush_router(&k->routers[i], err, "add an instance route in the router");
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+int kernel_execute(struct kernel *k, const struct topology *t, const struct plan *p,
+		   struct vpc_err *err)
+{
+	int e = 0;
+	for (size_t i = 0; i < p->n && !e; i++) {
+		const struct op *o = &p->ops[i];
+		const struct vpc *v = o->vpc >= 0 ? &t->vpcs[o->vpc] : NULL;
+		switch (o->kind) {
+		case OP_PORT_DELETE:
+			e = port_delete(k, o->name, o->id, err);
+			break;
+		case OP_NS_DELETE: {
+			const char *vpc = o->name + strlen(VPC_NS_PREFIX);
+			if (!strchr(vpc, '.'))
+				router_forget(k, vpc);
+			if ((e = netns_delete(o->name)))
+				kfail(err, e, "delete a namespace", o->name);
+			break;
+		}
+		case OP_GW_DEL:
+			e = gw_change(k, o->name, RTM_DELADDR, o->addr, err);
+			break;
+		case OP_VPC_CREATE:
+			e = vpc_create(k, v, err);
+			break;
+		case OP_GW_ADD:
+			e = gw_change(k, v->name, RTM_NEWADDR, cidr_gateway(v->subnets[o->idx].cidr),
+				      err);
+			break;
+		case OP_INST_CREATE:
+			e = inst_create(k, v, &v->instances[o->idx], err);
+			break;
+		case OP_VPC_ENSURE:
+			if ((e = ensure_router(v->name)))
+				kfail(err, e, "repair the router's settings", NULL);
+			break;
+		case OP_INST_ENSURE:
+			e = inst_ensure(k, v, &v->instances[o->idx], err);
+			break;
+		}
+		if (e && !err->code[0])
+			kfail(err, e, op_kind_name(o->kind), NULL);
+	}
+	int f = flush_all_routers(k, err);
+	return e ? e : f;
+}

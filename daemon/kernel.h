@@ -1,0 +1,22 @@
+/* The thin layer that reads the kernel into `struct observed` and carries out plans. */
+#ifndef VPCD_KERNEL_H
+#define VPCD_KERNEL_H
+
+#include "vpc/err.h"
+#include "vpc/plan.h"
+
+struct router_handle;
+
+struct kernel {
+	struct router_handle *routers;
+	size_t n_routers, cap_routers;
+};
+
+int kernel_init(struct kernel *k);
+void kernel_close(struct kernel *k);
+int kernel_observe(struct kernel *k, struct observed *out);
+/* Executes the plan; stops at the first failure with `err` set. */
+int kernel_execute(struct kernel *k, const struct topology *t, const struct plan *p,
+		   struct vpc_err *err);
+
+#endif

@@ -1,0 +1,235 @@
+/* Planner: see vpc/plan.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpc/plan.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+bool obs_has_ns(const struct observed *o, const char *name)
+{
+	return bsearch(&name, o->ns, o->n_ns, sizeof(char *), cmp_str) != NULL;
+}
+
+const struct obs_router *obs_find_router(const struct observed *o, const char *vpc)
+{
+	for (size_t i = 0; i < o->n_routers; i++)
+		if (!strcmp(o->routers[i].vpc, vpc))
+			return &o->routers[i];
+	return NULL;
+}
+
+static bool has_u32(const uint32_t *arr, size_t n, uint32_t v)
+{
+	return bsearch(&v, arr, n, sizeof(v), cmp_u32) != NULL;
+}
+
+static bool has_route(const struct obs_router *r, uint32_t dst, uint32_t port)
+{
+	const struct obs_route key = {.dst = dst};
+	const struct obs_route *f = bsearch(&key, r->routes, r->n_routes, sizeof(key), cmp_u32);
+	return f && f->port_id == port;
+}
+
+static int push(struct plan *p, struct op op)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		struct op *n = realloc(p->ops, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->ops = n;
+		p->cap = cap;
+	}
+	p->ops[p->n++] = op;
+	return 0;
+}
+
+static struct op mkop(enum op_kind k, int vpc, int idx, const char *name)
+{
+	struct op o = {.kind = k, .vpc = vpc, .idx = idx};
+	if (name)
+		snprintf(o.name, sizeof(o.name), "%s", name);
+	return o;
+}
+
+/* Every namespace the target model expects, sorted. */
+static char **expected_ns(const struct topology *t, size_t *n_out)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < t->n_vpcs; i++)
+		n += 1 + t->vpcs[i].n_instances;
+	char **e = calloc(n + 1, sizeof(char *));
+	if (!e)
+		return NULL;
+	for (size_t i = 0; i < t->n_vpcs; i++) {
+		const struct vpc *v = &t->vpcs[i];
+		e[k] = malloc(NS_NAME_MAX);
+		if (!e[k])
+			goto nomem;
+		ns_router(e[k++], v->name);
+		for (size_t j = 0; j < v->n_instances; j++) {
+			e[k] = malloc(NS_NAME_MAX);
+			if (!e[k])
+				goto nomem;
+			ns_instance(e[k++], v->name, v->instances[j].name);
+		}
+	}
+	qsort(e, n, sizeof(char *), cmp_str);
+	*n_out = n;
+	return e;
+nomem:
+	for (size_t i = 0; i < k; i++)
+		free(e[i]);
+	free(e);
+	return NULL;
+}
+
+/* Is the instance in the kernel as the model wants it? Its namespace, its port and
+ * the router's route to its address through that port all have to be there. */
+static bool instance_intact(const struct vpc *v, const struct instance *in,
+			    const struct observed *obs, const struct obs_router *r)
+{
+	char ns[NS_NAME_MAX];
+	ns_instance(ns, v->name, in->name);
+	return r && obs_has_ns(obs, ns) && has_u32(r->ports, r->n_ports, in->id) &&
+	       has_route(r, in->private_ip, in->id);
+}
+
+int plan_build(const struct topology *t, const struct observed *obs, bool deep,
+	       struct plan *out)
+{
+	struct plan p = {0};
+	size_t n_exp = 0;
+	char **exp = expected_ns(t, &n_exp);
+	int err = -ENOMEM;
+	if (!exp)
+		return -ENOMEM;
+
+	/* 1. Ports nobody owns any more, or owned by an instance that is rebuilt. */
+	for (size_t i = 0; i < t->n_vpcs; i++) {
+		const struct vpc *v = &t->vpcs[i];
+		const struct obs_router *r = obs_find_router(obs, v->name);
+		for (size_t k = 0; r && k < r->n_ports; k++) {
+			bool keep = false;
+			for (size_t j = 0; j < v->n_instances && !keep; j++)
+				keep = v->instances[j].id == r->ports[k] &&
+				       instance_intact(v, &v->instances[j], obs, r);
+			if (keep)
+				continue;
+			struct op o = mkop(OP_PORT_DELETE, (int)i, -1, v->name);
+			o.id = r->ports[k];
+			if ((err = push(&p, o)))
+				goto out;
+		}
+	}
+	/* 2. Namespaces the model does not expect, and those of instances rebuilt.
+	 * Children ("vpc.x.i.y") sort after their router ("vpc.x"): delete backwards so
+	 * a router goes last. */
+	for (size_t k = obs->n_ns; k-- > 0;) {
+		const char *name = obs->ns[k];
+		if (!bsearch(&name, exp, n_exp, sizeof(char *), cmp_str) &&
+		    (err = push(&p, mkop(OP_NS_DELETE, -1, -1, name))))
+			goto out;
+	}
+	for (size_t i = 0; i < t->n_vpcs; i++) {
+		const struct vpc *v = &t->vpcs[i];
+		const struct obs_router *r = obs_find_router(obs, v->name);
+		char ns[NS_NAME_MAX];
+		for (size_t j = 0; j < v->n_instances; j++) {
+			ns_instance(ns, v->name, v->instances[j].name);
+			if (obs_has_ns(obs, ns) && !instance_intact(v, &v->instances[j], obs, r) &&
+			    (err = push(&p, mkop(OP_NS_DELETE, (int)i, (int)j, ns))))
+				goto out;
+		}
+	}
+	/* 3. Subnet routers that are gone from the model. */
+	for (size_t i = 0; i < t->n_vpcs; i++) {
+		const struct vpc *v = &t->vpcs[i];
+		const struct obs_router *r = obs_find_router(obs, v->name);
+		for (size_t k = 0; r && k < r->n_gateways; k++) {
+			bool keep = false;
+			for (size_t j = 0; j < v->n_subnets && !keep; j++)
+				keep = cidr_gateway(v->subnets[j].cidr) == r->gateways[k];
+			if (keep)
+				continue;
+			struct op o = mkop(OP_GW_DEL, (int)i, -1, v->name);
+			o.addr = r->gateways[k];
+			if ((err = push(&p, o)))
+				goto out;
+		}
+	}
+	/* 4-7. Build what is missing, in dependency order. */
+	for (size_t i = 0; i < t->n_vpcs; i++) {
+		const struct vpc *v = &t->vpcs[i];
+		const struct obs_router *r = obs_find_router(obs, v->name);
+		if ((!r || deep) &&
+		    (err = push(&p, mkop(r ? OP_VPC_ENSURE : OP_VPC_CREATE, (int)i, -1, v->name))))
+			goto out;
+		for (size_t j = 0; j < v->n_subnets; j++) {
+			uint32_t gw = cidr_gateway(v->subnets[j].cidr);
+			if ((!r || !has_u32(r->gateways, r->n_gateways, gw)) &&
+			    (err = push(&p, mkop(OP_GW_ADD, (int)i, (int)j, v->name))))
+				goto out;
+		}
+		for (size_t j = 0; j < v->n_instances; j++) {
+			bool ok = instance_intact(v, &v->instances[j], obs, r);
+			if ((!ok || deep) &&
+			    (err = push(&p, mkop(ok ? OP_INST_ENSURE : OP_INST_CREATE, (int)i,
+						 (int)j, v->name))))
+				goto out;
+		}
+	}
+	err = 0;
+	*out = p;
+out:
+	for (size_t i = 0; i < n_exp; i++)
+		free(exp[i]);
+	free(exp);
+	if (err)
+		free(p.ops);
+	return err;
+}
+
+void plan_free(struct plan *p)
+{
+	free(p->ops);
+	memset(p, 0, sizeof(*p));
+}
+
+const char *op_kind_name(enum op_kind k)
+{
+	static const char *const names[] = {
+		[OP_PORT_DELETE] = "port-delete", [OP_NS_DELETE] = "netns-delete",
+		[OP_GW_DEL] = "gateway-delete",	  [OP_VPC_CREATE] = "vpc-create",
+		[OP_VPC_ENSURE] = "vpc-ensure",
+		[OP_GW_ADD] = "gateway-add",	  [OP_INST_CREATE] = "instance-create",
+		[OP_INST_ENSURE] = "instance-ensure",
+	};
+	return names[k];
+}
+
+void observed_free(struct observed *o)
+{
+	for (size_t i = 0; i < o->n_ns; i++)
+		free(o->ns[i]);
+	free(o->ns);
+	for (size_t i = 0; i < o->n_routers; i++) {
+		free((char *)o->routers[i].vpc);
+		free(o->routers[i].ports);
+		free(o->routers[i].routes);
+		free(o->routers[i].gateways);
+	}
+	free(o->routers);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,33 @@
+/*
+ * Edits of the desired-state JSON: merging a topology file, destroying VPCs, and the
+ * path-addressed add/remove/set behind every imperative vpcctl verb. Pure code; the
+ * result is compiled and applied like any topology file.
+ *
+ * A path alternates collection keys and element ids, e.g.
+ *   ["vpcs", "shop", "subnets", "public"]
+ *   ["vpcs", "shop", "network_acls", "web", "inbound", "100"]
+ * Elements are found by "name", except NACL entries (by "rule"), routes (by
+ * "destination"), elastic IPs (by "address"); group rules have no id and are removed
+ * by matching their content.
+ */
+#ifndef VPC_EDIT_H
+#define VPC_EDIT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "vpc/err.h"
+
+/* Puts the file's VPCs, peerings and elastic IPs into `desired`, replacing those
+ * of the same name; with `prune`, `desired` becomes exactly the file. */
+int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *err);
+/* Removes a VPC (or all when vpc == NULL) with the peerings that name it and the
+ * associations of elastic IPs to its instances. */
+int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err);
+int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err);
+int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct vpc_err *err);
+/* Sets (or with value == NULL removes) member `key` of the element at `path`. */
+int edit_set(json_t *desired, const json_t *path, const char *key, json_t *value,
+	     struct vpc_err *err);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * Planning: desired model + what the kernel holds -> the list of kernel operations
+ * that makes the kernel match. Pure code; the daemon's executor carries it out.
+ *
+ * Rollback is planning too: after a failed change the daemon observes the kernel
+ * again and plans back to the previous model.
+ */
+#ifndef VPC_PLAN_H
+#define VPC_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpc/model.h"
+#include "vpc/names.h"
+
+/* A route in a router namespace's main table that points out of a port. */
+struct obs_route {
+	uint32_t dst;
+	uint32_t port_id;
+};
+
+struct obs_router {
+	const char *vpc; /* name, from the namespace name */
+	uint32_t *ports; /* ids of vpc-i<id> links, sorted */
+	size_t n_ports;
+	struct obs_route *routes; /* /32 routes, sorted by dst */
+	size_t n_routes;
+	uint32_t *gateways; /* addresses on lo (subnet routers), sorted */
+	size_t n_gateways;
+};
+
+struct observed {
+	char **ns; /* namespaces carrying the prefix, sorted */
+	size_t n_ns;
+	struct obs_router *routers; /* one per router namespace found */
+	size_t n_routers;
+};
+
+enum op_kind {
+	OP_PORT_DELETE, /* vpc, id */
+	OP_NS_DELETE,	/* name */
+	OP_GW_DEL,	/* vpc, addr */
+	OP_VPC_CREATE,	/* vpc */
+	OP_VPC_ENSURE,	/* vpc: re-assert the router's settings (drift repair) */
+	OP_GW_ADD,	/* vpc, subnet */
+	OP_INST_CREATE, /* vpc, instance */
+	OP_INST_ENSURE, /* vpc, instance: re-assert addresses and routes (drift repair) */
+};
+
+struct op {
+	enum op_kind kind;
+	int vpc; /* index in the target model, -1 for deletions of unknown objects */
+	int idx; /* subnet or instance index */
+	uint32_t id;
+	uint32_t addr;
+	char name[NS_NAME_MAX]; /* namespace (OP_NS_DELETE) or VPC name (others) */
+};
+
+struct plan {
+	struct op *ops;
+	size_t n, cap;
+};
+
+/* `deep`: also re-assert the configuration of every instance that looks intact. */
+int plan_build(const struct topology *next, const struct observed *obs, bool deep,
+	       struct plan *out);
+void plan_free(struct plan *p);
+const char *op_kind_name(enum op_kind k);
+
+const struct obs_router *obs_find_router(const struct observed *o, const char *vpc);
+bool obs_has_ns(const struct observed *o, const char *name);
+void observed_free(struct observed *o);
+
+#endif

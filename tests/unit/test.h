@@ -1,0 +1,46 @@
+/* A minimal unit-test harness: CHECK macros and a failure count. */
+#ifndef VPC_TEST_H
+#define VPC_TEST_H
+
+#include <stdio.h>
+#include <string.h>
+
+extern int t_run, t_failed;
+
+#define CHECK(cond)                                                                               \
+	do {                                                                                      \
+		t_run++;                                                                          \
+		if (!(cond)) {                                                                    \
+			t_failed++;                                                               \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);  \
+		}                                                                                 \
+	} while (0)
+
+#define CHECK_STR(got, want)                                                                      \
+	do {                                                                                      \
+		const char *g_ = (got), *w_ = (want);                                             \
+		t_run++;                                                                          \
+		if (!g_ || strcmp(g_, w_)) {                                                      \
+			t_failed++;                                                               \
+			fprintf(stderr, "%s:%d: got  \"%s\"\n%*swant \"%s\"\n", __FILE__,          \
+				__LINE__, g_ ? g_ : "(null)", (int)strlen(__FILE__) + 6, "", w_); \
+		}                                                                                 \
+	} while (0)
+
+#define CHECK_INT(got, want)                                                                      \
+	do {                                                                                      \
+		long long g_ = (long long)(got), w_ = (long long)(want);                          \
+		t_run++;                                                                          \
+		if (g_ != w_) {                                                                   \
+			t_failed++;                                                               \
+			fprintf(stderr, "%s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__, #got, \
+				g_, w_);                                                          \
+		}                                                                                 \
+	} while (0)
+
+void test_cidr(void);
+void test_topo(void);
+void test_plan(void);
+void test_edit(void);
+
+#endif

@@ -1,0 +1,110 @@
+/* Edits of the desired state behind apply, destroy and the imperative verbs. */
+#include <stdlib.h>
+
+#include "test.h"
+#include "vpc/edit.h"
+
+static json_t *J(const char *s)
+{
+	json_error_t je;
+	json_t *j = json_loads(s, 0, &je);
+	if (!j) {
+		fprintf(stderr, "bad test JSON: %s\n", je.text);
+		abort();
+	}
+	return j;
+}
+
+static char *dump(const json_t *j)
+{
+	return json_dumps(j, JSON_COMPACT);
+}
+
+#define CHECK_JSON(j, want)                                                                       \
+	do {                                                                                      \
+		char *s_ = dump(j);                                                               \
+		CHECK_STR(s_, want);                                                              \
+		free(s_);                                                                         \
+	} while (0)
+
+void test_edit(void)
+{
+	struct vpc_err err;
+	json_t *d = J("{\"vpcs\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"peerings\":[{\"name\":\"p\","
+		      "\"vpcs\":[\"a\",\"b\"]}],\"elastic_ips\":[{\"address\":\"198.51.100.9\","
+		      "\"instance\":\"b/i\"}]}");
+
+	/* Merge: the file's VPCs first in file order, the others after. */
+	json_t *f = J("{\"vpcs\":[{\"name\":\"c\"},{\"name\":\"b\",\"cidr\":\"x\"}]}");
+	vpc_err_clear(&err);
+	CHECK_INT(edit_merge(d, f, false, &err), 0);
+	CHECK_JSON(json_object_get(d, "vpcs"),
+		   "[{\"name\":\"c\"},{\"name\":\"b\",\"cidr\":\"x\"},{\"name\":\"a\"}]");
+	json_decref(f);
+
+	/* Add / remove / set by path. */
+	json_t *path = J("[\"vpcs\",\"a\",\"subnets\"]");
+	CHECK_INT(edit_add(d, path, J("{\"name\":\"s\"}"), &err), 0);
+	CHECK_JSON(json_object_get(json_array_get(json_object_get(d, "vpcs"), 2), "subnets"),
+		   "[{\"name\":\"s\"}]");
+	vpc_err_clear(&err);
+	json_t *dup = J("{\"name\":\"s\"}");
+	CHECK(edit_add(d, path, dup, &err) != 0);
+	CHECK_STR(err.code, VPC_E_CONFLICT);
+	CHECK_STR(err.msg, "subnet \"s\" already exists in VPC a");
+	json_decref(dup);
+	json_decref(path);
+
+	vpc_err_clear(&err);
+	path = J("[\"vpcs\",\"zz\",\"subnets\",\"s\"]");
+	CHECK(edit_remove(d, path, NULL, &err) != 0);
+	CHECK_STR(err.code, VPC_E_NOT_FOUND);
+	CHECK_STR(err.msg, "no VPC \"zz\" in the topology");
+	json_decref(path);
+
+	path = J("[\"vpcs\",\"a\",\"network_acls\"]");
+	json_t *nacl = J("{\"name\":\"web\",\"inbound\":[{\"rule\":100}]}");
+	CHECK_INT(edit_add(d, path, nacl, &err), 0);
+	json_decref(nacl);
+	json_decref(path);
+	vpc_err_clear(&err);
+	path = J("[\"vpcs\",\"a\",\"network_acls\",\"web\",\"inbound\",\"100\"]");
+	CHECK_INT(edit_remove(d, path, NULL, &err), 0);
+	CHECK(edit_remove(d, path, NULL, &err) != 0);
+	CHECK_STR(err.msg, "no inbound entry \"100\" in network ACL web");
+	json_decref(path);
+
+	path = J("[\"vpcs\",\"a\"]");
+	json_t *val = json_true();
+	CHECK_INT(edit_set(d, path, "internet_gateway", val, &err), 0);
+	CHECK(json_is_true(json_object_get(json_array_get(json_object_get(d, "vpcs"), 2),
+					   "internet_gateway")));
+	json_decref(val);
+	json_decref(path);
+
+	/* Group rules have no id: removed by content. */
+	path = J("[\"vpcs\",\"a\",\"security_groups\"]");
+	CHECK_INT(edit_add(d, path, J("{\"name\":\"g\",\"ingress\":[{\"protocol\":\"tcp\"}]}"), &err),
+		  0);
+	json_decref(path);
+	path = J("[\"vpcs\",\"a\",\"security_groups\",\"g\",\"ingress\"]");
+	json_t *m = J("{\"protocol\":\"udp\"}");
+	vpc_err_clear(&err);
+	CHECK(edit_remove(d, path, m, &err) != 0);
+	CHECK_STR(err.msg, "security group g has no such ingress rule");
+	json_decref(m);
+	m = J("{\"protocol\":\"tcp\"}");
+	CHECK_INT(edit_remove(d, path, m, &err), 0);
+	json_decref(m);
+	json_decref(path);
+
+	/* Destroy takes the VPC's peerings and elastic-IP associations with it. */
+	vpc_err_clear(&err);
+	CHECK_INT(edit_destroy(d, "b", &err), 0);
+	CHECK_INT(json_array_size(json_object_get(d, "peerings")), 0);
+	CHECK_JSON(json_object_get(d, "elastic_ips"), "[{\"address\":\"198.51.100.9\"}]");
+	CHECK(edit_destroy(d, "b", &err) != 0);
+	CHECK_INT(edit_destroy(d, NULL, &err), 0);
+	CHECK_INT(json_array_size(json_object_get(d, "vpcs")), 0);
+	json_decref(d);
+}
