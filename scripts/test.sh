@@ -1,0 +1,21 @@
+#!/bin/bash
+# The whole test suite, from a fresh Debian 12 machine (as root):
+#   dependencies, the normal and the ASan/UBSan builds, unit tests under both,
+#   then the integration tests (real namespaces, real traffic).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh --asan
+echo "== unit tests (plain build)"
+(cd build && ctest -L unit --output-on-failure)
+echo "== unit tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
+(cd build-asan && ctest -L unit --output-on-failure)
+echo "== integration tests"
+(cd build && ctest -L integration --output-on-failure)
+echo "== leftovers check"
+left=$(ip netns list | awk '{print $1}' | grep '^vpc\.' || true)
+if [ -n "$left" ]; then
+	echo "left behind: $left" >&2
+	exit 1
+fi
+echo "all tests passed"

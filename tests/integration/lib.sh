@@ -1,0 +1,175 @@
+# Shared by every integration test (t_*.sh): a private vpcd, traffic helpers, and a
+# cleanup that always runs and fails the test if anything was left behind.
+# Needs root. Traffic only ever flows between namespaces the test creates.
+set -euo pipefail
+
+ROOT=${VPC_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${VPC_BUILD_DIR:-$ROOT/build}
+VPCD_BIN=$BUILD/vpcd
+VPCCTL_BIN=$BUILD/vpcctl
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "/tmp/vpctest.$TEST_NAME.XXXXXX")
+export VPCD_SOCKET=$TMP/run/vpcd.sock
+VPCD_PID=
+BG_PIDS=()
+CHECKS=0
+
+log() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
+fail() {
+	printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	exit 1
+}
+ok() {
+	CHECKS=$((CHECKS + 1))
+	printf '%s: ok: %s\n' "$TEST_NAME" "$*"
+}
+
+[ "$(id -u)" -eq 0 ] || fail "integration tests need root"
+[ -x "$VPCD_BIN" ] && [ -x "$VPCCTL_BIN" ] || fail "build first: $VPCD_BIN missing"
+# Never fight a real vpcd, nor delete namespaces we did not make.
+if ! flock -n /run/vpcd.lock true 2>/dev/null; then
+	fail "a vpcd is running on this machine; stop it before running the tests"
+fi
+if ip netns list | grep -q '^vpc\.'; then
+	fail "vpc.* namespaces exist already; destroy them before running the tests"
+fi
+
+vpcctl() { "$VPCCTL_BIN" "$@"; }
+
+start_vpcd() {
+	"$VPCD_BIN" -s "$TMP/state" -r "$TMP/run" "$@" >>"$TMP/vpcd.log" 2>&1 &
+	VPCD_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$VPCD_SOCKET" ] && vpcctl status >/dev/null 2>&1 && return 0
+		kill -0 "$VPCD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$TMP/vpcd.log" >&2
+	fail "vpcd did not start"
+}
+
+stop_vpcd() {
+	[ -n "$VPCD_PID" ] || return 0
+	kill "$VPCD_PID" 2>/dev/null || true
+	wait "$VPCD_PID" 2>/dev/null || true
+	VPCD_PID=
+}
+
+# Starts a background command and remembers its PID for cleanup. `vpcctl exec`
+# replaces itself with the command, so the PID is the command's own.
+bg() {
+	[ "$1" = vpcctl ] && set -- "$VPCCTL_BIN" "${@:2}"
+	"$@" </dev/null >>"$TMP/bg.log" 2>&1 &
+	BG_PIDS+=($!)
+}
+
+leftovers() {
+	ip netns list | awk '{print $1}' | grep '^vpc\.' || true
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	if [ -z "$VPCD_PID" ] || ! kill -0 "$VPCD_PID" 2>/dev/null; then
+		VPCD_PID=
+		start_vpcd 2>/dev/null
+	fi
+	vpcctl destroy --all >/dev/null 2>&1
+	stop_vpcd
+	local left
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		echo "$TEST_NAME: FAIL: left behind: $left" >&2
+		for n in $left; do ip netns delete "$n" 2>/dev/null; done
+		rc=1
+	fi
+	if [ $rc -ne 0 ]; then
+		echo "--- vpcd log ---" >&2
+		tail -n 40 "$TMP/vpcd.log" >&2
+	fi
+	rm -rf "$TMP"
+	[ $rc -eq 0 ] && echo "$TEST_NAME: PASS ($CHECKS checks)"
+	exit $rc
+}
+trap cleanup EXIT
+
+# ---- expectations ----
+
+# expect_ok DESCRIPTION CMD...: the command must succeed.
+expect_ok() {
+	local what=$1
+	shift
+	if "$@" >"$TMP/out" 2>&1; then ok "$what"; else
+		cat "$TMP/out" >&2
+		fail "$what"
+	fi
+}
+
+# expect_fail DESCRIPTION CMD...: the command must fail.
+expect_fail() {
+	local what=$1
+	shift
+	if "$@" >"$TMP/out" 2>&1; then
+		cat "$TMP/out" >&2
+		fail "$what (it succeeded)"
+	else ok "$what"; fi
+}
+
+# ---- traffic ----
+
+# ping_ok / ping_no FROM DST: FROM is VPC/INSTANCE or "internet".
+ping_ok() { expect_ok "ping $1 -> $2" vpcctl exec "$1" -- ping -c 1 -W 1 -q "$2"; }
+ping_no() { expect_fail "no ping $1 -> $2" vpcctl exec "$1" -- ping -c 1 -W 1 -q "$2"; }
+
+# A TCP (or UDP) server in an instance that answers every connection with its name.
+serve_tcp() { # WHERE PORT
+	bg vpcctl exec "$1" -- socat -T 5 TCP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo hello-from-$2"
+	wait_listen "$1" "$2" tcp
+}
+serve_udp() { # WHERE PORT
+	bg vpcctl exec "$1" -- socat -T 5 UDP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo hello-from-$2"
+	wait_listen "$1" "$2" udp
+}
+wait_listen() {
+	local flag=-tln
+	[ "$3" = udp ] && flag=-uln
+	for _ in $(seq 100); do
+		vpcctl exec "$1" -- ss -H "$flag" "sport = :$2" 2>/dev/null | grep -q . && return 0
+		sleep 0.05
+	done
+	fail "nothing listens on $1 port $2"
+}
+tcp_talk() { # FROM DST PORT: prints the server's answer
+	vpcctl exec "$1" -- socat -T 2 - TCP:"$2":"$3",connect-timeout=2 </dev/null 2>/dev/null
+}
+udp_talk() {
+	echo ping | vpcctl exec "$1" -- socat -T 1 - UDP:"$2":"$3" 2>/dev/null
+}
+tcp_ok() {
+	if [ "$(tcp_talk "$@")" = "hello-from-$3" ]; then ok "tcp $1 -> $2:$3"; else fail "tcp $1 -> $2:$3"; fi
+}
+tcp_no() {
+	if [ -z "$(tcp_talk "$@")" ]; then ok "no tcp $1 -> $2:$3"; else fail "tcp $1 -> $2:$3 got through"; fi
+}
+udp_ok() {
+	if [ "$(udp_talk "$@")" = "hello-from-$3" ]; then ok "udp $1 -> $2:$3"; else fail "udp $1 -> $2:$3"; fi
+}
+udp_no() {
+	if [ -z "$(udp_talk "$@")" ]; then ok "no udp $1 -> $2:$3"; else fail "udp $1 -> $2:$3 got through"; fi
+}
+
+# Address of an instance, from `vpcctl show -o json`.
+ip_of() { # VPC INSTANCE
+	vpcctl show "$1" -o json | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["vpcs"][0]
+print([i for i in v["instances"] if i["name"] == sys.argv[1]][0]["private_ip"])' "$2"
+}
+
+# Inode of a namespace: changes when the namespace is rebuilt.
+ns_inode() { stat -L -c %i "/run/netns/$1"; }
+
+# Writes a topology file from a heredoc: topo NAME <<EOF ... EOF
+topo() { cat >"$TMP/$1.json"; }
