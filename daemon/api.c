@@ -123,8 +123,10 @@ static json_t *op_resolve(struct vpcd *d, const json_t *req, struct vpc_err *err
 		return NULL;
 	}
 	if (!strcmp(target, "internet")) {
-		snprintf(ns, sizeof(ns), "%s", VPC_NS_INTERNET);
-		if (access(VPC_NETNS_DIR "/" VPC_NS_INTERNET, F_OK)) {
+		char path[NS_NAME_MAX + 16];
+		ns_internet(ns);
+		snprintf(path, sizeof(path), VPC_NETNS_DIR "/%s", ns);
+		if (access(path, F_OK)) {
 			vpc_fail(err, VPC_E_NOT_FOUND, "",
 				 "the simulated internet does not exist yet: it comes with the first "
 				 "internet gateway");
@@ -183,8 +185,8 @@ static json_t *op_status(struct vpcd *d, const json_t *req, struct vpc_err *err)
 	size_t inst = 0;
 	for (size_t i = 0; i < d->topo->n_vpcs; i++)
 		inst += d->topo->vpcs[i].n_instances;
-	return ok(json_pack("{s:s,s:i,s:s,s:i,s:i}", "version", VPCD_VERSION, "pid",
-			    (json_int_t)getpid(), "state_file", d->state_path, "vpcs",
+	return ok(json_pack("{s:s,s:i,s:s,s:s,s:i,s:i}", "version", VPCD_VERSION, "pid",
+			    (json_int_t)getpid(), "prefix", vpc_prefix, "state_file", d->state_path, "vpcs",
 			    (json_int_t)d->topo->n_vpcs, "instances", (json_int_t)inst));
 }
 

@@ -241,7 +241,10 @@ int kernel_observe(struct kernel *k, struct observed *o)
 {
 	int err;
 	memset(o, 0, sizeof(*o));
-	if ((err = netns_list(VPC_NS_PREFIX, &o->ns, &o->n_ns)))
+	char prefix[32], internet[NS_NAME_MAX];
+	snprintf(prefix, sizeof(prefix), "%s.", vpc_prefix);
+	ns_internet(internet);
+	if ((err = netns_list(prefix, &o->ns, &o->n_ns)))
 		return err;
 	qsort(o->ns, o->n_ns, sizeof(char *), cmp_str);
 	o->routers = calloc(o->n_ns + 1, sizeof(*o->routers));
@@ -250,8 +253,8 @@ int kernel_observe(struct kernel *k, struct observed *o)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < o->n_ns; i++) {
-		const char *vpc = o->ns[i] + strlen(VPC_NS_PREFIX);
-		if (strchr(vpc, '.') || !strcmp(o->ns[i], VPC_NS_INTERNET))
+		const char *vpc = ns_vpc_part(o->ns[i]);
+		if (strchr(vpc, '.') || !strcmp(o->ns[i], internet))
 			continue;
 		if ((err = observe_router(k, vpc, &o->routers[o->n_routers++]))) {
 			observed_free(o);
@@ -476,8 +479,8 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 			e = port_delete(k, o->name, o->id, err);
 			break;
 		case OP_NS_DELETE: {
-			const char *vpc = o->name + strlen(VPC_NS_PREFIX);
-			if (!strchr(vpc, '.'))
+			const char *vpc = ns_vpc_part(o->name);
+			if (vpc && !strchr(vpc, '.'))
 				router_forget(k, vpc);
 			if ((e = netns_delete(o->name)))
 				kfail(err, e, "delete a namespace", o->name);

@@ -32,6 +32,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -s, --state-dir DIR  desired state (default " VPC_DEFAULT_STATE_DIR ")\n"
 		"  -r, --run-dir DIR    API socket directory (default " VPC_DEFAULT_RUN_DIR ")\n"
+		"  -p, --prefix NAME    name prefix of every namespace, lock and BPF pin\n"
+		"                       (default " VPC_DEFAULT_PREFIX "; lets several vpcd share a host)\n"
 		"  -d, --daemon         detach once the socket is ready\n"
 		"  -l, --log FILE       with --daemon, log here (default /var/log/vpcd.log)\n"
 		"  -v, --verbose        debug logging\n"
@@ -43,10 +45,11 @@ static void usage(FILE *f)
 
 static int take_lock(void)
 {
-	int fd = open(VPC_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	char buf[32];
+	char path[64], buf[32];
+	vpc_lock_path(path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		log_err("cannot open %s: %s", VPC_LOCK_PATH, strerror(errno));
+		log_err("cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
@@ -196,13 +199,14 @@ int main(int argc, char **argv)
 		{"state-dir", required_argument, NULL, 's'}, {"run-dir", required_argument, NULL, 'r'},
 		{"daemon", no_argument, NULL, 'd'},	     {"log", required_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},	     {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	     {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},	     {"prefix", required_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *state_dir = VPC_DEFAULT_STATE_DIR, *run_dir = VPC_DEFAULT_RUN_DIR;
 	const char *log_path = "/var/log/vpcd.log";
 	bool detach = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "s:r:dl:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:dl:vhVp:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			state_dir = optarg;
@@ -218,6 +222,12 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			vlog_level = LOG_DEBUG_;
+			break;
+		case 'p':
+			if (vpc_set_prefix(optarg)) {
+				fprintf(stderr, "vpcd: --prefix takes 1-16 of a-z, 0-9 and '-'\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -7,19 +7,31 @@
 #define VPC_NAMES_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #define VPC_NETNS_DIR	  "/run/netns"
-#define VPC_NS_PREFIX	  "vpc."
-#define VPC_NS_INTERNET	  "vpc.internet"
 #define VPC_IF_PREFIX	  "vpc-"
-#define VPC_BPF_PIN_DIR	  "/sys/fs/bpf/vpcd"
 #define VPC_NFT_TABLE	  "vpcd"
 
+#define VPC_DEFAULT_PREFIX    "vpc"
 #define VPC_DEFAULT_RUN_DIR   "/run/vpcd"
 #define VPC_DEFAULT_STATE_DIR "/var/lib/vpcd"
 #define VPC_SOCKET_NAME	      "vpcd.sock"
-#define VPC_LOCK_PATH	      "/run/vpcd.lock"
+
+/*
+ * The instance prefix, "vpc" unless vpcd runs with --prefix: it starts every
+ * namespace name ("vpc.shop", "vpc.internet") and names the lock and the BPF pin
+ * directory, so two vpcd instances on one host never see each other's objects.
+ * Interface names live inside our namespaces and need no such care.
+ */
+extern char vpc_prefix[24];
+int vpc_set_prefix(const char *p); /* 1-16 of [a-z0-9-], -EINVAL otherwise */
+/* "/run/vpcd.lock" for the default prefix, "/run/vpcd.P.lock" otherwise. */
+void vpc_lock_path(char *buf, size_t len);
+/* "/sys/fs/bpf/vpcd" or "/sys/fs/bpf/vpcd.P". */
+void vpc_pin_dir(char *buf, size_t len);
 
 #define NS_NAME_MAX 96
 #define IF_NAME_MAX 16
@@ -29,19 +41,30 @@
  * so these never collide. */
 static inline void ns_router(char *buf, const char *vpc)
 {
-	snprintf(buf, NS_NAME_MAX, VPC_NS_PREFIX "%s", vpc);
+	snprintf(buf, NS_NAME_MAX, "%s.%s", vpc_prefix, vpc);
 }
 static inline void ns_instance(char *buf, const char *vpc, const char *inst)
 {
-	snprintf(buf, NS_NAME_MAX, VPC_NS_PREFIX "%s.i.%s", vpc, inst);
+	snprintf(buf, NS_NAME_MAX, "%s.%s.i.%s", vpc_prefix, vpc, inst);
 }
 static inline void ns_natgw(char *buf, const char *vpc, const char *nat)
 {
-	snprintf(buf, NS_NAME_MAX, VPC_NS_PREFIX "%s.n.%s", vpc, nat);
+	snprintf(buf, NS_NAME_MAX, "%s.%s.n.%s", vpc_prefix, vpc, nat);
 }
 static inline void ns_igw(char *buf, const char *vpc)
 {
-	snprintf(buf, NS_NAME_MAX, VPC_NS_PREFIX "%s.igw", vpc);
+	snprintf(buf, NS_NAME_MAX, "%s.%s.igw", vpc_prefix, vpc);
+}
+static inline void ns_internet(char *buf)
+{
+	snprintf(buf, NS_NAME_MAX, "%s.internet", vpc_prefix);
+}
+/* The VPC part of a namespace name: "shop" of "vpc.shop" and "vpc.shop.i.web1";
+ * NULL when the name does not carry our prefix. */
+static inline const char *ns_vpc_part(const char *ns)
+{
+	size_t n = strlen(vpc_prefix);
+	return strncmp(ns, vpc_prefix, n) || ns[n] != '.' ? NULL : ns + n + 1;
 }
 
 /* Interfaces in a router namespace: a port per instance or NAT gateway. */

@@ -10,6 +10,10 @@ VPCCTL_BIN=$BUILD/vpcctl
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/vpctest.$TEST_NAME.XXXXXX")
 export VPCD_SOCKET=$TMP/run/vpcd.sock
+# VPC_TEST_PREFIX runs the daemon with --prefix, so that several test runs (or a
+# test run and a real vpcd) can share a host.
+NSP=${VPC_TEST_PREFIX:-vpc}
+if [ "$NSP" = vpc ]; then LOCK=/run/vpcd.lock; else LOCK=/run/vpcd.$NSP.lock; fi
 VPCD_PID=
 BG_PIDS=()
 CHECKS=0
@@ -27,17 +31,17 @@ ok() {
 [ "$(id -u)" -eq 0 ] || fail "integration tests need root"
 [ -x "$VPCD_BIN" ] && [ -x "$VPCCTL_BIN" ] || fail "build first: $VPCD_BIN missing"
 # Never fight a real vpcd, nor delete namespaces we did not make.
-if ! flock -n /run/vpcd.lock true 2>/dev/null; then
-	fail "a vpcd is running on this machine; stop it before running the tests"
+if ! flock -n "$LOCK" true 2>/dev/null; then
+	fail "a vpcd with prefix $NSP is running; stop it (or set VPC_TEST_PREFIX)"
 fi
-if ip netns list | grep -q '^vpc\.'; then
-	fail "vpc.* namespaces exist already; destroy them before running the tests"
+if ip netns list | grep -q "^$NSP\\."; then
+	fail "$NSP.* namespaces exist already; destroy them before running the tests"
 fi
 
 vpcctl() { "$VPCCTL_BIN" "$@"; }
 
 start_vpcd() {
-	"$VPCD_BIN" -s "$TMP/state" -r "$TMP/run" "$@" >>"$TMP/vpcd.log" 2>&1 &
+	"$VPCD_BIN" -p "$NSP" -s "$TMP/state" -r "$TMP/run" "$@" >>"$TMP/vpcd.log" 2>&1 &
 	VPCD_PID=$!
 	for _ in $(seq 100); do
 		[ -S "$VPCD_SOCKET" ] && vpcctl status >/dev/null 2>&1 && return 0
@@ -64,7 +68,7 @@ bg() {
 }
 
 leftovers() {
-	ip netns list | awk '{print $1}' | grep '^vpc\.' || true
+	ip netns list | awk '{print $1}' | grep "^$NSP\\." || true
 }
 
 cleanup() {
