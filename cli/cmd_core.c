@@ -147,6 +147,12 @@ static void show_vpc(const json_t *v)
 	printf("\n");
 	table_print(t, stdout, "  ");
 
+	json_array_foreach(json_object_get(v, "network_acls"), i, e)
+	{
+		printf("\n");
+		print_nacl(e, "  ");
+	}
+
 	t = table_new(3, "ROUTE TABLE", "DESTINATION", "TARGET");
 	json_array_foreach(json_object_get(v, "route_tables"), i, e)
 	{

@@ -40,6 +40,29 @@ static const struct optspec instance_create_opts[] = {
 	{NULL, false, NULL},
 };
 
+static const struct optspec entry_opts[] = {
+	{"inbound", false, "an inbound entry (traffic entering the subnet)"},
+	{"outbound", false, "an outbound entry (traffic leaving the subnet)"},
+	{"rule", true, "rule number 1-32766; lowest number is evaluated first"},
+	{"protocol", true, "tcp, udp, icmp, all or a protocol number"},
+	{"ports", true, "destination port or range, e.g. 80 or 1024-65535 (tcp/udp)"},
+	{"icmp-type", true, "ICMP type (icmp; -1 for any)"},
+	{"icmp-code", true, "ICMP code (icmp; -1 for any)"},
+	{"cidr", true, "the remote block, e.g. 0.0.0.0/0"},
+	{"action", true, "allow or deny"},
+	{NULL, false, NULL},
+};
+static const struct optspec entry_remove_opts[] = {
+	{"inbound", false, "an inbound entry"},
+	{"outbound", false, "an outbound entry"},
+	{"rule", true, "the rule number to remove"},
+	{NULL, false, NULL},
+};
+static const struct optspec instance_set_opts[] = {
+	{"source-dest-check", true, "on (default) or off, e.g. for NAT or appliance instances"},
+	{NULL, false, NULL},
+};
+
 static const struct verb verbs[] = {
 	{"apply", cmd_apply, "-f FILE", 0, 0, apply_opts,
 	 "Create or update VPCs to match a topology file. VPCs in the file are made exactly\n"
@@ -72,6 +95,26 @@ static const struct verb verbs[] = {
 	{"instance delete", cmd_instance_delete, "VPC NAME", 2, 2, NULL, "Terminate an instance.",
 	 false},
 	{"instance list", cmd_instance_list, "VPC", 1, 1, NULL, "List a VPC's instances.", true},
+	{"instance set", cmd_instance_set, "VPC NAME", 2, 2, instance_set_opts,
+	 "Change an instance's settings without rebuilding it.", false},
+	{"nacl create", cmd_nacl_create, "VPC NAME", 2, 2, NULL,
+	 "Create a network ACL. A new NACL denies everything until entries are added.", false},
+	{"nacl delete", cmd_nacl_delete, "VPC NAME", 2, 2, NULL,
+	 "Delete a network ACL (no subnet may use it).", false},
+	{"nacl list", cmd_nacl_list, "VPC", 1, 1, NULL, "List a VPC's network ACLs.", true},
+	{"nacl show", cmd_nacl_show, "VPC NAME", 2, 2, NULL,
+	 "Show a network ACL's entries with per-rule packet and byte counters.", true},
+	{"nacl entry add", cmd_nacl_entry_add, "VPC NACL", 2, 2, entry_opts,
+	 "Add an entry. Entries are evaluated lowest rule number first; the first match\n"
+	 "decides; what matches nothing is denied. NACLs are stateless: replies need their\n"
+	 "own entries (usually ephemeral ports 1024-65535).",
+	 false},
+	{"nacl entry replace", cmd_nacl_entry_replace, "VPC NACL", 2, 2, entry_opts,
+	 "Replace the entry with the same rule number and direction.", false},
+	{"nacl entry remove", cmd_nacl_entry_remove, "VPC NACL", 2, 2, entry_remove_opts,
+	 "Remove an entry by rule number and direction.", false},
+	{"nacl associate", cmd_nacl_associate, "VPC SUBNET NACL", 3, 3, NULL,
+	 "Associate a subnet with a network ACL (\"default\" for the VPC's default).", false},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -155,15 +198,14 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	/* "noun verb" first, then a single word. */
-	for (int words = 2; words >= 1; words--) {
+	/* The longest verb that matches: "nacl entry add", "vpc create", "show". */
+	for (int words = 3; words >= 1; words--) {
 		if (argc < words)
 			continue;
-		char name[64];
-		if (words == 2)
-			snprintf(name, sizeof(name), "%s %s", argv[0], argv[1]);
-		else
-			snprintf(name, sizeof(name), "%s", argv[0]);
+		char name[64] = "";
+		for (int k = 0; k < words; k++)
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), "%s%s", k ? " " : "",
+				 argv[k]);
 		for (size_t i = 0; i < N_VERBS; i++) {
 			if (strcmp(verbs[i].name, name))
 				continue;

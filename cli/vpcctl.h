@@ -78,6 +78,17 @@ int cmd_instance_create(struct cli *, struct args *);
 int cmd_instance_delete(struct cli *, struct args *);
 int cmd_instance_list(struct cli *, struct args *);
 
+int cmd_nacl_create(struct cli *, struct args *);
+int cmd_nacl_delete(struct cli *, struct args *);
+int cmd_nacl_list(struct cli *, struct args *);
+int cmd_nacl_show(struct cli *, struct args *);
+int cmd_nacl_entry_add(struct cli *, struct args *);
+int cmd_nacl_entry_replace(struct cli *, struct args *);
+int cmd_nacl_entry_remove(struct cli *, struct args *);
+int cmd_nacl_associate(struct cli *, struct args *);
+int cmd_instance_set(struct cli *, struct args *);
+void print_nacl(const json_t *n, const char *indent);
+
 /* Helpers for verbs that edit one object. */
 json_t *path_of(const char *first, ...); /* NULL-terminated */
 int edit_call(struct cli *c, json_t *req);

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
 #include "api.h"
+#include "vpc/nacl.h"
 #include "vpc/edit.h"
 #include "vpc/names.h"
 
@@ -77,6 +80,8 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		e = edit_add(next, path, json_object_get(req, "object"), err);
 	else if (!strcmp(op, "remove"))
 		e = edit_remove(next, path, json_object_get(req, "match"), err);
+	else if (!strcmp(op, "replace"))
+		e = edit_replace(next, path, json_object_get(req, "object"), err);
 	else {
 		const char *key = json_string_value(json_object_get(req, "key"));
 		json_t *value = json_object_get(req, "value");
@@ -94,6 +99,43 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
 }
 
+/* Per-rule packet and byte counters of the tables the NACL's subnets use; the final
+ * "*" deny gets its own line. A NACL no subnet uses has no table and no counts. */
+static void add_counters(struct vpcd *d, const char *vpc, const struct nacl_rule *r, size_t n,
+			 json_t *rules)
+{
+	struct nacl_counter *c = calloc(n + 1, sizeof(*c));
+	bool have = c && kernel_nacl_counters(&d->k, vpc, nacl_rules_hash(r, n), c, n + 1) == 0;
+	json_t *star = json_pack("{s:s,s:s,s:s,s:s}", "rule", "*", "protocol", "all", "cidr",
+				 "0.0.0.0/0", "action", "deny");
+	json_array_append_new(rules, star);
+	for (size_t i = 0; i <= n; i++) {
+		json_t *o = json_array_get(rules, i);
+		json_object_set_new(o, "packets", have ? json_integer((json_int_t)c[i].packets) : json_null());
+		json_object_set_new(o, "bytes", have ? json_integer((json_int_t)c[i].bytes) : json_null());
+	}
+	free(c);
+}
+
+static void add_nacl_counters(struct vpcd *d, json_t *vpcs)
+{
+	json_t *vj;
+	size_t i;
+	json_array_foreach(vpcs, i, vj)
+	{
+		const char *name = json_string_value(json_object_get(vj, "name"));
+		const struct vpc *v = &d->topo->vpcs[topo_find_vpc(d->topo, name)];
+		json_t *nj;
+		size_t k;
+		json_array_foreach(json_object_get(vj, "network_acls"), k, nj)
+		{
+			const struct nacl *n = &v->nacls[k];
+			add_counters(d, name, n->in, n->n_in, json_object_get(nj, "inbound"));
+			add_counters(d, name, n->out, n->n_out, json_object_get(nj, "outbound"));
+		}
+	}
+}
+
 static json_t *op_show(struct vpcd *d, const json_t *req, struct vpc_err *err)
 {
 	const char *vpc = json_string_value(json_object_get(req, "vpc"));
@@ -102,7 +144,9 @@ static json_t *op_show(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		vpc_fail(err, VPC_E_NOT_FOUND, "", "no VPC named \"%s\"", vpc);
 		return NULL;
 	}
-	return ok(topo_show_json(d->topo, vi));
+	json_t *res = topo_show_json(d->topo, vi);
+	add_nacl_counters(d, json_object_get(res, "vpcs"));
+	return ok(res);
 }
 
 static json_t *op_desired(struct vpcd *d, const json_t *req, struct vpc_err *err)
@@ -195,7 +239,8 @@ static const struct {
 	json_t *(*fn)(struct vpcd *, const json_t *, struct vpc_err *);
 } ops[] = {
 	{"apply", op_apply},	     {"destroy", op_destroy}, {"add", op_edit},
-	{"remove", op_edit},	     {"set", op_edit},	      {"show", op_show},
+	{"remove", op_edit},	     {"set", op_edit},	      {"replace", op_edit},
+	{"show", op_show},
 	{"desired", op_desired},     {"resolve", op_resolve}, {"reconcile", op_reconcile},
 	{"status", op_status},
 };

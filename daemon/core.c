@@ -9,7 +9,7 @@
 #include "state.h"
 
 /* What this build realizes in the kernel; the rest is refused as not supported yet. */
-#define VPCD_FEATURES 0u
+#define VPCD_FEATURES (FEAT_NACL | FEAT_SRC_DST)
 
 static double now_ms(void)
 {

@@ -186,6 +186,28 @@ int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct
 	return 0;
 }
 
+int edit_replace(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err)
+{
+	struct where w;
+	size_t n = json_array_size(path);
+	if (!path_ok(path, err))
+		return -EINVAL;
+	if (n % 2)
+		return vpc_fail(err, VPC_E_INVALID, "path", "must end with an element id");
+	if (!json_is_object(object))
+		return vpc_fail(err, VPC_E_INVALID, "object", "must be a JSON object");
+	json_t *arr = walk(desired, path, n - 1, false, &w, err);
+	if (!arr)
+		return -ENOENT;
+	const struct coll *c = coll_of(json_string_value(json_array_get(path, n - 2)));
+	const char *id = json_string_value(json_array_get(path, n - 1));
+	int idx = c->id_key ? find_in(arr, c, id) : -1;
+	if (idx < 0)
+		return vpc_fail(err, VPC_E_NOT_FOUND, "", "no %s \"%s\" in %s", c->what, id, w.text);
+	json_array_set(arr, (size_t)idx, object);
+	return 0;
+}
+
 int edit_set(json_t *desired, const json_t *path, const char *key, json_t *value,
 	     struct vpc_err *err)
 {

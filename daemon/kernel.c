@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "kernel.h"
 #include "log.h"
 #include "netns.h"
@@ -21,6 +23,8 @@ struct router_handle {
 	int nsfd;
 	struct nl_sock *sk;
 	struct nlbatch batch; /* router-side requests queued by instance creation */
+	struct vpc_bpf bpf;   /* the VPC's NACL program, when has_bpf */
+	bool has_bpf;
 };
 
 static const struct sysctl_kv router_sysctls[] = {
@@ -62,6 +66,8 @@ int kernel_init(struct kernel *k)
 static void router_drop(struct kernel *k, size_t i)
 {
 	struct router_handle *r = &k->routers[i];
+	if (r->has_bpf)
+		vbpf_close(&r->bpf);
 	nlb_free(&r->batch);
 	nl_socket_free(r->sk);
 	close(r->nsfd);
@@ -114,6 +120,7 @@ static int router_adopt_here(struct kernel *k, const char *vpc, struct router_ha
 		return err;
 	}
 	nlb_init(&r->batch, r->sk);
+	r->has_bpf = vbpf_open(vpc, &r->bpf) == 0;
 	k->n_routers++;
 	*out = r;
 	return 0;
@@ -215,6 +222,33 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int observe_bpf(const struct vpc_bpf *b, struct obs_router *out)
+{
+	uint32_t *ids = NULL;
+	size_t n = 0;
+	int err;
+	out->port_cfgs = calloc(NACL_MAX_PORTS, sizeof(struct port_cfg));
+	out->subnet_cfgs = calloc(NACL_MAX_SUBNETS, sizeof(struct subnet_cfg));
+	if (!out->port_cfgs || !out->subnet_cfgs)
+		return -ENOMEM;
+	if ((err = vbpf_read_ports(b, out->port_cfgs)) ||
+	    (err = vbpf_read_subnets(b, out->subnet_cfgs)) || (err = vbpf_tables(b, &ids, &n))) {
+		free(ids);
+		return err;
+	}
+	out->tables = calloc(n + 1, sizeof(struct obs_table));
+	if (!out->tables) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		out->tables[i] = (struct obs_table){ids[i], vbpf_table_hash(b, ids[i])};
+	out->n_tables = n;
+	out->bpf = true;
+	free(ids);
+	return 0;
+}
+
 /* A port's ifindex is fixed by its id, so the route's oif names the port; ports
  * whose ifindex does not match their name are not ours to trust. */
 static int observe_router(struct kernel *k, const char *vpc, struct obs_router *out)
@@ -234,7 +268,7 @@ static int observe_router(struct kernel *k, const char *vpc, struct obs_router *
 	qsort(out->ports, out->n_ports, sizeof(uint32_t), cmp_u32);
 	qsort(out->routes, out->n_routes, sizeof(struct obs_route), cmp_u32);
 	qsort(out->gateways, out->n_gateways, sizeof(uint32_t), cmp_u32);
-	return 0;
+	return h->has_bpf ? observe_bpf(&h->bpf, out) : 0;
 }
 
 int kernel_observe(struct kernel *k, struct observed *o)
@@ -244,7 +278,8 @@ int kernel_observe(struct kernel *k, struct observed *o)
 	char prefix[32], internet[NS_NAME_MAX];
 	snprintf(prefix, sizeof(prefix), "%s.", vpc_prefix);
 	ns_internet(internet);
-	if ((err = netns_list(prefix, &o->ns, &o->n_ns)))
+	if ((err = netns_list(prefix, &o->ns, &o->n_ns)) ||
+	    (err = vbpf_list_pinned(&o->pinned, &o->n_pinned)))
 		return err;
 	qsort(o->ns, o->n_ns, sizeof(char *), cmp_str);
 	o->routers = calloc(o->n_ns + 1, sizeof(*o->routers));
@@ -279,6 +314,22 @@ static int flush_router(struct router_handle *r, struct vpc_err *err, const char
 	return e ? kfail(err, e, what, r->batch.errmsg) : 0;
 }
 
+static int bpf_load(struct kernel *k, const char *vpc, struct vpc_err *err)
+{
+	struct router_handle *r;
+	int e = router_get(k, vpc, &r);
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	if (r->has_bpf) {
+		vbpf_close(&r->bpf);
+		r->has_bpf = false;
+	}
+	if ((e = vbpf_create(vpc, &r->bpf)))
+		return kfail(err, e, "load the NACL program", NULL);
+	r->has_bpf = true;
+	return 0;
+}
+
 static int vpc_create(struct kernel *k, const struct vpc *v, struct vpc_err *err)
 {
 	char ns[NS_NAME_MAX];
@@ -294,7 +345,9 @@ static int vpc_create(struct kernel *k, const struct vpc *v, struct vpc_err *err
 		return kfail(err, e, "open the router namespace", NULL);
 	if ((e = nlb_add(&r->batch, rq_link_up(LO_IFINDEX))))
 		return kfail(err, e, "queue a request", NULL);
-	return flush_router(r, err, "bring up the router's loopback");
+	if ((e = flush_router(r, err, "bring up the router's loopback")))
+		return e;
+	return bpf_load(k, v->name, err);
 }
 
 static int gw_change(struct kernel *k, const char *vpc, int cmd, uint32_t ip, struct vpc_err *err)
@@ -318,7 +371,12 @@ static int port_delete(struct kernel *k, const char *vpc, uint32_t id, struct vp
 	if ((e = nlb_add(&r->batch, rq_link_del(port_ifindex(id)))))
 		return kfail(err, e, "queue a request", NULL);
 	e = nlb_commit(&r->batch);
-	return e && e != -ENODEV ? kfail(err, e, "delete a router port", r->batch.errmsg) : 0;
+	if (e && e != -ENODEV)
+		return kfail(err, e, "delete a router port", r->batch.errmsg);
+	struct port_cfg none = {0};
+	if (r->has_bpf && id < NACL_MAX_PORTS && (e = vbpf_port_set(&r->bpf, id, &none)))
+		return kfail(err, e, "clear a port's filter entry", NULL);
+	return 0;
 }
 
 static struct route_rq host_route(const struct instance *in, bool replace)
@@ -370,6 +428,27 @@ static int queue_port_config(struct nlbatch *b, const struct instance *in,
 	return 0;
 }
 
+/* The port's filters and its entry in the NACL program, before it comes up. */
+static int port_setup(struct router_handle *r, const struct vpc *v, const struct instance *in,
+		      bool check_first, struct vpc_err *err)
+{
+	struct port_cfg pc;
+	int e;
+	if (!r->has_bpf)
+		return vpc_fail(err, VPC_E_KERNEL, "", "VPC %s has no NACL program loaded", v->name);
+	if (in->id >= NACL_MAX_PORTS)
+		return vpc_fail(err, VPC_E_INTERNAL, "", "port id %u is too large", in->id);
+	want_port_cfg(v, in, &pc);
+	if ((e = vbpf_port_set(&r->bpf, in->id, &pc)))
+		return kfail(err, e, "write a port's filter entry", NULL);
+	if ((e = netns_enter(r->nsfd)))
+		return kfail(err, e, "enter the router namespace", NULL);
+	if (!check_first || !vbpf_attached(&r->bpf, port_ifindex(in->id)))
+		e = vbpf_attach(&r->bpf, port_ifindex(in->id));
+	netns_home();
+	return e ? kfail(err, e, "attach the NACL program to a port", NULL) : 0;
+}
+
 static int inst_create(struct kernel *k, const struct vpc *v, const struct instance *in,
 		       struct vpc_err *err)
 {
@@ -401,6 +480,11 @@ static int inst_create(struct kernel *k, const struct vpc *v, const struct insta
 	}
 	nlb_free(&b);
 	nl_socket_free(sk);
+	if ((e = port_setup(r, v, in, false, err))) {
+		port_delete(k, v->name, in->id, NULL);
+		netns_delete(ns);
+		return e;
+	}
 	struct route_rq hr = host_route(in, false);
 	if ((e = queue_port_config(&r->batch, in, &hr)))
 		return kfail(err, e, "queue a request", NULL);
@@ -445,6 +529,90 @@ static int inst_ensure(struct kernel *k, const struct vpc *v, const struct insta
 	return 0;
 }
 
+/* Points every subnet at tables holding its NACL's rules (building those that do
+ * not exist yet), clears entries of subnets that are gone, and drops tables nothing
+ * points at. Each subnet flips with one map update. */
+static int nacl_sync(struct router_handle *r, const struct vpc *v, struct vpc_err *err)
+{
+	struct subnet_cfg *have = calloc(NACL_MAX_SUBNETS, sizeof(*have));
+	uint32_t *ids = NULL;
+	uint64_t *hashes = NULL;
+	size_t n = 0;
+	int e;
+	if (!have)
+		return -ENOMEM;
+	if ((e = vbpf_read_subnets(&r->bpf, have)) || (e = vbpf_tables(&r->bpf, &ids, &n)))
+		goto out;
+	hashes = calloc(n + 2 * v->n_subnets + 1, sizeof(*hashes));
+	ids = realloc(ids, (n + 2 * v->n_subnets + 1) * sizeof(*ids));
+	if (!hashes || !ids) {
+		e = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		hashes[i] = vbpf_table_hash(&r->bpf, ids[i]);
+	bool *wanted = calloc(NACL_MAX_SUBNETS, sizeof(bool));
+	if (!wanted) {
+		e = -ENOMEM;
+		goto out;
+	}
+	for (size_t j = 0; j < v->n_subnets && !e; j++) {
+		const struct subnet *s = &v->subnets[j];
+		const struct nacl *nacl = &v->nacls[s->nacl];
+		struct subnet_cfg want;
+		uint64_t h[2];
+		uint32_t tid[2];
+		want_subnet_cfg(v, s, &want, &h[0], &h[1]);
+		wanted[s->id] = true;
+		for (int d = 0; d < 2 && !e; d++) {
+			size_t k = 0;
+			while (k < n && hashes[k] != h[d])
+				k++;
+			if (k == n) {
+				struct nacl_table t;
+				if ((e = nacl_compile(d ? nacl->out : nacl->in, d ? nacl->n_out : nacl->n_in,
+						      &t)))
+					break;
+				e = vbpf_table_add(&r->bpf, &t, &ids[n]);
+				nacl_table_free(&t);
+				if (e)
+					break;
+				hashes[n++] = h[d];
+			}
+			tid[d] = ids[k];
+		}
+		if (e)
+			break;
+		want.table_in = tid[0];
+		want.table_out = tid[1];
+		if (memcmp(&want, &have[s->id], sizeof(want)))
+			e = vbpf_subnet_set(&r->bpf, s->id, &want);
+		have[s->id] = want;
+	}
+	for (uint32_t id = 0; id < NACL_MAX_SUBNETS && !e; id++)
+		if (!wanted[id] && have[id].mask) {
+			memset(&have[id], 0, sizeof(have[id]));
+			e = vbpf_subnet_set(&r->bpf, id, &have[id]);
+		}
+	free(wanted);
+	if (e)
+		goto out;
+	for (size_t k = 0; k < n; k++) {
+		bool used = false;
+		for (size_t j = 0; j < v->n_subnets && !used; j++) {
+			const struct subnet_cfg *c = &have[v->subnets[j].id];
+			used = c->table_in == ids[k] || c->table_out == ids[k];
+		}
+		if (!used)
+			vbpf_table_del(&r->bpf, ids[k]);
+	}
+out:
+	free(have);
+	free(ids);
+	free(hashes);
+	return e ? kfail(err, e, "install the network ACLs", NULL) : 0;
+}
+
 static int ensure_router(const char *vpc)
 {
 	char ns[NS_NAME_MAX];
@@ -473,6 +641,8 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 	int e = 0;
 	for (size_t i = 0; i < p->n && !e; i++) {
 		const struct op *o = &p->ops[i];
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		const struct vpc *v = o->vpc >= 0 ? &t->vpcs[o->vpc] : NULL;
 		switch (o->kind) {
 		case OP_PORT_DELETE:
@@ -492,6 +662,35 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 		case OP_VPC_CREATE:
 			e = vpc_create(k, v, err);
 			break;
+		case OP_PIN_DELETE: {
+			struct router_handle *r = router_find(k, o->name);
+			if (r && r->has_bpf) {
+				vbpf_close(&r->bpf);
+				r->has_bpf = false;
+			}
+			if ((e = vbpf_unpin(o->name)))
+				kfail(err, e, "remove a VPC's BPF pins", o->name);
+			break;
+		}
+		case OP_BPF_LOAD:
+			e = bpf_load(k, v->name, err);
+			break;
+		case OP_NACL_SYNC: {
+			struct router_handle *r;
+			if ((e = router_get(k, v->name, &r)))
+				kfail(err, e, "open the router namespace", NULL);
+			else
+				e = nacl_sync(r, v, err);
+			break;
+		}
+		case OP_PORT_SETUP: {
+			struct router_handle *r;
+			if ((e = router_get(k, v->name, &r)))
+				kfail(err, e, "open the router namespace", NULL);
+			else
+				e = port_setup(r, v, &v->instances[o->idx], true, err);
+			break;
+		}
 		case OP_GW_ADD:
 			e = gw_change(k, v->name, RTM_NEWADDR, cidr_gateway(v->subnets[o->idx].cidr),
 				      err);
@@ -509,7 +708,31 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 		}
 		if (e && !err->code[0])
 			kfail(err, e, op_kind_name(o->kind), NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_debug("%s %s: %.3f ms", op_kind_name(o->kind), o->name,
+			  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	}
 	int f = flush_all_routers(k, err);
 	return e ? e : f;
+}
+
+int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t hash,
+			 struct nacl_counter *out, size_t n)
+{
+	struct router_handle *r;
+	uint32_t *ids = NULL;
+	size_t nt = 0;
+	int e = router_get(k, vpc, &r);
+	if (e)
+		return e;
+	if (!r->has_bpf)
+		return -ENOENT;
+	if ((e = vbpf_tables(&r->bpf, &ids, &nt)))
+		return e;
+	e = -ENOENT;
+	for (size_t i = 0; i < nt && e; i++)
+		if (vbpf_table_hash(&r->bpf, ids[i]) == hash)
+			e = vbpf_counters(&r->bpf, ids[i], out, n);
+	free(ids);
+	return e;
 }

@@ -3,6 +3,7 @@
 #define VPCD_KERNEL_H
 
 #include "vpc/err.h"
+#include "vpc/nacl_abi.h"
 #include "vpc/plan.h"
 
 struct router_handle;
@@ -18,5 +19,9 @@ int kernel_observe(struct kernel *k, struct observed *out);
 /* Executes the plan; stops at the first failure with `err` set. */
 int kernel_execute(struct kernel *k, const struct topology *t, const struct plan *p,
 		   struct vpc_err *err);
+
+/* Counters of the live NACL table of `vpc` whose rules hash to `hash`. */
+int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t hash,
+			 struct nacl_counter *out, size_t n);
 
 #endif

@@ -37,5 +37,5 @@ void vpc_pin_dir(char *buf, size_t len)
 	if (is_default())
 		snprintf(buf, len, "/sys/fs/bpf/vpcd");
 	else
-		snprintf(buf, len, "/sys/fs/bpf/vpcd.%s", vpc_prefix);
+		snprintf(buf, len, "/sys/fs/bpf/vpcd-%s", vpc_prefix);
 }

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
+#include "vpc/nacl.h"
 #include "vpc/plan.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -39,6 +42,79 @@ static bool has_route(const struct obs_router *r, uint32_t dst, uint32_t port)
 	const struct obs_route key = {.dst = dst};
 	const struct obs_route *f = bsearch(&key, r->routes, r->n_routes, sizeof(key), cmp_u32);
 	return f && f->port_id == port;
+}
+
+void want_port_cfg(const struct vpc *v, const struct instance *in, struct port_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ip = htonl(in->private_ip);
+	memcpy(c->mac, in->mac, 6);
+	c->flags = PORT_F_VALID | (in->source_dest_check ? PORT_F_SRCDST : 0);
+	c->subnet = v->subnets[in->subnet].id;
+}
+
+void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_cfg *c,
+		     uint64_t *hin, uint64_t *hout)
+{
+	const struct nacl *n = &v->nacls[s->nacl];
+	memset(c, 0, sizeof(*c));
+	c->net = htonl(s->cidr.addr);
+	c->mask = htonl(cidr_mask(s->cidr.len));
+	*hin = nacl_rules_hash(n->in, n->n_in);
+	*hout = nacl_rules_hash(n->out, n->n_out);
+}
+
+static uint64_t table_hash(const struct obs_router *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->n_tables; i++)
+		if (r->tables[i].id == id)
+			return r->tables[i].hash;
+	return 0;
+}
+
+/* Do the NACL program's subnet entries and tables match the model? Extra entries
+ * and tables nothing points at count as a mismatch too (they get cleaned up). */
+static bool nacl_in_sync(const struct vpc *v, const struct obs_router *r)
+{
+	if (!r || !r->bpf)
+		return false;
+	size_t live = 0, used = 0;
+	for (uint32_t id = 0; id < NACL_MAX_SUBNETS; id++)
+		live += r->subnet_cfgs[id].mask != 0;
+	for (size_t j = 0; j < v->n_subnets; j++) {
+		struct subnet_cfg want;
+		uint64_t hin, hout;
+		uint32_t id = v->subnets[j].id;
+		if (id >= NACL_MAX_SUBNETS)
+			return false;
+		const struct subnet_cfg *have = &r->subnet_cfgs[id];
+		want_subnet_cfg(v, &v->subnets[j], &want, &hin, &hout);
+		if (have->net != want.net || have->mask != want.mask ||
+		    table_hash(r, have->table_in) != hin || table_hash(r, have->table_out) != hout)
+			return false;
+	}
+	if (live != v->n_subnets)
+		return false;
+	/* Every live table must be some subnet's. */
+	for (size_t k = 0; k < r->n_tables; k++) {
+		bool ref = false;
+		for (size_t j = 0; j < v->n_subnets && !ref; j++) {
+			const struct subnet_cfg *have = &r->subnet_cfgs[v->subnets[j].id];
+			ref = have->table_in == r->tables[k].id || have->table_out == r->tables[k].id;
+		}
+		used += ref;
+	}
+	return used == r->n_tables;
+}
+
+static bool port_in_sync(const struct vpc *v, const struct instance *in,
+			 const struct obs_router *r)
+{
+	struct port_cfg want;
+	if (!r || !r->bpf || in->id >= NACL_MAX_PORTS)
+		return false;
+	want_port_cfg(v, in, &want);
+	return !memcmp(&want, &r->port_cfgs[in->id], sizeof(want));
 }
 
 static int push(struct plan *p, struct op op)
@@ -153,6 +229,15 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 				goto out;
 		}
 	}
+	/* Pins of VPCs that are gone. */
+	for (size_t k = 0; k < obs->n_pinned; k++) {
+		bool keep = false;
+		for (size_t i = 0; i < t->n_vpcs && !keep; i++)
+			keep = !strcmp(t->vpcs[i].name, obs->pinned[k]) &&
+			       obs_find_router(obs, obs->pinned[k]);
+		if (!keep && (err = push(&p, mkop(OP_PIN_DELETE, -1, -1, obs->pinned[k]))))
+			goto out;
+	}
 	/* 3. Subnet routers that are gone from the model. */
 	for (size_t i = 0; i < t->n_vpcs; i++) {
 		const struct vpc *v = &t->vpcs[i];
@@ -176,17 +261,27 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 		if ((!r || deep) &&
 		    (err = push(&p, mkop(r ? OP_VPC_ENSURE : OP_VPC_CREATE, (int)i, -1, v->name))))
 			goto out;
+		if (r && !r->bpf && (err = push(&p, mkop(OP_BPF_LOAD, (int)i, -1, v->name))))
+			goto out;
 		for (size_t j = 0; j < v->n_subnets; j++) {
 			uint32_t gw = cidr_gateway(v->subnets[j].cidr);
 			if ((!r || !has_u32(r->gateways, r->n_gateways, gw)) &&
 			    (err = push(&p, mkop(OP_GW_ADD, (int)i, (int)j, v->name))))
 				goto out;
 		}
+		/* Subnet entries before any port comes up: a port is filtered from its
+		 * first packet. */
+		if (!nacl_in_sync(v, r) && (err = push(&p, mkop(OP_NACL_SYNC, (int)i, -1, v->name))))
+			goto out;
 		for (size_t j = 0; j < v->n_instances; j++) {
-			bool ok = instance_intact(v, &v->instances[j], obs, r);
+			const struct instance *in = &v->instances[j];
+			bool ok = instance_intact(v, in, obs, r);
 			if ((!ok || deep) &&
 			    (err = push(&p, mkop(ok ? OP_INST_ENSURE : OP_INST_CREATE, (int)i,
 						 (int)j, v->name))))
+				goto out;
+			if (ok && (deep || !port_in_sync(v, in, r)) &&
+			    (err = push(&p, mkop(OP_PORT_SETUP, (int)i, (int)j, v->name))))
 				goto out;
 		}
 	}
@@ -212,7 +307,9 @@ const char *op_kind_name(enum op_kind k)
 	static const char *const names[] = {
 		[OP_PORT_DELETE] = "port-delete", [OP_NS_DELETE] = "netns-delete",
 		[OP_GW_DEL] = "gateway-delete",	  [OP_VPC_CREATE] = "vpc-create",
-		[OP_VPC_ENSURE] = "vpc-ensure",
+		[OP_VPC_ENSURE] = "vpc-ensure",	  [OP_PIN_DELETE] = "pins-delete",
+		[OP_BPF_LOAD] = "nacl-program-load", [OP_NACL_SYNC] = "nacl-sync",
+		[OP_PORT_SETUP] = "port-setup",
 		[OP_GW_ADD] = "gateway-add",	  [OP_INST_CREATE] = "instance-create",
 		[OP_INST_ENSURE] = "instance-ensure",
 	};
@@ -229,7 +326,13 @@ void observed_free(struct observed *o)
 		free(o->routers[i].ports);
 		free(o->routers[i].routes);
 		free(o->routers[i].gateways);
+		free(o->routers[i].port_cfgs);
+		free(o->routers[i].subnet_cfgs);
+		free(o->routers[i].tables);
 	}
 	free(o->routers);
+	for (size_t i = 0; i < o->n_pinned; i++)
+		free(o->pinned[i]);
+	free(o->pinned);
 	memset(o, 0, sizeof(*o));
 }

@@ -26,6 +26,8 @@ int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *
 int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err);
 int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err);
 int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct vpc_err *err);
+/* Replaces the element at `path` (which must exist) with `object`. */
+int edit_replace(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err);
 /* Sets (or with value == NULL removes) member `key` of the element at `path`. */
 int edit_set(json_t *desired, const json_t *path, const char *key, json_t *value,
 	     struct vpc_err *err);

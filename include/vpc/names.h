@@ -30,7 +30,7 @@ extern char vpc_prefix[24];
 int vpc_set_prefix(const char *p); /* 1-16 of [a-z0-9-], -EINVAL otherwise */
 /* "/run/vpcd.lock" for the default prefix, "/run/vpcd.P.lock" otherwise. */
 void vpc_lock_path(char *buf, size_t len);
-/* "/sys/fs/bpf/vpcd" or "/sys/fs/bpf/vpcd.P". */
+/* "/sys/fs/bpf/vpcd" or "/sys/fs/bpf/vpcd-P" (bpffs refuses dots in names). */
 void vpc_pin_dir(char *buf, size_t len);
 
 #define NS_NAME_MAX 96

@@ -13,12 +13,18 @@
 #include <stdint.h>
 
 #include "vpc/model.h"
+#include "vpc/nacl_abi.h"
 #include "vpc/names.h"
 
 /* A route in a router namespace's main table that points out of a port. */
 struct obs_route {
 	uint32_t dst;
 	uint32_t port_id;
+};
+
+struct obs_table {
+	uint32_t id;
+	uint64_t hash; /* content hash of its rules */
 };
 
 struct obs_router {
@@ -29,6 +35,12 @@ struct obs_router {
 	size_t n_routes;
 	uint32_t *gateways; /* addresses on lo (subnet routers), sorted */
 	size_t n_gateways;
+	/* The VPC's NACL program, when it is pinned: */
+	bool bpf;
+	struct port_cfg *port_cfgs;	/* NACL_MAX_PORTS entries */
+	struct subnet_cfg *subnet_cfgs; /* NACL_MAX_SUBNETS entries */
+	struct obs_table *tables;	/* live NACL tables */
+	size_t n_tables;
 };
 
 struct observed {
@@ -36,17 +48,23 @@ struct observed {
 	size_t n_ns;
 	struct obs_router *routers; /* one per router namespace found */
 	size_t n_routers;
+	char **pinned; /* VPCs with a pinned NACL program */
+	size_t n_pinned;
 };
 
 enum op_kind {
 	OP_PORT_DELETE, /* vpc, id */
 	OP_NS_DELETE,	/* name */
 	OP_GW_DEL,	/* vpc, addr */
-	OP_VPC_CREATE,	/* vpc */
+	OP_PIN_DELETE,	/* name: pins of a VPC that is gone */
+	OP_VPC_CREATE,	/* vpc (with its NACL program) */
 	OP_VPC_ENSURE,	/* vpc: re-assert the router's settings (drift repair) */
+	OP_BPF_LOAD,	/* vpc: the router is there but its NACL program is not */
 	OP_GW_ADD,	/* vpc, subnet */
+	OP_NACL_SYNC,	/* vpc: subnet entries and NACL tables as the model says */
 	OP_INST_CREATE, /* vpc, instance */
 	OP_INST_ENSURE, /* vpc, instance: re-assert addresses and routes (drift repair) */
+	OP_PORT_SETUP,	/* vpc, instance: filters attached, port entry as the model says */
 };
 
 struct op {
@@ -68,6 +86,11 @@ int plan_build(const struct topology *next, const struct observed *obs, bool dee
 	       struct plan *out);
 void plan_free(struct plan *p);
 const char *op_kind_name(enum op_kind k);
+
+/* What the NACL program should hold for a port and a subnet. */
+void want_port_cfg(const struct vpc *v, const struct instance *in, struct port_cfg *out);
+void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_cfg *out,
+		     uint64_t *hash_in, uint64_t *hash_out);
 
 const struct obs_router *obs_find_router(const struct observed *o, const char *vpc);
 bool obs_has_ns(const struct observed *o, const char *name);

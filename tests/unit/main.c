@@ -10,6 +10,7 @@ int main(void)
 	test_topo();
 	test_plan();
 	test_edit();
+	test_nacl();
 	printf("%d checks, %d failed\n", t_run, t_failed);
 	return t_failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

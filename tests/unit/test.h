@@ -42,5 +42,6 @@ void test_cidr(void);
 void test_topo(void);
 void test_plan(void);
 void test_edit(void);
+void test_nacl(void);
 
 #endif

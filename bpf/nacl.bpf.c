@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Network ACLs and the source/destination check, at the ports of a VPC router.
+ * Map layout and the idea of the lookup: include/vpc/nacl_abi.h.
+ *
+ * port_in  (tc ingress of a port = packets leaving the instance): ARP and the
+ *          source check, then the subnet's outbound NACL when the destination is
+ *          outside the subnet.
+ * port_out (tc egress of a port = packets entering the instance): the destination
+ *          check, then the subnet's inbound NACL when the source is outside.
+ * IPv4 and ARP only; anything else is dropped at the port.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "vpc/nacl_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* linux/if_arp.h drags in libc headers; the fixed part of an ARP header is enough. */
+struct arp_hdr {
+	__be16 htype, ptype;
+	__u8 hlen, plen;
+	__be16 op;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NACL_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct port_cfg);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NACL_MAX_SUBNETS);
+	__type(key, __u32);
+	__type(value, struct subnet_cfg);
+} subnets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NACL_MAX_TABLES);
+	__type(key, __u32);
+	__type(value, struct nacl_table_meta);
+} tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, NACL_LPM_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nacl_addr_key);
+	__type(value, __u32);
+} addr_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, NACL_LPM_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nacl_l4_key);
+	__type(value, __u32);
+} l4_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NACL_BITS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nacl_bits_key);
+	__type(value, struct nacl_chunk);
+} bits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NACL_RULES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nacl_rule_key);
+	__type(value, struct nacl_rule_val);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NACL_RULES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nacl_rule_key);
+	__type(value, struct nacl_counter);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NACL_CACHE_ENTRIES);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct nacl_cache_key);
+	__type(value, struct nacl_cache_val);
+} verdicts SEC(".maps");
+
+/* Trailing zeros of x != 0, without branches (clang 14 cannot lower ctz for BPF,
+ * and every branch here would multiply the verifier's states). */
+static __always_inline __u32 ctz64(__u64 x)
+{
+	x = (x & -x) - 1; /* the trailing zeros, as ones */
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (__u32)((x * 0x0101010101010101ULL) >> 56);
+}
+
+#define LOOKUP_GONE 0xffffffffu /* the table went away under us */
+
+struct scan {
+	__u32 table, cls_a, cls_b, nwords;
+	__u32 found;
+};
+
+/* bpf_loop callback: AND one word of the two class bitmaps; stop at a set bit.
+ * (A 64-word inner loop per chunk is what one would write; the verifier gives up
+ * on it, so each word looks its chunk up again. This is the slow path only.) */
+static long scan_word(__u32 w, void *ctx)
+{
+	struct scan *s = ctx;
+	struct nacl_bits_key ka = {.table = s->table, .cls = s->cls_a, .chunk = w / NACL_CHUNK_WORDS};
+	struct nacl_bits_key kb = {.table = s->table, .cls = s->cls_b, .chunk = w / NACL_CHUNK_WORDS};
+	struct nacl_chunk *a, *b;
+	if (w >= s->nwords)
+		return 1;
+	a = bpf_map_lookup_elem(&bits, &ka);
+	b = bpf_map_lookup_elem(&bits, &kb);
+	if (!a || !b) {
+		s->found = LOOKUP_GONE;
+		return 1;
+	}
+	__u32 i = w & (NACL_CHUNK_WORDS - 1);
+	__u64 x = a->w[i] & b->w[i];
+	if (!x)
+		return 0;
+	s->found = w * 64 + ctz64(x);
+	return 1;
+}
+
+/* Slow path: the index of the first matching rule, nrules for the final deny. */
+static __always_inline __u32 classify(__u32 table, const struct nacl_table_meta *m,
+				      __u32 remote, __u8 proto, __u16 port)
+{
+	struct nacl_addr_key ak = {.prefixlen = 64, .addr = remote};
+	struct nacl_l4_key lk = {.prefixlen = 56};
+	__u32 tbe = bpf_htonl(table), *ca, *cl;
+	__builtin_memcpy(ak.table, &tbe, 4);
+	__builtin_memcpy(lk.table, &tbe, 4);
+	lk.data[0] = proto;
+	lk.data[1] = port >> 8;
+	lk.data[2] = port & 0xff;
+	ca = bpf_map_lookup_elem(&addr_lpm, &ak);
+	cl = bpf_map_lookup_elem(&l4_lpm, &lk);
+	if (!ca || !cl)
+		return LOOKUP_GONE; /* both tries hold a /0 entry for every live table */
+	struct scan s = {.table = table, .cls_a = *ca, .cls_b = *cl, .nwords = m->nwords,
+			 .found = m->nrules};
+	bpf_loop(NACL_MAX_WORDS, scan_word, &s, 0);
+	if (s.found == LOOKUP_GONE)
+		return LOOKUP_GONE;
+	return s.found < m->nrules ? s.found : m->nrules;
+}
+
+/*
+ * One table's verdict for a packet: 1 allow, 0 deny, -1 the table is gone. A global
+ * function, so the verifier checks it once rather than at every call site.
+ */
+__noinline int nacl_judge(__u32 table, __u32 remote, __u32 proto, __u32 port, __u32 len)
+{
+	struct nacl_cache_key ck = {.table = table, .remote = remote, .port = (__u16)port,
+				    .proto = (__u8)proto};
+	struct nacl_table_meta *m = bpf_map_lookup_elem(&tables, &table);
+	struct nacl_cache_val v, *hit;
+	if (!m)
+		return -1;
+	hit = bpf_map_lookup_elem(&verdicts, &ck);
+	if (hit) {
+		v = *hit;
+	} else {
+		v.idx = classify(table, m, remote, (__u8)proto, (__u16)port);
+		if (v.idx == LOOKUP_GONE)
+			return -1;
+		v.allow = 0;
+		if (v.idx < m->nrules) {
+			struct nacl_rule_key rk = {.table = table, .idx = v.idx};
+			struct nacl_rule_val *r = bpf_map_lookup_elem(&rules, &rk);
+			if (!r)
+				return -1;
+			v.allow = r->allow;
+		}
+		bpf_map_update_elem(&verdicts, &ck, &v, BPF_ANY);
+	}
+	struct nacl_rule_key rk = {.table = table, .idx = v.idx};
+	struct nacl_counter *c = bpf_map_lookup_elem(&counters, &rk);
+	if (c) {
+		__sync_fetch_and_add(&c->packets, 1);
+		__sync_fetch_and_add(&c->bytes, len);
+	}
+	return v.allow ? 1 : 0;
+}
+
+/* 1 = allow. */
+static __always_inline int nacl_verdict(struct subnet_cfg *sn, int outbound, __u32 remote,
+					__u8 proto, __u16 port, __u32 len, __u32 subnet_id)
+{
+	int r = nacl_judge(outbound ? sn->table_out : sn->table_in, remote, proto, port, len);
+	if (r < 0) {
+		/* The table was retired while we looked: the subnet points at its
+		 * successor by now. */
+		struct subnet_cfg *again = bpf_map_lookup_elem(&subnets, &subnet_id);
+		if (!again)
+			return 0;
+		r = nacl_judge(outbound ? again->table_out : again->table_in, remote, proto, port, len);
+	}
+	return r > 0;
+}
+
+struct pkt {
+	__u32 saddr, daddr;
+	__u8 proto;
+	__u16 port; /* destination port, or ICMP type << 8 | code; 0 otherwise */
+};
+
+/* Headers we read must be in the linear part of the skb. */
+#define HDR_MAX (14 + 60 + 4)
+static __always_inline void linearize(struct __sk_buff *skb)
+{
+	if (skb->data_end - skb->data < HDR_MAX && skb->len > skb->data_end - skb->data)
+		bpf_skb_pull_data(skb, skb->len < HDR_MAX ? skb->len : HDR_MAX);
+}
+
+/* Parses Ethernet/IPv4 and the L4 field NACLs match. -1: not IPv4 or truncated. */
+static __always_inline int parse_ipv4(struct __sk_buff *skb, struct ethhdr **eth, struct pkt *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct iphdr *ip;
+	*eth = data;
+	if ((void *)(*eth + 1) > end)
+		return -1;
+	ip = (void *)(*eth + 1);
+	if ((void *)(ip + 1) > end || ip->ihl < 5)
+		return -1;
+	p->saddr = ip->saddr;
+	p->daddr = ip->daddr;
+	p->proto = ip->protocol;
+	p->port = 0;
+	/* Non-first fragments carry no L4 header: they are judged with port 0. */
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return 0;
+	__u8 *l4 = (__u8 *)ip + ip->ihl * 4;
+	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+		if (l4 + 4 > (__u8 *)end)
+			return -1;
+		p->port = (__u16)(l4[2] << 8 | l4[3]);
+	} else if (p->proto == IPPROTO_ICMP) {
+		if (l4 + 2 > (__u8 *)end)
+			return -1;
+		p->port = (__u16)(l4[0] << 8 | l4[1]);
+	}
+	return 0;
+}
+
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	__u32 a4, b4;
+	__u16 a2, b2;
+	__builtin_memcpy(&a4, a, 4);
+	__builtin_memcpy(&b4, b, 4);
+	__builtin_memcpy(&a2, a + 4, 2);
+	__builtin_memcpy(&b2, b + 4, 2);
+	return ((a4 ^ b4) | (__u32)(a2 ^ b2)) == 0;
+}
+
+/* ARP from an instance: with the source check on, it may only speak for itself. */
+static __always_inline int arp_ok(struct __sk_buff *skb, struct port_cfg *pc)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct arp_hdr *arp = (void *)(eth + 1);
+	__u8 *body = (__u8 *)(arp + 1);
+	if ((void *)(arp + 1) > end)
+		return 0;
+	if (!(pc->flags & PORT_F_SRCDST))
+		return 1;
+	if (body + 10 > (__u8 *)end)
+		return 0;
+	__u32 spa;
+	__builtin_memcpy(&spa, body + 6, 4);
+	return mac_eq(eth->h_source, pc->mac) && mac_eq(body, pc->mac) && (spa == pc->ip || !spa);
+}
+
+static __always_inline struct port_cfg *port_of(struct __sk_buff *skb, __u32 *id)
+{
+	/* Port ifindexes are 1000 + port id (include/vpc/names.h). */
+	*id = skb->ifindex - 1000;
+	struct port_cfg *pc = bpf_map_lookup_elem(&ports, id);
+	return pc && (pc->flags & PORT_F_VALID) ? pc : 0;
+}
+
+SEC("tc")
+int port_in(struct __sk_buff *skb)
+{
+	struct ethhdr *eth;
+	struct pkt p;
+	__u32 pid;
+	struct port_cfg *pc = port_of(skb, &pid);
+	if (!pc)
+		return TC_ACT_SHOT;
+	linearize(skb);
+	if (skb->protocol == bpf_htons(ETH_P_ARP))
+		return arp_ok(skb, pc) ? TC_ACT_OK : TC_ACT_SHOT;
+	if (skb->protocol != bpf_htons(ETH_P_IP) || parse_ipv4(skb, &eth, &p))
+		return TC_ACT_SHOT;
+	if ((pc->flags & PORT_F_SRCDST) && (p.saddr != pc->ip || !mac_eq(eth->h_source, pc->mac)))
+		return TC_ACT_SHOT;
+	__u32 sid = pc->subnet;
+	struct subnet_cfg *sn = bpf_map_lookup_elem(&subnets, &sid);
+	if (!sn || !sn->mask)
+		return TC_ACT_SHOT; /* no entry (yet): closed, never open */
+	if ((p.daddr & sn->mask) == sn->net)
+		return TC_ACT_OK; /* stays in the subnet: no NACL */
+	return nacl_verdict(sn, 1, p.daddr, p.proto, p.port, skb->len, sid) ? TC_ACT_OK
+									    : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int port_out(struct __sk_buff *skb)
+{
+	struct ethhdr *eth;
+	struct pkt p;
+	__u32 pid;
+	struct port_cfg *pc = port_of(skb, &pid);
+	if (!pc)
+		return TC_ACT_SHOT;
+	linearize(skb);
+	if (skb->protocol == bpf_htons(ETH_P_ARP))
+		return TC_ACT_OK;
+	if (skb->protocol != bpf_htons(ETH_P_IP) || parse_ipv4(skb, &eth, &p))
+		return TC_ACT_SHOT;
+	if ((pc->flags & PORT_F_SRCDST) && p.daddr != pc->ip)
+		return TC_ACT_SHOT;
+	__u32 sid = pc->subnet;
+	struct subnet_cfg *sn = bpf_map_lookup_elem(&subnets, &sid);
+	if (!sn || !sn->mask)
+		return TC_ACT_SHOT; /* no entry (yet): closed, never open */
+	if ((p.saddr & sn->mask) == sn->net)
+		return TC_ACT_OK;
+	return nacl_verdict(sn, 0, p.saddr, p.proto, p.port, skb->len, sid) ? TC_ACT_OK
+									     : TC_ACT_SHOT;
+}

@@ -1,0 +1,532 @@
+/*
+ * libbpf side of the NACL data path. Nothing here decides what a table holds
+ * (nacl_compile.c does); this file moves compiled tables into maps.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "bpf.h"
+#include "log.h"
+#include "nacl.skel.h"
+#include "vpc/names.h"
+
+/* tcx attach types (linux/bpf.h of 6.6+; Debian 12's headers predate them). */
+#define VPC_BPF_TCX_INGRESS 46
+#define VPC_BPF_TCX_EGRESS  47
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static const char *const map_names[VM_N] = {
+	[VM_PORTS] = "ports",	[VM_SUBNETS] = "subnets", [VM_TABLES] = "tables",
+	[VM_ADDR] = "addr_lpm", [VM_L4] = "l4_lpm",	  [VM_BITS] = "bits",
+	[VM_RULES] = "rules",	[VM_COUNTERS] = "counters", [VM_VERDICTS] = "verdicts",
+};
+
+static void vpc_dir(char *buf, size_t len, const char *vpc)
+{
+	char root[64];
+	vpc_pin_dir(root, sizeof(root));
+	snprintf(buf, len, "%s/%s", root, vpc);
+}
+
+/* /sys/fs/bpf must be a bpf filesystem for pins to outlive the daemon. */
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+		return -errno;
+	log_info("mounted the BPF filesystem on /sys/fs/bpf");
+	return 0;
+}
+
+static int mkdirs(const char *vpc)
+{
+	char root[64], dir[256];
+	vpc_pin_dir(root, sizeof(root));
+	vpc_dir(dir, sizeof(dir), vpc);
+	if ((mkdir(root, 0700) && errno != EEXIST) || (mkdir(dir, 0700) && errno != EEXIST))
+		return -errno;
+	return 0;
+}
+
+void vbpf_close(struct vpc_bpf *b)
+{
+	if (b->prog_in > 0)
+		close(b->prog_in);
+	if (b->prog_out > 0)
+		close(b->prog_out);
+	for (int i = 0; i < VM_N; i++)
+		if (b->map[i] > 0)
+			close(b->map[i]);
+	memset(b, 0, sizeof(*b));
+}
+
+static uint32_t max_table_id(const struct vpc_bpf *b)
+{
+	uint32_t key, next, max = 0;
+	int r = bpf_map_get_next_key(b->map[VM_TABLES], NULL, &next);
+	while (!r) {
+		key = next;
+		if (key > max)
+			max = key;
+		r = bpf_map_get_next_key(b->map[VM_TABLES], &key, &next);
+	}
+	return max;
+}
+
+int vbpf_open(const char *vpc, struct vpc_bpf *b)
+{
+	char dir[256], path[600];
+	memset(b, 0, sizeof(*b));
+	vpc_dir(dir, sizeof(dir), vpc);
+	snprintf(path, sizeof(path), "%s/port_in", dir);
+	if ((b->prog_in = bpf_obj_get(path)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/port_out", dir);
+	if ((b->prog_out = bpf_obj_get(path)) < 0)
+		goto fail;
+	for (int i = 0; i < VM_N; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		if ((b->map[i] = bpf_obj_get(path)) < 0)
+			goto fail;
+	}
+	b->next_table = max_table_id(b) + 1;
+	return 0;
+fail: {
+	int e = -errno;
+	vbpf_close(b);
+	return e ? e : -ENOENT;
+}
+}
+
+int vbpf_unpin(const char *vpc)
+{
+	char dir[256], path[600];
+	vpc_dir(dir, sizeof(dir), vpc);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int vbpf_list_pinned(char ***names, size_t *n)
+{
+	char root[64];
+	DIR *d;
+	struct dirent *de;
+	size_t cap = 0;
+	*names = NULL;
+	*n = 0;
+	vpc_pin_dir(root, sizeof(root));
+	if (!(d = opendir(root)))
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nn = realloc(*names, cap * sizeof(char *));
+			if (!nn)
+				break;
+			*names = nn;
+		}
+		(*names)[(*n)++] = strdup(de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN)
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int vbpf_create(const char *vpc, struct vpc_bpf *b)
+{
+	struct nacl_bpf *skel = NULL;
+	char dir[256], path[600];
+	int e;
+	memset(b, 0, sizeof(*b));
+	libbpf_set_print(silent_print);
+	if ((e = ensure_bpffs()) || (e = vbpf_unpin(vpc)) || (e = mkdirs(vpc)))
+		return e;
+	vpc_dir(dir, sizeof(dir), vpc);
+	if (!(skel = nacl_bpf__open())) {
+		e = -errno;
+		goto out;
+	}
+	if ((e = nacl_bpf__load(skel)))
+		goto out;
+	struct bpf_map *maps[VM_N] = {
+		[VM_PORTS] = skel->maps.ports,	   [VM_SUBNETS] = skel->maps.subnets,
+		[VM_TABLES] = skel->maps.tables,   [VM_ADDR] = skel->maps.addr_lpm,
+		[VM_L4] = skel->maps.l4_lpm,	   [VM_BITS] = skel->maps.bits,
+		[VM_RULES] = skel->maps.rules,	   [VM_COUNTERS] = skel->maps.counters,
+		[VM_VERDICTS] = skel->maps.verdicts,
+	};
+	for (int i = 0; i < VM_N; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		if ((e = bpf_map__pin(maps[i], path)))
+			goto out;
+	}
+	snprintf(path, sizeof(path), "%s/port_in", dir);
+	if ((e = bpf_program__pin(skel->progs.port_in, path)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/port_out", dir);
+	if ((e = bpf_program__pin(skel->progs.port_out, path)))
+		goto out;
+	/* Reopen through the pins: the same path as after a daemon restart. */
+	nacl_bpf__destroy(skel);
+	skel = NULL;
+	e = vbpf_open(vpc, b);
+out:
+	if (skel)
+		nacl_bpf__destroy(skel);
+	if (e)
+		vbpf_unpin(vpc);
+	return e;
+}
+
+/* ---- attaching ---- */
+
+static int tcx_supported = -1; /* unknown until the first attach */
+
+static int attach_one(int prog, int ifindex, bool ingress)
+{
+	if (tcx_supported != 0) {
+		int r = bpf_prog_attach(prog, ifindex,
+					ingress ? VPC_BPF_TCX_INGRESS : VPC_BPF_TCX_EGRESS, 0);
+		if (!r) {
+			tcx_supported = 1;
+			return 0;
+		}
+		if (tcx_supported == 1 || (errno != EINVAL && errno != EOPNOTSUPP))
+			return -errno;
+		tcx_supported = 0;
+		log_info("tcx is not available: attaching NACLs with classic tc (clsact)");
+	}
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog, .handle = 1, .priority = 1);
+	int r = bpf_tc_hook_create(&hook);
+	if (r && r != -EEXIST)
+		return r;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int vbpf_attach(const struct vpc_bpf *b, int ifindex)
+{
+	int r = attach_one(b->prog_in, ifindex, true);
+	return r ? r : attach_one(b->prog_out, ifindex, false);
+}
+
+static bool query_has(int ifindex, int type, uint32_t want)
+{
+	uint32_t ids[64], cnt = 64, flags = 0;
+	if (bpf_prog_query(ifindex, (enum bpf_attach_type)type, 0, &flags, ids, &cnt))
+		return false;
+	for (uint32_t i = 0; i < cnt; i++)
+		if (ids[i] == want)
+			return true;
+	return false;
+}
+
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t len = sizeof(info);
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+bool vbpf_attached(const struct vpc_bpf *b, int ifindex)
+{
+	if (tcx_supported == 0) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+		if (bpf_tc_query(&hook, &opts) || opts.prog_id != prog_id(b->prog_in))
+			return false;
+		hook.attach_point = BPF_TC_EGRESS;
+		memset(&opts, 0, sizeof(opts));
+		opts.sz = sizeof(opts);
+		opts.handle = 1;
+		opts.priority = 1;
+		return !bpf_tc_query(&hook, &opts) && opts.prog_id == prog_id(b->prog_out);
+	}
+	return query_has(ifindex, VPC_BPF_TCX_INGRESS, prog_id(b->prog_in)) &&
+	       query_has(ifindex, VPC_BPF_TCX_EGRESS, prog_id(b->prog_out));
+}
+
+/* ---- configuration maps ---- */
+
+int vbpf_port_set(const struct vpc_bpf *b, uint32_t id, const struct port_cfg *c)
+{
+	return bpf_map_update_elem(b->map[VM_PORTS], &id, c, BPF_ANY) ? -errno : 0;
+}
+
+int vbpf_subnet_set(const struct vpc_bpf *b, uint32_t id, const struct subnet_cfg *c)
+{
+	return bpf_map_update_elem(b->map[VM_SUBNETS], &id, c, BPF_ANY) ? -errno : 0;
+}
+
+static int read_array(int fd, void *out, size_t elem, uint32_t n)
+{
+	uint32_t out_batch, count = n;
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t *keys = malloc(n * sizeof(uint32_t));
+	if (!keys)
+		return -ENOMEM;
+	int r = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, out, &count, &opts);
+	free(keys);
+	if (r && errno != ENOENT) {
+		/* Older kernels: one element at a time. */
+		for (uint32_t i = 0; i < n; i++)
+			if (bpf_map_lookup_elem(fd, &i, (char *)out + i * elem))
+				return -errno;
+	}
+	return 0;
+}
+
+int vbpf_read_ports(const struct vpc_bpf *b, struct port_cfg *out)
+{
+	return read_array(b->map[VM_PORTS], out, sizeof(*out), NACL_MAX_PORTS);
+}
+
+int vbpf_read_subnets(const struct vpc_bpf *b, struct subnet_cfg *out)
+{
+	return read_array(b->map[VM_SUBNETS], out, sizeof(*out), NACL_MAX_SUBNETS);
+}
+
+/* ---- tables ---- */
+
+/* Many elements in one syscall where the kernel can; one by one where it cannot. */
+static int update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+		       uint32_t n)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t count = n;
+	if (!n)
+		return 0;
+	if (!bpf_map_update_batch(fd, keys, vals, &count, &opts))
+		return 0;
+	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP)
+		return -errno;
+	for (uint32_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * ksz, (const char *)vals + i * vsz,
+					BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static int lpm_fill(int fd, uint32_t id, const struct nacl_lpm_entry *e, size_t n)
+{
+	struct nacl_addr_key *k = calloc(n, sizeof(*k)); /* same layout as nacl_l4_key */
+	uint32_t *v = calloc(n, sizeof(*v)), be = htonl(id);
+	int r = -ENOMEM;
+	if (k && v) {
+		for (size_t i = 0; i < n; i++) {
+			k[i].prefixlen = 32 + e[i].prefixlen;
+			memcpy(k[i].table, &be, 4);
+			memcpy(&k[i].addr, e[i].data, 4);
+			v[i] = e[i].cls;
+		}
+		r = update_many(fd, k, sizeof(*k), v, sizeof(*v), (uint32_t)n);
+	}
+	free(k);
+	free(v);
+	return r;
+}
+
+static int bits_fill(int fd, uint32_t id, const struct nacl_table *t)
+{
+	uint32_t nchunks = (t->nwords + NACL_CHUNK_WORDS - 1) / NACL_CHUNK_WORDS;
+	size_t n = (size_t)t->nclasses * nchunks;
+	struct nacl_bits_key *k = calloc(n, sizeof(*k));
+	struct nacl_chunk *v = calloc(n, sizeof(*v));
+	int r = -ENOMEM;
+	if (k && v) {
+		for (uint32_t c = 0; c < t->nclasses; c++)
+			for (uint32_t ch = 0; ch < nchunks; ch++) {
+				size_t i = (size_t)c * nchunks + ch;
+				uint32_t w0 = ch * NACL_CHUNK_WORDS;
+				uint32_t nw = t->nwords - w0 < NACL_CHUNK_WORDS ? t->nwords - w0
+										: NACL_CHUNK_WORDS;
+				k[i] = (struct nacl_bits_key){id, c, ch};
+				memcpy(v[i].w, t->bits + (size_t)c * t->nwords + w0, nw * 8);
+			}
+		r = update_many(fd, k, sizeof(*k), v, sizeof(*v), (uint32_t)n);
+	}
+	free(k);
+	free(v);
+	return r;
+}
+
+/* Rules, and a zeroed counter per rule (and the final deny) on every CPU. */
+static int rules_fill(const struct vpc_bpf *b, uint32_t id, const struct nacl_table *t)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t n = t->nrules + 1;
+	struct nacl_rule_key *k = calloc(n, sizeof(*k));
+	struct nacl_counter *zero = ncpu > 0 ? calloc((size_t)ncpu * n, sizeof(*zero)) : NULL;
+	int r = -ENOMEM;
+	if (k && zero) {
+		for (uint32_t i = 0; i < n; i++)
+			k[i] = (struct nacl_rule_key){id, i};
+		r = update_many(b->map[VM_RULES], k, sizeof(*k), t->rules, sizeof(*t->rules),
+				t->nrules);
+		if (!r)
+			r = update_many(b->map[VM_COUNTERS], k, sizeof(*k), zero,
+					(size_t)ncpu * sizeof(*zero), n);
+	}
+	free(k);
+	free(zero);
+	return r;
+}
+
+int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, uint32_t *id_out)
+{
+	uint32_t id = b->next_table++;
+	struct nacl_table_meta m = {.nrules = t->nrules, .nwords = t->nwords, .hash = t->hash,
+				    .nclasses = t->nclasses};
+	int e;
+	if ((e = lpm_fill(b->map[VM_ADDR], id, t->addr, t->n_addr)) ||
+	    (e = lpm_fill(b->map[VM_L4], id, t->l4, t->n_l4)) ||
+	    (e = bits_fill(b->map[VM_BITS], id, t)) || (e = rules_fill(b, id, t)))
+		goto fail;
+	/* Publish last: the program ignores a table without its `tables` entry, and no
+	 * subnet points at it yet anyway. */
+	if (bpf_map_update_elem(b->map[VM_TABLES], &id, &m, BPF_NOEXIST)) {
+		e = -errno;
+		goto fail;
+	}
+	*id_out = id;
+	return 0;
+fail:
+	vbpf_table_del(b, id);
+	return e;
+}
+
+/* Deletes the LPM entries of table `id` (their prefixes are not known here). */
+static void lpm_purge(int fd, uint32_t id)
+{
+	struct nacl_addr_key key, next, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t be = htonl(id);
+	int r = bpf_map_get_next_key(fd, NULL, &next);
+	while (!r) {
+		key = next;
+		if (!memcmp(key.table, &be, 4) && key.prefixlen >= 32) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				struct nacl_addr_key *p = realloc(doomed, cap * sizeof(*p));
+				if (!p)
+					break;
+				doomed = p;
+			}
+			doomed[n++] = key;
+		}
+		r = bpf_map_get_next_key(fd, &key, &next);
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+}
+
+int vbpf_table_del(const struct vpc_bpf *b, uint32_t id)
+{
+	struct nacl_table_meta m = {0};
+	bool known = !bpf_map_lookup_elem(b->map[VM_TABLES], &id, &m);
+	/* The entry that makes the table visible goes first. */
+	bpf_map_delete_elem(b->map[VM_TABLES], &id);
+	lpm_purge(b->map[VM_ADDR], id);
+	lpm_purge(b->map[VM_L4], id);
+	if (!known)
+		return 0;
+	uint32_t nchunks = (m.nwords + NACL_CHUNK_WORDS - 1) / NACL_CHUNK_WORDS;
+	for (uint32_t c = 0; c < m.nclasses; c++)
+		for (uint32_t ch = 0; ch < nchunks; ch++) {
+			struct nacl_bits_key k = {id, c, ch};
+			bpf_map_delete_elem(b->map[VM_BITS], &k);
+		}
+	for (uint32_t i = 0; i <= m.nrules; i++) {
+		struct nacl_rule_key k = {id, i};
+		bpf_map_delete_elem(b->map[VM_RULES], &k);
+		bpf_map_delete_elem(b->map[VM_COUNTERS], &k);
+	}
+	return 0;
+}
+
+uint64_t vbpf_table_hash(const struct vpc_bpf *b, uint32_t id)
+{
+	struct nacl_table_meta m;
+	return bpf_map_lookup_elem(b->map[VM_TABLES], &id, &m) ? 0 : m.hash;
+}
+
+int vbpf_tables(const struct vpc_bpf *b, uint32_t **ids, size_t *n)
+{
+	uint32_t key, next;
+	size_t cap = 16;
+	*n = 0;
+	*ids = malloc(cap * sizeof(uint32_t));
+	if (!*ids)
+		return -ENOMEM;
+	int r = bpf_map_get_next_key(b->map[VM_TABLES], NULL, &next);
+	while (!r) {
+		if (*n == cap) {
+			uint32_t *p = realloc(*ids, (cap *= 2) * sizeof(uint32_t));
+			if (!p)
+				return -ENOMEM;
+			*ids = p;
+		}
+		(*ids)[(*n)++] = next;
+		key = next;
+		r = bpf_map_get_next_key(b->map[VM_TABLES], &key, &next);
+	}
+	return 0;
+}
+
+int vbpf_counters(const struct vpc_bpf *b, uint32_t id, struct nacl_counter *out, size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct nacl_counter *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		struct nacl_rule_key k = {id, i};
+		out[i] = (struct nacl_counter){0, 0};
+		if (bpf_map_lookup_elem(b->map[VM_COUNTERS], &k, v))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			out[i].packets += v[c].packets;
+			out[i].bytes += v[c].bytes;
+		}
+	}
+	free(v);
+	return 0;
+}

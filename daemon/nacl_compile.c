@@ -1,0 +1,410 @@
+/*
+ * NACL rules -> classes and bitmaps (see vpc/nacl_abi.h for the idea).
+ *
+ * Address classes: one per distinct rule prefix plus 0.0.0.0/0. A longest-prefix
+ * match on the remote address finds prefix P; the rules that match the address are
+ * exactly those whose prefix contains P (a rule prefix inside P that contained the
+ * address would itself be a longer match). So class(P) = class(parent of P) plus
+ * the rules written with P.
+ *
+ * L4 classes: per protocol that some rule names, the port axis (or ICMP type/code)
+ * is cut at every rule's range boundary; each piece gets the bitmap of the rules
+ * covering it (a sweep), equal neighbours merge, and pieces become LPM prefixes
+ * under the protocol byte. Protocols no rule names share one class: the rules
+ * for "all".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpc/nacl.h"
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t nacl_rules_hash(const struct nacl_rule *r, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++) {
+		int32_t f[9] = {r[i].number, r[i].allow,    r[i].m.proto,     r[i].m.port_lo,
+				r[i].m.port_hi, r[i].m.icmp_type, r[i].m.icmp_code, (int32_t)r[i].cidr.addr,
+				r[i].cidr.len};
+		h = fnv(h, f, sizeof(f));
+	}
+	return fnv(h, &n, sizeof(n)) | 1; /* never 0: 0 means "no table" */
+}
+
+/* The rule's range on the L4 axis of its protocol. */
+static void rule_range(const struct nacl_rule *r, uint32_t *lo, uint32_t *hi)
+{
+	const struct match *m = &r->m;
+	*lo = 0;
+	*hi = 65535;
+	if (m->proto == PROTO_TCP || m->proto == PROTO_UDP) {
+		*lo = m->port_lo;
+		*hi = m->port_hi;
+	} else if (m->proto == PROTO_ICMP && m->icmp_type >= 0) {
+		*lo = (uint32_t)m->icmp_type << 8 | (m->icmp_code >= 0 ? (uint32_t)m->icmp_code : 0);
+		*hi = (uint32_t)m->icmp_type << 8 | (m->icmp_code >= 0 ? (uint32_t)m->icmp_code : 255);
+	}
+}
+
+static bool rule_matches(const struct nacl_rule *r, uint32_t remote, uint8_t proto, uint16_t field)
+{
+	uint32_t lo, hi;
+	if (r->m.proto != PROTO_ALL && r->m.proto != proto)
+		return false;
+	if (!cidr_contains_ip(r->cidr, remote))
+		return false;
+	if (r->m.proto == PROTO_ALL)
+		return true;
+	rule_range(r, &lo, &hi);
+	return field >= lo && field <= hi;
+}
+
+size_t nacl_match_linear(const struct nacl_rule *r, size_t n, uint32_t remote, uint8_t proto,
+			 uint16_t field)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rule_matches(&r[i], remote, proto, field))
+			return i;
+	return n;
+}
+
+/* ---- growable arrays ---- */
+
+struct grow {
+	void *p;
+	size_t n, cap, elem;
+};
+
+static void *grow_push(struct grow *g)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		void *p = realloc(g->p, cap * g->elem);
+		if (!p)
+			return NULL;
+		g->p = p;
+		g->cap = cap;
+	}
+	return (char *)g->p + g->elem * g->n++;
+}
+
+/* Class bitmaps are appended to one array of words. */
+struct bitset {
+	uint64_t *w;
+	size_t nclasses, cap, nwords;
+};
+
+static uint64_t *class_new(struct bitset *b)
+{
+	if (b->nclasses == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		uint64_t *w = realloc(b->w, cap * b->nwords * sizeof(uint64_t));
+		if (!w)
+			return NULL;
+		b->w = w;
+		b->cap = cap;
+	}
+	uint64_t *row = b->w + b->nclasses++ * b->nwords;
+	memset(row, 0, b->nwords * sizeof(uint64_t));
+	return row;
+}
+
+static void set_bit(uint64_t *row, size_t i)
+{
+	row[i / 64] |= 1ULL << (i % 64);
+}
+
+/* ---- address classes ---- */
+
+struct pfx {
+	uint32_t addr;
+	uint8_t len;
+	uint32_t cls;
+};
+
+static int cmp_pfx(const void *a, const void *b)
+{
+	const struct pfx *x = a, *y = b;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static struct pfx *find_pfx(struct pfx *arr, size_t n, uint32_t addr, uint8_t len)
+{
+	struct pfx key = {.addr = addr, .len = len};
+	return bsearch(&key, arr, n, sizeof(key), cmp_pfx);
+}
+
+static void be32_put(uint8_t *d, uint32_t v)
+{
+	d[0] = (uint8_t)(v >> 24);
+	d[1] = (uint8_t)(v >> 16);
+	d[2] = (uint8_t)(v >> 8);
+	d[3] = (uint8_t)v;
+}
+
+static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
+			struct nacl_table *t)
+{
+	struct pfx *p = calloc(n + 1, sizeof(*p));
+	size_t *first = NULL, *next = NULL, np = 0;
+	int err = -ENOMEM;
+	if (!p)
+		return -ENOMEM;
+	p[np++] = (struct pfx){0, 0, 0};
+	for (size_t i = 0; i < n; i++)
+		p[np++] = (struct pfx){r[i].cidr.addr, r[i].cidr.len, 0};
+	qsort(p, np, sizeof(*p), cmp_pfx);
+	size_t k = 0;
+	for (size_t i = 0; i < np; i++)
+		if (!k || cmp_pfx(&p[k - 1], &p[i]))
+			p[k++] = p[i];
+	np = k;
+
+	/* The rules written with each prefix, as linked lists in rule order. */
+	first = malloc(np * sizeof(size_t));
+	next = malloc((n + 1) * sizeof(size_t));
+	t->addr = calloc(np, sizeof(*t->addr));
+	if (!first || !next || !t->addr)
+		goto out;
+	for (size_t i = 0; i < np; i++)
+		first[i] = SIZE_MAX;
+	for (size_t i = n; i-- > 0;) {
+		size_t at = (size_t)(find_pfx(p, np, r[i].cidr.addr, r[i].cidr.len) - p);
+		next[i] = first[at];
+		first[at] = i;
+	}
+	/* Shortest first, so a parent's bitmap is complete before its children copy it. */
+	for (size_t i = 0; i < np; i++) {
+		uint64_t *row = class_new(bs);
+		if (!row)
+			goto out;
+		p[i].cls = (uint32_t)(bs->nclasses - 1);
+		for (int len = p[i].len - 1; len >= 0 && p[i].len; len--) {
+			struct pfx *parent = find_pfx(p, i, p[i].addr & cidr_mask((uint8_t)len),
+						      (uint8_t)len);
+			if (parent) {
+				memcpy(row, bs->w + parent->cls * bs->nwords,
+				       bs->nwords * sizeof(uint64_t));
+				break;
+			}
+		}
+		for (size_t j = first[i]; j != SIZE_MAX; j = next[j])
+			set_bit(row, j);
+		t->addr[i].prefixlen = p[i].len;
+		be32_put(t->addr[i].data, p[i].addr);
+		t->addr[i].cls = p[i].cls;
+	}
+	t->n_addr = np;
+	err = 0;
+out:
+	free(first);
+	free(next);
+	free(p);
+	return err;
+}
+
+/* ---- L4 classes ---- */
+
+/* Appends LPM prefixes covering [lo, hi] of protocol `proto` (prefix 8 + k). */
+static int l4_prefixes(struct grow *g, uint8_t proto, uint32_t lo, uint32_t hi, uint32_t cls)
+{
+	while (lo <= hi) {
+		uint32_t size = 1;
+		/* The largest aligned block starting at lo that fits. */
+		while (size < 65536 && !(lo & size) && lo + size * 2 - 1 <= hi)
+			size *= 2;
+		int bits = 0;
+		while ((1u << bits) < size)
+			bits++;
+		struct nacl_lpm_entry *e = grow_push(g);
+		if (!e)
+			return -ENOMEM;
+		e->prefixlen = 8 + 16 - (uint32_t)bits;
+		e->data[0] = proto;
+		e->data[1] = (uint8_t)(lo >> 8);
+		e->data[2] = (uint8_t)lo;
+		e->data[3] = 0;
+		e->cls = cls;
+		lo += size;
+	}
+	return 0;
+}
+
+struct event {
+	uint32_t at;
+	uint32_t rule;
+	bool start;
+};
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct event *x = a, *y = b;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, struct nacl_table *t)
+{
+	struct grow g = {.elem = sizeof(struct nacl_lpm_entry)};
+	struct event *ev = calloc(2 * n + 1, sizeof(*ev));
+	uint64_t *cur = calloc(bs->nwords, sizeof(uint64_t));
+	bool named[256] = {false};
+	int err = -ENOMEM;
+	if (!ev || !cur)
+		goto out;
+
+	/* Protocols no rule names: only "all" rules apply. */
+	uint64_t *other = class_new(bs);
+	if (!other)
+		goto out;
+	uint32_t other_cls = (uint32_t)(bs->nclasses - 1);
+	for (size_t i = 0; i < n; i++)
+		if (r[i].m.proto == PROTO_ALL)
+			set_bit(other, i);
+		else
+			named[r[i].m.proto] = true;
+	struct nacl_lpm_entry *def = grow_push(&g);
+	if (!def)
+		goto out;
+	*def = (struct nacl_lpm_entry){.prefixlen = 0, .cls = other_cls};
+
+	for (int proto = 0; proto < 256; proto++) {
+		if (!named[proto])
+			continue;
+		size_t ne = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t lo, hi;
+			if (r[i].m.proto != PROTO_ALL && r[i].m.proto != proto)
+				continue;
+			rule_range(&r[i], &lo, &hi);
+			ev[ne++] = (struct event){lo, (uint32_t)i, true};
+			ev[ne++] = (struct event){hi + 1, (uint32_t)i, false};
+		}
+		qsort(ev, ne, sizeof(*ev), cmp_event);
+		memset(cur, 0, bs->nwords * sizeof(uint64_t));
+		size_t e = 0;
+		uint32_t start = 0;
+		int64_t last_cls = -1;
+		uint32_t run_lo = 0;
+		while (start <= 65535) {
+			while (e < ne && ev[e].at == start) {
+				if (ev[e].start)
+					set_bit(cur, ev[e].rule);
+				else
+					cur[ev[e].rule / 64] &= ~(1ULL << (ev[e].rule % 64));
+				e++;
+			}
+			uint32_t end = e < ne ? ev[e].at - 1 : 65535;
+			if (end > 65535)
+				end = 65535;
+			/* Merge with the previous piece when the rules are the same. */
+			if (last_cls < 0 ||
+			    memcmp(bs->w + (size_t)last_cls * bs->nwords, cur, bs->nwords * 8)) {
+				if (last_cls >= 0 &&
+				    l4_prefixes(&g, (uint8_t)proto, run_lo, start - 1, (uint32_t)last_cls))
+					goto out;
+				uint64_t *row = class_new(bs);
+				if (!row)
+					goto out;
+				memcpy(row, cur, bs->nwords * sizeof(uint64_t));
+				last_cls = (int64_t)(bs->nclasses - 1);
+				run_lo = start;
+			}
+			start = end + 1;
+		}
+		if (l4_prefixes(&g, (uint8_t)proto, run_lo, 65535, (uint32_t)last_cls))
+			goto out;
+	}
+	t->l4 = g.p;
+	t->n_l4 = g.n;
+	g.p = NULL;
+	err = 0;
+out:
+	free(g.p);
+	free(ev);
+	free(cur);
+	return err;
+}
+
+int nacl_compile(const struct nacl_rule *r, size_t n, struct nacl_table *t)
+{
+	struct bitset bs = {.nwords = n / 64 + 1};
+	int err;
+	memset(t, 0, sizeof(*t));
+	if (n > NACL_MAX_RULES)
+		return -E2BIG;
+	t->nrules = (uint32_t)n;
+	t->nwords = (uint32_t)bs.nwords;
+	t->hash = nacl_rules_hash(r, n);
+	t->rules = calloc(n + 1, sizeof(*t->rules));
+	if (!t->rules)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		t->rules[i] = (struct nacl_rule_val){.number = r[i].number, .allow = r[i].allow};
+	if ((err = addr_classes(r, n, &bs, t)) || (err = l4_classes(r, n, &bs, t))) {
+		free(bs.w);
+		nacl_table_free(t);
+		return err;
+	}
+	t->bits = bs.w;
+	t->nclasses = (uint32_t)bs.nclasses;
+	return 0;
+}
+
+void nacl_table_free(struct nacl_table *t)
+{
+	free(t->rules);
+	free(t->bits);
+	free(t->addr);
+	free(t->l4);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- the BPF program's decision, in C ---- */
+
+static uint32_t be32_get(const uint8_t *d)
+{
+	return (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+}
+
+static const struct nacl_lpm_entry *lpm(const struct nacl_lpm_entry *e, size_t n, uint32_t key,
+					uint32_t width)
+{
+	const struct nacl_lpm_entry *best = NULL;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t plen = e[i].prefixlen;
+		uint32_t mask = plen ? ~0u << (width - plen) : 0;
+		uint32_t v = be32_get(e[i].data) >> (32 - width);
+		if ((key & mask) == (v & mask) && (!best || plen > best->prefixlen))
+			best = &e[i];
+	}
+	return best;
+}
+
+size_t nacl_match_table(const struct nacl_table *t, uint32_t remote, uint8_t proto,
+			uint16_t field)
+{
+	const struct nacl_lpm_entry *a = lpm(t->addr, t->n_addr, remote, 32);
+	const struct nacl_lpm_entry *l = lpm(t->l4, t->n_l4, (uint32_t)proto << 16 | field, 24);
+	if (!a || !l)
+		return t->nrules;
+	for (uint32_t w = 0; w < t->nwords; w++) {
+		uint64_t x = t->bits[a->cls * t->nwords + w] & t->bits[l->cls * t->nwords + w];
+		if (x) {
+			size_t i = w * 64 + (size_t)__builtin_ctzll(x);
+			return i < t->nrules ? i : t->nrules;
+		}
+	}
+	return t->nrules;
+}

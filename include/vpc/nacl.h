@@ -1,0 +1,51 @@
+/*
+ * NACL compilation: an ordered rule list -> the maps of one table (layout in
+ * vpc/nacl_abi.h). Pure code, unit-tested against a linear first-match reference.
+ */
+#ifndef VPC_NACL_H
+#define VPC_NACL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpc/model.h"
+#include "vpc/nacl_abi.h"
+
+struct nacl_lpm_entry {
+	uint32_t prefixlen; /* within the table: 0..32 (address) or 0..24 (l4) */
+	uint8_t data[4];    /* address, or protocol + port, big-endian */
+	uint32_t cls;
+};
+
+struct nacl_table {
+	uint32_t nrules, nwords, nclasses;
+	uint64_t hash;
+	struct nacl_rule_val *rules; /* nrules */
+	uint64_t *bits;		     /* nclasses * nwords */
+	struct nacl_lpm_entry *addr, *l4;
+	size_t n_addr, n_l4;
+};
+
+/* Rules must be sorted by number (as the compiler of the topology leaves them). */
+int nacl_compile(const struct nacl_rule *r, size_t n, struct nacl_table *out);
+void nacl_table_free(struct nacl_table *t);
+/* Identifies a rule list: equal lists, equal hashes. */
+uint64_t nacl_rules_hash(const struct nacl_rule *r, size_t n);
+/* The L4 field a rule or packet is matched on: destination port, ICMP type << 8 |
+ * code, 0 otherwise. */
+static inline uint16_t nacl_l4_field(int proto, uint16_t dport, uint8_t icmp_type,
+				     uint8_t icmp_code)
+{
+	return proto == PROTO_TCP || proto == PROTO_UDP ? dport
+	       : proto == PROTO_ICMP			 ? (uint16_t)(icmp_type << 8 | icmp_code)
+							 : 0;
+}
+/* First match by a plain scan: the reference the tables are checked against.
+ * Returns the rule index or n for the final deny. */
+size_t nacl_match_linear(const struct nacl_rule *r, size_t n, uint32_t remote, uint8_t proto,
+			 uint16_t field);
+/* The same decision through a compiled table, as the BPF program makes it. */
+size_t nacl_match_table(const struct nacl_table *t, uint32_t remote, uint8_t proto,
+			uint16_t field);
+
+#endif

@@ -1,0 +1,116 @@
+/* NACL tables against the linear first-match reference. */
+#include <stdlib.h>
+
+#include "test.h"
+#include "vpc/nacl.h"
+
+static struct nacl_rule rule(uint16_t num, bool allow, int proto, uint16_t lo, uint16_t hi,
+			     int type, int code, const char *cidr)
+{
+	struct nacl_rule r = {.number = num, .allow = allow,
+			      .m = {proto, lo, hi, type, code}};
+	cidr_parse(cidr, &r.cidr);
+	return r;
+}
+
+static uint32_t rnd(void)
+{
+	return (uint32_t)random() << 16 ^ (uint32_t)random();
+}
+
+/* Checks every probe against the reference. */
+static int cross_check(const struct nacl_rule *r, size_t n, const struct nacl_table *t,
+		       const uint32_t *addrs, size_t na)
+{
+	static const uint8_t protos[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, 47, 0};
+	static const uint16_t fields[] = {0, 1, 22, 79, 80, 81, 443, 1023, 1024, 65535,
+					  0x0800, 0x0803, 0x0300, 0x03ff};
+	int bad = 0;
+	for (size_t a = 0; a < na; a++)
+		for (size_t p = 0; p < sizeof(protos); p++)
+			for (size_t f = 0; f < sizeof(fields) / 2; f++) {
+				size_t want = nacl_match_linear(r, n, addrs[a], protos[p], fields[f]);
+				size_t got = nacl_match_table(t, addrs[a], protos[p], fields[f]);
+				if (want != got && bad++ < 5)
+					fprintf(stderr, "addr %08x proto %u field %u: table %zu, linear %zu\n",
+						addrs[a], protos[p], fields[f], got, want);
+			}
+	return bad;
+}
+
+void test_nacl(void)
+{
+	struct nacl_table t;
+	/* The AWS public-subnet example, inbound. */
+	struct nacl_rule web[] = {
+		rule(100, true, PROTO_TCP, 80, 80, -1, -1, "0.0.0.0/0"),
+		rule(110, true, PROTO_TCP, 443, 443, -1, -1, "0.0.0.0/0"),
+		rule(120, true, PROTO_TCP, 22, 22, -1, -1, "192.0.2.0/24"),
+		rule(130, false, PROTO_TCP, 1024, 2000, -1, -1, "192.0.2.128/25"),
+		rule(140, true, PROTO_TCP, 1024, 65535, -1, -1, "0.0.0.0/0"),
+		rule(150, true, PROTO_ICMP, 0, 65535, 8, -1, "10.0.0.0/8"),
+		rule(160, false, PROTO_ALL, 0, 65535, -1, -1, "10.9.0.0/16"),
+		rule(170, true, 47, 0, 65535, -1, -1, "0.0.0.0/0"),
+	};
+	size_t n = sizeof(web) / sizeof(web[0]);
+	uint32_t a_any = 0xc6336401, a_doc = 0xc0000205, a_doc_hi = 0xc0000290, a_ten = 0x0a090101;
+	CHECK_INT(nacl_compile(web, n, &t), 0);
+	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 80), 0);
+	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 443), 1);
+	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 22), n); /* ssh only from 192.0.2.0/24 */
+	CHECK_INT(nacl_match_table(&t, a_doc, PROTO_TCP, 22), 2);
+	CHECK_INT(nacl_match_table(&t, a_doc_hi, PROTO_TCP, 1500), 3); /* deny 130 before 140 */
+	CHECK_INT(nacl_match_table(&t, a_doc, PROTO_TCP, 1500), 4);
+	CHECK_INT(nacl_match_table(&t, a_any, PROTO_UDP, 1500), n); /* final deny */
+	CHECK_INT(nacl_match_table(&t, a_ten, PROTO_ICMP, 0x0800), 5);
+	CHECK_INT(nacl_match_table(&t, a_ten, PROTO_ICMP, 0x0000), 6); /* echo reply: rule 160 */
+	CHECK_INT(nacl_match_table(&t, a_any, 47, 0), 7);
+	CHECK_INT(nacl_match_table(&t, a_ten, 47, 0), 6);
+	uint32_t probes[] = {a_any, a_doc, a_doc_hi, a_ten, 0, 0xffffffff, 0x0a000001};
+	CHECK_INT(cross_check(web, n, &t, probes, 7), 0);
+	CHECK(t.hash == nacl_rules_hash(web, n));
+	web[0].allow = false;
+	CHECK(t.hash != nacl_rules_hash(web, n));
+	nacl_table_free(&t);
+
+	/* A new custom NACL: no rules, everything denied. */
+	CHECK_INT(nacl_compile(NULL, 0, &t), 0);
+	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 80), 0);
+	nacl_table_free(&t);
+
+	/* Random rule sets, large ones too, against the reference. */
+	srandom(42);
+	for (int round = 0; round < 30; round++) {
+		size_t nr = round < 25 ? 1 + (size_t)(random() % 200) : 3000;
+		struct nacl_rule *r = calloc(nr, sizeof(*r));
+		uint32_t pr[64];
+		for (size_t i = 0; i < nr; i++) {
+			static const int ps[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ALL, 47};
+			int proto = ps[random() % 5];
+			uint16_t lo = (uint16_t)(random() % 2000), hi = (uint16_t)(lo + random() % 3000);
+			int type = random() % 3 ? (int)(random() % 10) : -1;
+			int code = type >= 0 && random() % 2 ? (int)(random() % 4) : -1;
+			uint8_t len = (uint8_t)(random() % 33);
+			r[i] = (struct nacl_rule){.number = (uint16_t)(i + 1), .allow = random() % 2,
+						  .m = {proto, 0, 65535, -1, -1}};
+			if (proto == PROTO_TCP || proto == PROTO_UDP) {
+				r[i].m.port_lo = lo;
+				r[i].m.port_hi = hi;
+			}
+			if (proto == PROTO_ICMP) {
+				r[i].m.icmp_type = type;
+				r[i].m.icmp_code = code;
+			}
+			/* Addresses clustered in a few /16s so prefixes nest. */
+			uint32_t base = 0x0a000000 | (uint32_t)(random() % 4) << 16 | (rnd() & 0xffff);
+			r[i].cidr = (struct cidr){base & cidr_mask(len), len};
+		}
+		for (size_t k = 0; k < 64; k++)
+			pr[k] = k < 48 ? r[random() % nr].cidr.addr | (rnd() & ~cidr_mask(r[random() % nr].cidr.len) & 0xff)
+				       : rnd();
+		CHECK_INT(nacl_compile(r, nr, &t), 0);
+		CHECK_INT(cross_check(r, nr, &t, pr, 64), 0);
+		nacl_table_free(&t);
+		free(r);
+	}
+}
