@@ -40,6 +40,30 @@ static void observe_model(const struct topology *t, struct observed *o)
 		r->gateways = calloc(v->n_subnets + 1, sizeof(uint32_t));
 		for (size_t j = 0; j < v->n_subnets; j++)
 			r->gateways[r->n_gateways++] = cidr_gateway(v->subnets[j].cidr);
+		/* The NACL program as it would be: subnet entries pointing at one table
+		 * per distinct rule list, port entries for every instance. */
+		r->bpf = true;
+		r->port_cfgs = calloc(NACL_MAX_PORTS, sizeof(struct port_cfg));
+		r->subnet_cfgs = calloc(NACL_MAX_SUBNETS, sizeof(struct subnet_cfg));
+		r->tables = calloc(2 * v->n_subnets + 1, sizeof(struct obs_table));
+		for (size_t j = 0; j < v->n_subnets; j++) {
+			uint64_t h[2];
+			struct subnet_cfg *c = &r->subnet_cfgs[v->subnets[j].id];
+			want_subnet_cfg(v, &v->subnets[j], c, &h[0], &h[1]);
+			for (int d = 0; d < 2; d++) {
+				size_t k = 0;
+				while (k < r->n_tables && r->tables[k].hash != h[d])
+					k++;
+				if (k == r->n_tables)
+					r->tables[r->n_tables++] = (struct obs_table){(uint32_t)k + 1, h[d]};
+				if (d)
+					c->table_out = r->tables[k].id;
+				else
+					c->table_in = r->tables[k].id;
+			}
+		}
+		for (size_t j = 0; j < v->n_instances; j++)
+			want_port_cfg(v, &v->instances[j], &r->port_cfgs[v->instances[j].id]);
 		for (size_t j = 0; j < v->n_instances; j++) {
 			o->ns[o->n_ns] = malloc(NS_NAME_MAX);
 			ns_instance(o->ns[o->n_ns++], v->name, v->instances[j].name);
@@ -77,14 +101,16 @@ void test_plan(void)
 	struct observed none = {0}, full;
 	struct plan p;
 
-	/* From nothing: router, two subnet routers, two instances, in that order. */
+	/* From nothing: router, two subnet routers, the NACL entries (before any port
+	 * comes up), two instances, in that order. */
 	CHECK_INT(plan_build(t, &none, false, &p), 0);
-	CHECK_INT(p.n, 5);
+	CHECK_INT(p.n, 6);
 	CHECK_INT(p.ops[0].kind, OP_VPC_CREATE);
 	CHECK_INT(p.ops[1].kind, OP_GW_ADD);
 	CHECK_INT(p.ops[2].kind, OP_GW_ADD);
-	CHECK_INT(p.ops[3].kind, OP_INST_CREATE);
+	CHECK_INT(p.ops[3].kind, OP_NACL_SYNC);
 	CHECK_INT(p.ops[4].kind, OP_INST_CREATE);
+	CHECK_INT(p.ops[5].kind, OP_INST_CREATE);
 	plan_free(&p);
 
 	/* Already there: nothing to do (the idempotency of apply). */
@@ -96,6 +122,8 @@ void test_plan(void)
 	CHECK_INT(plan_build(t, &full, true, &p), 0);
 	CHECK_INT(count(&p, OP_VPC_ENSURE), 1);
 	CHECK_INT(count(&p, OP_INST_ENSURE), 2);
+	CHECK_INT(count(&p, OP_PORT_SETUP), 2);
+	CHECK_INT(count(&p, OP_NACL_SYNC), 0);
 	CHECK_INT(count(&p, OP_INST_CREATE) + count(&p, OP_VPC_CREATE), 0);
 	plan_free(&p);
 
@@ -112,7 +140,36 @@ void test_plan(void)
 	CHECK_INT(count(&p, OP_PORT_DELETE), 1); /* the stray port 99 */
 	CHECK_INT(count(&p, OP_NS_DELETE), 1);
 	CHECK_INT(count(&p, OP_INST_CREATE), 1);
+	CHECK_INT(p.n, 3);
 	CHECK_STR(t->vpcs[0].instances[p.ops[p.n - 1].idx].name, "x");
+	plan_free(&p);
+	observed_free(&full);
+
+	/* NACL drift: a subnet entry points at a table with other rules; a port entry
+	 * lost its source/destination check; a table nothing uses. */
+	observe_model(t, &full);
+	full.routers[0].tables[0].hash ^= 1;
+	full.routers[0].port_cfgs[t->vpcs[0].instances[1].id].flags &= (uint8_t)~PORT_F_SRCDST;
+	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_NACL_SYNC), 1);
+	CHECK_INT(count(&p, OP_PORT_SETUP), 1);
+	CHECK_INT(p.n, 2);
+	plan_free(&p);
+	observed_free(&full);
+	observe_model(t, &full);
+	full.routers[0].tables[full.routers[0].n_tables++] = (struct obs_table){77, 5};
+	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_NACL_SYNC), 1);
+	CHECK_INT(p.n, 1);
+	plan_free(&p);
+	observed_free(&full);
+	/* The program itself is missing: load it, then set everything up again. */
+	observe_model(t, &full);
+	full.routers[0].bpf = false;
+	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_BPF_LOAD), 1);
+	CHECK_INT(count(&p, OP_NACL_SYNC), 1);
+	CHECK_INT(count(&p, OP_PORT_SETUP), 2);
 	plan_free(&p);
 	observed_free(&full);
 
