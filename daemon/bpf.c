@@ -168,6 +168,37 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+static void skel_maps(struct nacl_bpf *skel, struct bpf_map **maps)
+{
+	maps[VM_PORTS] = skel->maps.ports;
+	maps[VM_SUBNETS] = skel->maps.subnets;
+	maps[VM_TABLES] = skel->maps.tables;
+	maps[VM_ADDR] = skel->maps.addr_lpm;
+	maps[VM_L4] = skel->maps.l4_lpm;
+	maps[VM_BITS] = skel->maps.bits;
+	maps[VM_RULES] = skel->maps.rules;
+	maps[VM_COUNTERS] = skel->maps.counters;
+	maps[VM_VERDICTS] = skel->maps.verdicts;
+}
+
+int vbpf_load_unpinned(struct vpc_bpf *b)
+{
+	struct bpf_map *maps[VM_N];
+	struct nacl_bpf *skel;
+	memset(b, 0, sizeof(*b));
+	libbpf_set_print(silent_print);
+	if (!(skel = nacl_bpf__open_and_load()))
+		return -errno;
+	skel_maps(skel, maps);
+	b->prog_in = dup(bpf_program__fd(skel->progs.port_in));
+	b->prog_out = dup(bpf_program__fd(skel->progs.port_out));
+	for (int i = 0; i < VM_N; i++)
+		b->map[i] = dup(bpf_map__fd(maps[i]));
+	b->next_table = 1;
+	nacl_bpf__destroy(skel);
+	return 0;
+}
+
 int vbpf_create(const char *vpc, struct vpc_bpf *b)
 {
 	struct nacl_bpf *skel = NULL;
@@ -184,13 +215,8 @@ int vbpf_create(const char *vpc, struct vpc_bpf *b)
 	}
 	if ((e = nacl_bpf__load(skel)))
 		goto out;
-	struct bpf_map *maps[VM_N] = {
-		[VM_PORTS] = skel->maps.ports,	   [VM_SUBNETS] = skel->maps.subnets,
-		[VM_TABLES] = skel->maps.tables,   [VM_ADDR] = skel->maps.addr_lpm,
-		[VM_L4] = skel->maps.l4_lpm,	   [VM_BITS] = skel->maps.bits,
-		[VM_RULES] = skel->maps.rules,	   [VM_COUNTERS] = skel->maps.counters,
-		[VM_VERDICTS] = skel->maps.verdicts,
-	};
+	struct bpf_map *maps[VM_N];
+	skel_maps(skel, maps);
 	for (int i = 0; i < VM_N; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
 		if ((e = bpf_map__pin(maps[i], path)))

@@ -31,6 +31,8 @@ struct vpc_bpf {
 int vbpf_open(const char *vpc, struct vpc_bpf *b);
 /* Loads a fresh program for `vpc` and pins it (replacing stale pins). */
 int vbpf_create(const char *vpc, struct vpc_bpf *b);
+/* Loads a program that nothing pins (tests use it: it goes away with its fds). */
+int vbpf_load_unpinned(struct vpc_bpf *b);
 void vbpf_close(struct vpc_bpf *b);
 /* Removes the pins of `vpc`; the kernel frees what nothing uses any more. */
 int vbpf_unpin(const char *vpc);

@@ -10,12 +10,15 @@ echo "== unit tests (plain build)"
 (cd build && ctest -L unit --output-on-failure)
 echo "== unit tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 (cd build-asan && ctest -L unit --output-on-failure)
+echo "== BPF verdict tests (BPF_PROG_TEST_RUN, crafted packets)"
+(cd build && ctest -L bpf --output-on-failure)
 echo "== integration tests"
 (cd build && ctest -L integration --output-on-failure)
 echo "== leftovers check"
 left=$(ip netns list | awk '{print $1}' | grep '^vpc\.' || true)
-if [ -n "$left" ]; then
-	echo "left behind: $left" >&2
+pins=$(ls /sys/fs/bpf/vpcd 2>/dev/null || true)
+if [ -n "$left$pins" ]; then
+	echo "left behind: $left $pins" >&2
 	exit 1
 fi
 echo "all tests passed"
