@@ -131,6 +131,10 @@ int vbpf_unpin(const char *vpc)
 	closedir(d);
 	if (rmdir(dir) && errno != ENOENT)
 		return -errno;
+	/* The prefix's own directory goes with its last VPC. */
+	char root[64];
+	vpc_pin_dir(root, sizeof(root));
+	rmdir(root);
 	return 0;
 }
 

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Network ACLs with real traffic: the AWS public-subnet example port by port,
+# statelessness, no filtering inside a subnet, a deny cutting a running transfer,
+# re-association, counters, and the source/destination check.
+. "$(dirname "$0")/lib.sh"
+start_vpcd
+
+# web: the public subnet of the AWS example. admin: the one network allowed to SSH.
+topo shop <<'JSON'
+{"vpcs": [{"name": "shop", "cidr": "10.0.0.0/16",
+  "subnets": [
+    {"name": "web",   "cidr": "10.0.1.0/24", "network_acl": "public"},
+    {"name": "apps",  "cidr": "10.0.2.0/24"},
+    {"name": "admin", "cidr": "10.0.9.0/24"}],
+  "network_acls": [{"name": "public",
+    "inbound": [
+      {"rule": 100, "protocol": "tcp", "ports": "80",  "cidr": "0.0.0.0/0", "action": "allow"},
+      {"rule": 110, "protocol": "tcp", "ports": "443", "cidr": "0.0.0.0/0", "action": "allow"},
+      {"rule": 120, "protocol": "tcp", "ports": "22",  "cidr": "10.0.9.0/24", "action": "allow"},
+      {"rule": 140, "protocol": "tcp", "ports": "1024-65535", "cidr": "0.0.0.0/0", "action": "allow"}],
+    "outbound": [
+      {"rule": 100, "protocol": "tcp", "ports": "80",  "cidr": "0.0.0.0/0", "action": "allow"},
+      {"rule": 110, "protocol": "tcp", "ports": "443", "cidr": "0.0.0.0/0", "action": "allow"},
+      {"rule": 120, "protocol": "tcp", "ports": "1024-65535", "cidr": "0.0.0.0/0", "action": "allow"}]},
+    {"name": "closed"}],
+  "instances": [
+    {"name": "web1",  "subnet": "web",   "private_ip": "10.0.1.10"},
+    {"name": "web2",  "subnet": "web",   "private_ip": "10.0.1.11"},
+    {"name": "app1",  "subnet": "apps",  "private_ip": "10.0.2.10"},
+    {"name": "admin", "subnet": "admin", "private_ip": "10.0.9.10"}]}]}
+JSON
+expect_ok "apply the AWS public-subnet example" vpcctl apply -f "$TMP/shop.json"
+
+for p in 80 443 22 25; do serve_tcp shop/web1 $p; done
+serve_tcp shop/app1 80
+serve_tcp shop/app1 25
+serve_udp shop/web1 53
+
+# Inbound, from outside the subnet, port by port.
+tcp_ok shop/app1 10.0.1.10 80
+tcp_ok shop/app1 10.0.1.10 443
+tcp_no shop/app1 10.0.1.10 22      # SSH only from the admin network
+tcp_ok shop/admin 10.0.1.10 22
+tcp_no shop/app1 10.0.1.10 25      # no rule below 1024: final deny
+udp_no shop/app1 10.0.1.10 53
+ping_no shop/app1 10.0.1.10        # no ICMP rule
+# Inside the subnet nothing is filtered.
+tcp_ok shop/web2 10.0.1.10 22
+tcp_ok shop/web2 10.0.1.10 25
+udp_ok shop/web2 10.0.1.10 53
+ping_ok shop/web2 10.0.1.10
+# Outbound: web1 may open HTTP (replies come back on ephemeral ports, rule 140)...
+tcp_ok shop/web1 10.0.2.10 80
+# ... but not SMTP (25), which no outbound rule allows.
+tcp_no shop/web1 10.0.2.10 25
+
+# Counters: the final deny counted the SSH attempts from app1.
+deny=$(vpcctl nacl show shop public -o json | python3 -c '
+import json, sys
+n = json.load(sys.stdin)
+print(n["inbound"][-1]["packets"])')
+[ "$deny" -gt 0 ] && ok "inbound final deny counted $deny packets" || fail "deny counter $deny"
+ssh_allow=$(vpcctl nacl show shop public -o json | python3 -c '
+import json, sys
+print([r for r in json.load(sys.stdin)["inbound"] if r["rule"] == 120][0]["packets"])')
+[ "$ssh_allow" -gt 0 ] && ok "rule 120 counted $ssh_allow packets" || fail "rule 120 counter $ssh_allow"
+
+# Statelessness: without the outbound ephemeral rule the SYN gets in but the
+# SYN-ACK cannot leave, so the connection fails although inbound 80 is allowed.
+expect_ok "remove outbound rule 120" vpcctl nacl entry remove shop public --outbound --rule 120
+before=$(vpcctl nacl show shop public -o json | python3 -c '
+import json, sys
+print([r for r in json.load(sys.stdin)["inbound"] if r["rule"] == 100][0]["packets"])')
+tcp_no shop/app1 10.0.1.10 80
+after=$(vpcctl nacl show shop public -o json | python3 -c '
+import json, sys
+print([r for r in json.load(sys.stdin)["inbound"] if r["rule"] == 100][0]["packets"])')
+[ "$after" -gt "$before" ] && ok "the SYN was allowed in (rule 100: $before -> $after)" \
+	|| fail "rule 100 did not count the SYN"
+expect_ok "put the ephemeral rule back" vpcctl nacl entry add shop public --outbound --rule 120 \
+	--protocol tcp --ports 1024-65535 --cidr 0.0.0.0/0 --action allow
+tcp_ok shop/app1 10.0.1.10 80
+
+# A deny added during a running transfer stops it (no connection tracking).
+bg vpcctl exec shop/web1 -- socat -u TCP-LISTEN:8443,reuseaddr OPEN:"$TMP/recv",creat,append
+wait_listen shop/web1 8443 tcp
+bg vpcctl exec shop/app1 -- sh -c 'i=0; while i=$((i+1)); do echo "line $i"; sleep 0.05; done | socat -u - TCP:10.0.1.10:8443'
+sleep 1
+s1=$(stat -c %s "$TMP/recv")
+[ "$s1" -gt 0 ] && ok "transfer running ($s1 bytes)" || fail "transfer did not start"
+expect_ok "deny 8443 from apps during the transfer" vpcctl nacl entry add shop public --inbound \
+	--rule 90 --protocol tcp --ports 8443 --cidr 10.0.2.0/24 --action deny
+sleep 0.5
+s2=$(stat -c %s "$TMP/recv")
+sleep 1.5
+s3=$(stat -c %s "$TMP/recv")
+[ "$s3" -eq "$s2" ] && ok "transfer stopped by the deny ($s2 -> $s3 bytes)" \
+	|| fail "transfer went on: $s2 -> $s3 bytes"
+expect_ok "remove the deny" vpcctl nacl entry remove shop public --inbound --rule 90
+
+# Re-association switches behaviour at once.
+tcp_ok shop/web1 10.0.2.10 80
+expect_ok "associate apps with the closed NACL" vpcctl nacl associate shop apps closed
+tcp_no shop/web1 10.0.2.10 80
+ping_no shop/admin 10.0.2.10
+expect_ok "associate apps with the default NACL" vpcctl nacl associate shop apps default
+tcp_ok shop/web1 10.0.2.10 80
+ping_ok shop/admin 10.0.2.10
+expect_fail "associating an unknown NACL is refused" vpcctl nacl associate shop apps nope
+
+# Source/destination check: a spoofed source address is dropped at the port, and
+# passes once the check is off (the receiver logs who it heard from).
+bg vpcctl exec shop/admin -- socat -u UDP-RECVFROM:7000,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR >>'"$TMP/peers"
+wait_listen shop/admin 7000 udp
+vpcctl exec shop/app1 -- ip addr add 10.0.2.99/24 dev eth0
+send_spoofed() {
+	echo x | vpcctl exec shop/app1 -- socat -u - UDP-SENDTO:10.0.9.10:7000,bind=10.0.2.99 2>/dev/null
+	echo x | vpcctl exec shop/app1 -- socat -u - UDP-SENDTO:10.0.9.10:7000,bind=10.0.2.10 2>/dev/null
+	sleep 0.5
+}
+send_spoofed
+grep -q '^10.0.2.10$' "$TMP/peers" && ok "genuine source delivered" || fail "genuine packet lost"
+grep -q '^10.0.2.99$' "$TMP/peers" && fail "spoofed source delivered with the check on" \
+	|| ok "spoofed source dropped"
+expect_ok "turn the check off" vpcctl instance set shop app1 --source-dest-check off
+send_spoofed
+grep -q '^10.0.2.99$' "$TMP/peers" && ok "spoofed source passes with the check off" \
+	|| fail "spoofed packet lost with the check off"
+expect_ok "turn the check on" vpcctl instance set shop app1 --source-dest-check on
+: >"$TMP/peers"
+send_spoofed
+grep -q '^10.0.2.99$' "$TMP/peers" && fail "spoofed source delivered again" || ok "check on again"
+# A spoofed MAC is dropped too.
+vpcctl exec shop/app1 -- ip link set eth0 address 0a:58:de:ad:be:ef
+ping_no shop/app1 10.0.9.10
+expect_ok "turn the check off" vpcctl instance set shop app1 --source-dest-check off
+ping_ok shop/app1 10.0.9.10
+
