@@ -152,6 +152,11 @@ static void show_vpc(const json_t *v)
 		printf("\n");
 		print_nacl(e, "  ");
 	}
+	json_array_foreach(json_object_get(v, "security_groups"), i, e)
+	{
+		printf("\n");
+		print_group(e, "  ");
+	}
 
 	t = table_new(3, "ROUTE TABLE", "DESTINATION", "TARGET");
 	json_array_foreach(json_object_get(v, "route_tables"), i, e)

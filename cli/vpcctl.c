@@ -63,6 +63,22 @@ static const struct optspec instance_set_opts[] = {
 	{NULL, false, NULL},
 };
 
+static const struct optspec sg_create_opts[] = {
+	{"no-egress", false, "start with no egress rules (default: allow all outbound)"},
+	{NULL, false, NULL},
+};
+static const struct optspec sg_rule_opts[] = {
+	{"ingress", false, "an inbound rule (who may connect to members)"},
+	{"egress", false, "an outbound rule (where members may connect)"},
+	{"protocol", true, "tcp, udp, icmp, all or a protocol number"},
+	{"ports", true, "port or range, e.g. 22 or 1024-65535 (tcp/udp; default all)"},
+	{"icmp-type", true, "ICMP type (icmp)"},
+	{"icmp-code", true, "ICMP code (icmp)"},
+	{"cidr", true, "the peer block, e.g. 0.0.0.0/0"},
+	{"group", true, "the peer group (its members' private IPs), e.g. web or VPC/web"},
+	{NULL, false, NULL},
+};
+
 static const struct verb verbs[] = {
 	{"apply", cmd_apply, "-f FILE", 0, 0, apply_opts,
 	 "Create or update VPCs to match a topology file. VPCs in the file are made exactly\n"
@@ -97,6 +113,21 @@ static const struct verb verbs[] = {
 	{"instance list", cmd_instance_list, "VPC", 1, 1, NULL, "List a VPC's instances.", true},
 	{"instance set", cmd_instance_set, "VPC NAME", 2, 2, instance_set_opts,
 	 "Change an instance's settings without rebuilding it.", false},
+	{"instance groups", cmd_instance_groups, "VPC NAME GROUP[,GROUP...]", 3, 3, NULL,
+	 "Set an instance's security groups (their rules are a union).", false},
+	{"sg create", cmd_sg_create, "VPC NAME", 2, 2, sg_create_opts,
+	 "Create a security group: no inbound rules, all outbound allowed.", false},
+	{"sg delete", cmd_sg_delete, "VPC NAME", 2, 2, NULL,
+	 "Delete a security group (no instance may use it).", false},
+	{"sg list", cmd_sg_list, "VPC", 1, 1, NULL, "List a VPC's security groups.", true},
+	{"sg show", cmd_sg_show, "VPC NAME", 2, 2, NULL, "Show a security group's rules and members.",
+	 true},
+	{"sg rule add", cmd_sg_rule_add, "VPC GROUP", 2, 2, sg_rule_opts,
+	 "Allow traffic. Groups are stateful: replies are always allowed, and changing\n"
+	 "a rule never cuts a connection already established.",
+	 false},
+	{"sg rule remove", cmd_sg_rule_remove, "VPC GROUP", 2, 2, sg_rule_opts,
+	 "Remove the rule the options describe.", false},
 	{"nacl create", cmd_nacl_create, "VPC NAME", 2, 2, NULL,
 	 "Create a network ACL. A new NACL denies everything until entries are added.", false},
 	{"nacl delete", cmd_nacl_delete, "VPC NAME", 2, 2, NULL,

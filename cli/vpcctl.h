@@ -88,6 +88,14 @@ int cmd_nacl_entry_remove(struct cli *, struct args *);
 int cmd_nacl_associate(struct cli *, struct args *);
 int cmd_instance_set(struct cli *, struct args *);
 void print_nacl(const json_t *n, const char *indent);
+int cmd_sg_create(struct cli *, struct args *);
+int cmd_sg_delete(struct cli *, struct args *);
+int cmd_sg_list(struct cli *, struct args *);
+int cmd_sg_show(struct cli *, struct args *);
+int cmd_sg_rule_add(struct cli *, struct args *);
+int cmd_sg_rule_remove(struct cli *, struct args *);
+int cmd_instance_groups(struct cli *, struct args *);
+void print_group(const json_t *g, const char *indent);
 
 /* Helpers for verbs that edit one object. */
 json_t *path_of(const char *first, ...); /* NULL-terminated */

@@ -14,6 +14,7 @@
 
 #include "bpf.h"
 #include "kernel.h"
+#include "nft.h"
 #include "log.h"
 #include "netns.h"
 #include "rtnl.h"
@@ -25,6 +26,7 @@ struct router_handle {
 	struct nlbatch batch; /* router-side requests queued by instance creation */
 	struct vpc_bpf bpf;   /* the VPC's NACL program, when has_bpf */
 	bool has_bpf;
+	struct mnl_socket *nft; /* nftables, in the router namespace */
 };
 
 static const struct sysctl_kv router_sysctls[] = {
@@ -68,6 +70,8 @@ static void router_drop(struct kernel *k, size_t i)
 	struct router_handle *r = &k->routers[i];
 	if (r->has_bpf)
 		vbpf_close(&r->bpf);
+	if (r->nft)
+		mnl_socket_close(r->nft);
 	nlb_free(&r->batch);
 	nl_socket_free(r->sk);
 	close(r->nsfd);
@@ -115,6 +119,8 @@ static int router_adopt_here(struct kernel *k, const char *vpc, struct router_ha
 	if (r->nsfd < 0)
 		return -errno;
 	int err = rtnl_open(&r->sk);
+	if (!err && (err = nft_open(&r->nft)))
+		nl_socket_free(r->sk);
 	if (err) {
 		close(r->nsfd);
 		return err;
@@ -268,6 +274,8 @@ static int observe_router(struct kernel *k, const char *vpc, struct obs_router *
 	qsort(out->ports, out->n_ports, sizeof(uint32_t), cmp_u32);
 	qsort(out->routes, out->n_routes, sizeof(struct obs_route), cmp_u32);
 	qsort(out->gateways, out->n_gateways, sizeof(uint32_t), cmp_u32);
+	if ((err = nft_observe(h->nft, &out->nft)))
+		return err;
 	return h->has_bpf ? observe_bpf(&h->bpf, out) : 0;
 }
 
@@ -613,6 +621,32 @@ out:
 	return e ? kfail(err, e, "install the network ACLs", NULL) : 0;
 }
 
+/* The security-group table as the model says, in one batch. */
+static int sg_sync(struct kernel *k, const struct topology *t, int vi, struct vpc_err *err)
+{
+	struct router_handle *r;
+	struct sg_objects want;
+	struct obs_nft have;
+	char msg[256] = "";
+	int e = router_get(k, t->vpcs[vi].name, &r);
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	if ((e = sg_compile(t, vi, &want)))
+		return e == -E2BIG ? vpc_fail(err, VPC_E_INVALID, "",
+					      "the security groups of VPC %s need more than %d "
+					      "set elements",
+					      t->vpcs[vi].name, SG_MAX_ELEMENTS)
+				   : kfail(err, e, "compile the security groups", NULL);
+	if ((e = nft_observe(r->nft, &have))) {
+		sg_objects_free(&want);
+		return kfail(err, e, "read the security-group table", NULL);
+	}
+	e = nft_sync(r->nft, &want, &have, msg, sizeof(msg));
+	obs_nft_free(&have);
+	sg_objects_free(&want);
+	return e ? kfail(err, e, "install the security groups", msg) : 0;
+}
+
 static int ensure_router(const char *vpc)
 {
 	char ns[NS_NAME_MAX];
@@ -683,6 +717,9 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 				e = nacl_sync(r, v, err);
 			break;
 		}
+		case OP_SG_SYNC:
+			e = sg_sync(k, t, o->vpc, err);
+			break;
 		case OP_PORT_SETUP: {
 			struct router_handle *r;
 			if ((e = router_get(k, v->name, &r)))

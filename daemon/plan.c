@@ -7,6 +7,7 @@
 
 #include "vpc/nacl.h"
 #include "vpc/plan.h"
+#include "vpc/sg.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -115,6 +116,49 @@ static bool port_in_sync(const struct vpc *v, const struct instance *in,
 		return false;
 	want_port_cfg(v, in, &want);
 	return !memcmp(&want, &r->port_cfgs[in->id], sizeof(want));
+}
+
+static bool has_name(char *const *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], name))
+			return true;
+	return false;
+}
+
+static const struct obs_disp *disp_of(const struct obs_disp *v, size_t n, uint32_t ifindex)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].ifindex == ifindex)
+			return &v[i];
+	return NULL;
+}
+
+/* Does the security-group table hold exactly what the model compiles to? */
+static int sg_in_sync(const struct topology *t, int vi, const struct obs_router *r, bool *ok)
+{
+	struct sg_objects o;
+	int err;
+	*ok = false;
+	if (!r || !r->nft.table)
+		return 0;
+	if ((err = sg_compile(t, vi, &o)))
+		return err;
+	bool same = o.n_sets == r->nft.n_sets && o.n_chains == r->nft.n_chains &&
+		    o.n_dispatch == r->nft.n_in && o.n_dispatch == r->nft.n_out;
+	for (size_t i = 0; i < o.n_sets && same; i++)
+		same = has_name(r->nft.sets, r->nft.n_sets, o.sets[i].name);
+	for (size_t i = 0; i < o.n_chains && same; i++)
+		same = has_name(r->nft.chains, r->nft.n_chains, o.chains[i].name);
+	for (size_t i = 0; i < o.n_dispatch && same; i++) {
+		const struct obs_disp *in = disp_of(r->nft.in, r->nft.n_in, o.dispatch[i].ifindex),
+				      *out = disp_of(r->nft.out, r->nft.n_out, o.dispatch[i].ifindex);
+		same = in && out && !strcmp(in->chain, o.dispatch[i].in_chain) &&
+		       !strcmp(out->chain, o.dispatch[i].out_chain);
+	}
+	sg_objects_free(&o);
+	*ok = same;
+	return 0;
 }
 
 static int push(struct plan *p, struct op op)
@@ -273,6 +317,11 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 		 * first packet. */
 		if (!nacl_in_sync(v, r) && (err = push(&p, mkop(OP_NACL_SYNC, (int)i, -1, v->name))))
 			goto out;
+		/* Groups too: each port's chains are in place before it comes up. */
+		bool sg_ok;
+		if ((err = sg_in_sync(t, (int)i, r, &sg_ok)) ||
+		    (!sg_ok && (err = push(&p, mkop(OP_SG_SYNC, (int)i, -1, v->name)))))
+			goto out;
 		for (size_t j = 0; j < v->n_instances; j++) {
 			const struct instance *in = &v->instances[j];
 			bool ok = instance_intact(v, in, obs, r);
@@ -309,11 +358,24 @@ const char *op_kind_name(enum op_kind k)
 		[OP_GW_DEL] = "gateway-delete",	  [OP_VPC_CREATE] = "vpc-create",
 		[OP_VPC_ENSURE] = "vpc-ensure",	  [OP_PIN_DELETE] = "pins-delete",
 		[OP_BPF_LOAD] = "nacl-program-load", [OP_NACL_SYNC] = "nacl-sync",
-		[OP_PORT_SETUP] = "port-setup",
+		[OP_PORT_SETUP] = "port-setup",	  [OP_SG_SYNC] = "security-group-sync",
 		[OP_GW_ADD] = "gateway-add",	  [OP_INST_CREATE] = "instance-create",
 		[OP_INST_ENSURE] = "instance-ensure",
 	};
 	return names[k];
+}
+
+void obs_nft_free(struct obs_nft *n)
+{
+	for (size_t i = 0; i < n->n_sets; i++)
+		free(n->sets[i]);
+	for (size_t i = 0; i < n->n_chains; i++)
+		free(n->chains[i]);
+	free(n->sets);
+	free(n->chains);
+	free(n->in);
+	free(n->out);
+	memset(n, 0, sizeof(*n));
 }
 
 void observed_free(struct observed *o)
@@ -329,6 +391,7 @@ void observed_free(struct observed *o)
 		free(o->routers[i].port_cfgs);
 		free(o->routers[i].subnet_cfgs);
 		free(o->routers[i].tables);
+		obs_nft_free(&o->routers[i].nft);
 	}
 	free(o->routers);
 	for (size_t i = 0; i < o->n_pinned; i++)

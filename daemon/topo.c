@@ -650,7 +650,8 @@ static int parse_sg_bodies(struct cctx *c, struct vpc *v, int vi, const json_t *
 			   const struct jpath *p, struct pending_ref **pending)
 {
 	size_t n = arr ? json_array_size(arr) : 0;
-	v->sgs[v->default_sg].in[0].group_vpc = vi;
+	if (v->sgs[v->default_sg].implicit)
+		v->sgs[v->default_sg].in[0].group_vpc = vi;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(arr, i);
 		struct jpath ep = JP_IDX(p, i);

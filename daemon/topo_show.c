@@ -86,6 +86,30 @@ static json_t *sg_rules_json(const struct topology *t, const struct sg_rule *r, 
 	return a;
 }
 
+/* An instance's security-group rules, all groups together (they are a union),
+ * each with the group it comes from. */
+static json_t *effective_rules(const struct topology *t, int vi, const struct instance *in)
+{
+	const struct vpc *v = &t->vpcs[vi];
+	json_t *ing = json_array(), *eg = json_array();
+	for (size_t k = 0; k < in->n_sgs; k++) {
+		const struct sg *g = &v->sgs[in->sgs[k]];
+		for (int d = 0; d < 2; d++) {
+			json_t *rules = d ? sg_rules_json(t, g->out, g->n_out, "destination_group", vi)
+					  : sg_rules_json(t, g->in, g->n_in, "source_group", vi);
+			json_t *r;
+			size_t i;
+			json_array_foreach(rules, i, r)
+			{
+				json_object_set_new(r, "group", json_string(g->name));
+				json_array_append(d ? eg : ing, r);
+			}
+			json_decref(rules);
+		}
+	}
+	return json_pack("{s:o,s:o}", "ingress", ing, "egress", eg);
+}
+
 static const char *target_name(const struct vpc *v, const struct topology *t,
 			       const struct route *r, char *buf, size_t len)
 {
@@ -155,9 +179,9 @@ static json_t *vpc_json(const struct topology *t, int vi)
 			if (v->subnets[k].nacl == (int)i)
 				json_array_append_new(subnets, json_string(v->subnets[k].name));
 		json_array_append_new(
-			a, json_pack("{s:s,s:b,s:o,s:o,s:o}", "name", n->name, "default",
-				     (int)i == v->default_nacl, "subnets", subnets, "inbound",
-				     nacl_rules_json(n->in, n->n_in), "outbound",
+			a, json_pack("{s:s,s:b,s:b,s:o,s:o,s:o}", "name", n->name, "default",
+				     (int)i == v->default_nacl, "implicit", n->implicit, "subnets", subnets,
+				     "inbound", nacl_rules_json(n->in, n->n_in), "outbound",
 				     nacl_rules_json(n->out, n->n_out)));
 	}
 	json_object_set_new(o, "network_acls", a);
@@ -172,10 +196,10 @@ static json_t *vpc_json(const struct topology *t, int vi)
 					json_array_append_new(members,
 							      json_string(v->instances[k].name));
 		json_array_append_new(
-			a, json_pack("{s:s,s:b,s:o,s:o,s:o}", "name", g->name, "default",
-				     (int)i == v->default_sg, "members", members, "ingress",
-				     sg_rules_json(t, g->in, g->n_in, "source_group", vi), "egress",
-				     sg_rules_json(t, g->out, g->n_out, "destination_group", vi)));
+			a, json_pack("{s:s,s:b,s:b,s:o,s:o,s:o}", "name", g->name, "default",
+				     (int)i == v->default_sg, "implicit", g->implicit, "members", members,
+				     "ingress", sg_rules_json(t, g->in, g->n_in, "source_group", vi),
+				     "egress", sg_rules_json(t, g->out, g->n_out, "destination_group", vi)));
 	}
 	json_object_set_new(o, "security_groups", a);
 
@@ -209,6 +233,7 @@ static json_t *vpc_json(const struct topology *t, int vi)
 		if (in->public_ip)
 			json_object_set_new(e, "public_ip_kind",
 					    json_string(in->public_ip_elastic ? "elastic" : "auto"));
+		json_object_set_new(e, "effective_rules", effective_rules(t, vi, in));
 		json_array_append_new(a, e);
 	}
 	json_object_set_new(o, "instances", a);

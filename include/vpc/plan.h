@@ -27,6 +27,22 @@ struct obs_table {
 	uint64_t hash; /* content hash of its rules */
 };
 
+/* What the router's nftables table holds: object names and dispatch entries. */
+struct obs_disp {
+	uint32_t ifindex;
+	char chain[80];
+};
+
+struct obs_nft {
+	bool table;	/* the table (with its base chain and maps) exists */
+	char **sets;	/* names of the group sets, sorted */
+	size_t n_sets;
+	char **chains;	/* names of the instance chains, sorted */
+	size_t n_chains;
+	struct obs_disp *in, *out; /* dispatch map entries, sorted by ifindex */
+	size_t n_in, n_out;
+};
+
 struct obs_router {
 	const char *vpc; /* name, from the namespace name */
 	uint32_t *ports; /* ids of vpc-i<id> links, sorted */
@@ -41,6 +57,7 @@ struct obs_router {
 	struct subnet_cfg *subnet_cfgs; /* NACL_MAX_SUBNETS entries */
 	struct obs_table *tables;	/* live NACL tables */
 	size_t n_tables;
+	struct obs_nft nft; /* the security-group table */
 };
 
 struct observed {
@@ -65,6 +82,7 @@ enum op_kind {
 	OP_INST_CREATE, /* vpc, instance */
 	OP_INST_ENSURE, /* vpc, instance: re-assert addresses and routes (drift repair) */
 	OP_PORT_SETUP,	/* vpc, instance: filters attached, port entry as the model says */
+	OP_SG_SYNC,	/* vpc: the security-group table as the model says (one batch) */
 };
 
 struct op {
@@ -95,5 +113,6 @@ void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_
 const struct obs_router *obs_find_router(const struct observed *o, const char *vpc);
 bool obs_has_ns(const struct observed *o, const char *name);
 void observed_free(struct observed *o);
+void obs_nft_free(struct obs_nft *n);
 
 #endif

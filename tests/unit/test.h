@@ -43,5 +43,6 @@ void test_topo(void);
 void test_plan(void);
 void test_edit(void);
 void test_nacl(void);
+void test_sg(void);
 
 #endif

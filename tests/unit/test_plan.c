@@ -3,6 +3,7 @@
 
 #include "test.h"
 #include "vpc/plan.h"
+#include "vpc/sg.h"
 #include "vpc/topo.h"
 
 static struct topology *compile(const char *text)
@@ -64,6 +65,26 @@ static void observe_model(const struct topology *t, struct observed *o)
 		}
 		for (size_t j = 0; j < v->n_instances; j++)
 			want_port_cfg(v, &v->instances[j], &r->port_cfgs[v->instances[j].id]);
+		/* The security-group table as sg_compile() wants it. */
+		struct sg_objects so;
+		if (sg_compile(t, (int)i, &so))
+			abort();
+		r->nft.table = true;
+		r->nft.sets = calloc(so.n_sets + 1, sizeof(char *));
+		r->nft.chains = calloc(so.n_chains + 1, sizeof(char *));
+		r->nft.in = calloc(so.n_dispatch + 1, sizeof(struct obs_disp));
+		r->nft.out = calloc(so.n_dispatch + 1, sizeof(struct obs_disp));
+		for (size_t k = 0; k < so.n_sets; k++)
+			r->nft.sets[r->nft.n_sets++] = strdup(so.sets[k].name);
+		for (size_t k = 0; k < so.n_chains; k++)
+			r->nft.chains[r->nft.n_chains++] = strdup(so.chains[k].name);
+		for (size_t k = 0; k < so.n_dispatch; k++) {
+			r->nft.in[k].ifindex = r->nft.out[k].ifindex = so.dispatch[k].ifindex;
+			snprintf(r->nft.in[k].chain, sizeof(r->nft.in[k].chain), "%s", so.dispatch[k].in_chain);
+			snprintf(r->nft.out[k].chain, sizeof(r->nft.out[k].chain), "%s", so.dispatch[k].out_chain);
+		}
+		r->nft.n_in = r->nft.n_out = so.n_dispatch;
+		sg_objects_free(&so);
 		for (size_t j = 0; j < v->n_instances; j++) {
 			o->ns[o->n_ns] = malloc(NS_NAME_MAX);
 			ns_instance(o->ns[o->n_ns++], v->name, v->instances[j].name);
@@ -104,13 +125,14 @@ void test_plan(void)
 	/* From nothing: router, two subnet routers, the NACL entries (before any port
 	 * comes up), two instances, in that order. */
 	CHECK_INT(plan_build(t, &none, false, &p), 0);
-	CHECK_INT(p.n, 6);
+	CHECK_INT(p.n, 7);
 	CHECK_INT(p.ops[0].kind, OP_VPC_CREATE);
 	CHECK_INT(p.ops[1].kind, OP_GW_ADD);
 	CHECK_INT(p.ops[2].kind, OP_GW_ADD);
 	CHECK_INT(p.ops[3].kind, OP_NACL_SYNC);
-	CHECK_INT(p.ops[4].kind, OP_INST_CREATE);
+	CHECK_INT(p.ops[4].kind, OP_SG_SYNC);
 	CHECK_INT(p.ops[5].kind, OP_INST_CREATE);
+	CHECK_INT(p.ops[6].kind, OP_INST_CREATE);
 	plan_free(&p);
 
 	/* Already there: nothing to do (the idempotency of apply). */
@@ -187,7 +209,8 @@ void test_plan(void)
 	plan_free(&p);
 	observed_free(&full);
 
-	/* Changing an address rebuilds only that instance. */
+	/* Changing an address rebuilds only that instance (and the default group's
+	 * member set, which holds the address). */
 	struct topology *t2 = compile(
 		"{\"vpcs\":[{\"name\":\"lab\",\"cidr\":\"10.0.0.0/16\",\"subnets\":["
 		"{\"name\":\"a\",\"cidr\":\"10.0.1.0/24\"},{\"name\":\"b\",\"cidr\":\"10.0.2.0/24\"}],"
@@ -198,7 +221,8 @@ void test_plan(void)
 	CHECK_INT(count(&p, OP_PORT_DELETE), 1);
 	CHECK_INT(count(&p, OP_NS_DELETE), 1);
 	CHECK_INT(count(&p, OP_INST_CREATE), 1);
-	CHECK_INT(p.n, 3);
+	CHECK_INT(count(&p, OP_SG_SYNC), 1);
+	CHECK_INT(p.n, 4);
 	plan_free(&p);
 	observed_free(&full);
 

@@ -376,6 +376,24 @@ static void test_rules(void)
 	topo_free(t);
 }
 
+/* A file may redefine the default group, even in terms of itself. */
+static void test_redefined_default(void)
+{
+	struct topology *t = compile_ok(
+		"{\"vpcs\":[{\"name\":\"v\",\"cidr\":\"10.0.0.0/16\",\"security_groups\":[{\"name\":"
+		"\"default\",\"ingress\":[{\"protocol\":\"all\",\"source_group\":\"default\"},"
+		"{\"protocol\":\"icmp\",\"cidr\":\"10.0.0.0/16\"}]}]}]}",
+		FEAT_ALL, NULL);
+	if (!t)
+		return;
+	const struct sg *d = &t->vpcs[0].sgs[t->vpcs[0].default_sg];
+	CHECK(!d->implicit);
+	CHECK_INT(d->n_in, 2);
+	CHECK_INT(d->n_out, 1);
+	CHECK_INT(t->vpcs[0].n_sgs, 1);
+	topo_free(t);
+}
+
 static void test_show_roundtrip(void)
 {
 	struct topology *t = compile_ok(lab, 0, NULL);
@@ -397,5 +415,6 @@ void test_topo(void)
 	test_bad_inputs();
 	test_compile_and_alloc();
 	test_rules();
+	test_redefined_default();
 	test_show_roundtrip();
 }
