@@ -321,6 +321,8 @@ int port_in(struct __sk_buff *skb)
 	struct subnet_cfg *sn = bpf_map_lookup_elem(&subnets, &sid);
 	if (!sn || !sn->mask)
 		return TC_ACT_SHOT; /* no entry (yet): closed, never open */
+	/* The subnet's route table decides where it goes. */
+	skb->mark = sn->rt_mark;
 	if ((p.daddr & sn->mask) == sn->net)
 		return TC_ACT_OK; /* stays in the subnet: no NACL */
 	return nacl_verdict(sn, 1, p.daddr, p.proto, p.port, skb->len, sid) ? TC_ACT_OK

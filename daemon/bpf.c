@@ -106,6 +106,15 @@ int vbpf_open(const char *vpc, struct vpc_bpf *b)
 		if ((b->map[i] = bpf_obj_get(path)) < 0)
 			goto fail;
 	}
+	/* Pins left by an older vpcd may have other layouts: then they are stale, and
+	 * the caller loads afresh. */
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(b->map[VM_SUBNETS], &info, &len) ||
+	    info.value_size != sizeof(struct subnet_cfg)) {
+		vbpf_close(b);
+		return -ESTALE;
+	}
 	b->next_table = max_table_id(b) + 1;
 	return 0;
 fail: {
@@ -248,11 +257,35 @@ out:
 
 static int tcx_supported = -1; /* unknown until the first attach */
 
+static uint32_t prog_id(int fd);
+
+/* Programs at a tcx hook that are not `keep`: an older vpcd's, after an upgrade. */
+static void detach_others(int ifindex, int type, uint32_t keep)
+{
+	uint32_t ids[64], cnt = 64, flags = 0;
+	if (bpf_prog_query(ifindex, (enum bpf_attach_type)type, 0, &flags, ids, &cnt))
+		return;
+	for (uint32_t i = 0; i < cnt; i++) {
+		if (ids[i] == keep)
+			continue;
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+		if (fd >= 0) {
+			bpf_prog_detach2(fd, ifindex, (enum bpf_attach_type)type);
+			close(fd);
+		}
+	}
+}
+
 static int attach_one(int prog, int ifindex, bool ingress)
 {
+	if (tcx_supported == 1)
+		detach_others(ifindex, ingress ? VPC_BPF_TCX_INGRESS : VPC_BPF_TCX_EGRESS,
+			      prog_id(prog));
 	if (tcx_supported != 0) {
 		int r = bpf_prog_attach(prog, ifindex,
 					ingress ? VPC_BPF_TCX_INGRESS : VPC_BPF_TCX_EGRESS, 0);
+		if (r && errno == EEXIST)
+			r = 0; /* attached already */
 		if (!r) {
 			tcx_supported = 1;
 			return 0;

@@ -164,7 +164,7 @@ static int router_get(struct kernel *k, const char *vpc, struct router_handle **
 
 struct obs_build {
 	struct obs_router *r;
-	size_t cap_ports, cap_routes, cap_gws;
+	size_t cap_ports, cap_routes, cap_gws, cap_rts, cap_rules;
 	int port_ifindex_base_ok;
 };
 
@@ -197,6 +197,16 @@ static int on_link(const struct link_info *li, void *arg)
 static int on_route(const struct route_info *ri, void *arg)
 {
 	struct obs_build *b = arg;
+	if (ri->table > VPC_RT_TABLE_BASE && ri->protocol == VPC_RTPROT) {
+		if (grow((void **)&b->r->rts, &b->cap_rts, b->r->n_rts, sizeof(struct obs_rt)))
+			return -ENOMEM;
+		struct obs_rt *o = &b->r->rts[b->r->n_rts++];
+		memset(o, 0, sizeof(*o));
+		*o = (struct obs_rt){.table = ri->table, .dst = ri->dst, .gw = ri->gw,
+				     .oif = ri->type == RTN_UNICAST ? ri->oif : 0,
+				     .len = (uint8_t)ri->dst_len, .type = (uint8_t)ri->type};
+		return 0;
+	}
 	if (ri->table != RT_TABLE_MAIN || ri->dst_len != 32 || ri->protocol != VPC_RTPROT ||
 	    ri->oif < (int)VPC_PORT_IFINDEX_BASE)
 		return 0;
@@ -215,6 +225,17 @@ static int on_addr(const struct addr_info *ai, void *arg)
 	if (grow((void **)&b->r->gateways, &b->cap_gws, b->r->n_gateways, sizeof(uint32_t)))
 		return -ENOMEM;
 	b->r->gateways[b->r->n_gateways++] = ai->ip;
+	return 0;
+}
+
+static int on_rule(const struct rule_info *ri, void *arg)
+{
+	struct obs_build *b = arg;
+	if (ri->protocol != VPC_RTPROT)
+		return 0;
+	if (grow((void **)&b->r->rules, &b->cap_rules, b->r->n_rules, sizeof(struct obs_rule)))
+		return -ENOMEM;
+	b->r->rules[b->r->n_rules++] = (struct obs_rule){ri->mark, ri->table};
 	return 0;
 }
 
@@ -269,8 +290,11 @@ static int observe_router(struct kernel *k, const char *vpc, struct obs_router *
 		return -ENOMEM;
 	if ((err = rtnl_dump_links(h->sk, on_link, &b)) ||
 	    (err = rtnl_dump_routes(h->sk, on_route, &b)) ||
-	    (err = rtnl_dump_addrs(h->sk, on_addr, &b)))
+	    (err = rtnl_dump_addrs(h->sk, on_addr, &b)) ||
+	    (err = rtnl_dump_rules(h->sk, on_rule, &b)))
 		return err;
+	qsort(out->rts, out->n_rts, sizeof(struct obs_rt), cmp_obs_rt);
+	qsort(out->rules, out->n_rules, sizeof(struct obs_rule), cmp_obs_rule);
 	qsort(out->ports, out->n_ports, sizeof(uint32_t), cmp_u32);
 	qsort(out->routes, out->n_routes, sizeof(struct obs_route), cmp_u32);
 	qsort(out->gateways, out->n_gateways, sizeof(uint32_t), cmp_u32);
@@ -647,6 +671,71 @@ static int sg_sync(struct kernel *k, const struct topology *t, int vi, struct vp
 	return e ? kfail(err, e, "install the security groups", msg) : 0;
 }
 
+/* Route tables: delete what the kernel has and the model does not, then add or
+ * replace the rest. */
+static int routes_sync(struct kernel *k, const struct topology *t, int vi, struct vpc_err *err)
+{
+	const struct vpc *v = &t->vpcs[vi];
+	struct router_handle *r;
+	struct observed one = {0};
+	struct obs_router have = {0};
+	struct obs_rt *want = NULL;
+	struct obs_rule *rules = NULL;
+	size_t nw = 0, nr = 0;
+	int e = router_get(k, v->name, &r);
+	(void)one;
+	if (e)
+		return kfail(err, e, "open the router namespace", NULL);
+	if ((e = observe_router(k, v->name, &have)) || (e = want_routes(t, vi, &want, &nw)) ||
+	    (e = want_rules(v, &rules, &nr)))
+		goto out;
+	for (size_t i = 0; i < have.n_rts; i++)
+		if (!bsearch(&have.rts[i], want, nw, sizeof(*want), cmp_obs_rt)) {
+			struct route_rq rq = {.cmd = RTM_DELROUTE, .table = have.rts[i].table,
+					      .dst = have.rts[i].dst, .dst_len = have.rts[i].len};
+			if ((e = nlb_add(&r->batch, rq_route(&rq))))
+				goto out;
+		}
+	for (size_t i = 0; i < have.n_rules; i++)
+		if (!bsearch(&have.rules[i], rules, nr, sizeof(*rules), cmp_obs_rule) &&
+		    (e = nlb_add(&r->batch, rq_rule(RTM_DELRULE, have.rules[i].mark, have.rules[i].table,
+						    have.rules[i].table))))
+			goto out;
+	for (size_t i = 0; i < nw; i++) {
+		const struct obs_rt *w = &want[i];
+		const struct obs_rt *h = bsearch(w, have.rts, have.n_rts, sizeof(*w), cmp_obs_rt);
+		if (h && h->gw == w->gw && h->oif == w->oif && h->type == w->type)
+			continue;
+		struct route_rq rq = {.cmd = RTM_NEWROUTE, .table = w->table, .dst = w->dst,
+				      .dst_len = w->len, .gw = w->gw, .oif = w->oif, .type = w->type,
+				      .scope = RT_SCOPE_UNIVERSE, .replace = true, .onlink = w->gw != 0};
+		if ((e = nlb_add(&r->batch, rq_route(&rq))))
+			goto out;
+	}
+	for (size_t i = 0; i < nr; i++)
+		if (!bsearch(&rules[i], have.rules, have.n_rules, sizeof(*rules), cmp_obs_rule) &&
+		    (e = nlb_add(&r->batch, rq_rule(RTM_NEWRULE, rules[i].mark, rules[i].table,
+						    rules[i].table))))
+			goto out;
+	e = nlb_commit(&r->batch);
+	if (e)
+		kfail(err, e, "install the route tables", r->batch.errmsg);
+out:
+	free(want);
+	free(rules);
+	free((char *)have.vpc);
+	free(have.ports);
+	free(have.routes);
+	free(have.gateways);
+	free(have.port_cfgs);
+	free(have.subnet_cfgs);
+	free(have.tables);
+	free(have.rts);
+	free(have.rules);
+	obs_nft_free(&have.nft);
+	return e && !err->code[0] ? kfail(err, e, "install the route tables", NULL) : e;
+}
+
 static int ensure_router(const char *vpc)
 {
 	char ns[NS_NAME_MAX];
@@ -719,6 +808,9 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 		}
 		case OP_SG_SYNC:
 			e = sg_sync(k, t, o->vpc, err);
+			break;
+		case OP_ROUTES_SYNC:
+			e = routes_sync(k, t, o->vpc, err);
 			break;
 		case OP_PORT_SETUP: {
 			struct router_handle *r;

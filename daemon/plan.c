@@ -61,8 +61,119 @@ void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_
 	memset(c, 0, sizeof(*c));
 	c->net = htonl(s->cidr.addr);
 	c->mask = htonl(cidr_mask(s->cidr.len));
+	c->rt_mark = v->route_tables[s->route_table].table_id;
 	*hin = nacl_rules_hash(n->in, n->n_in);
 	*hout = nacl_rules_hash(n->out, n->n_out);
+}
+
+int cmp_obs_rt(const void *a, const void *b)
+{
+	const struct obs_rt *x = a, *y = b;
+	if (x->table != y->table)
+		return x->table < y->table ? -1 : 1;
+	if (x->dst != y->dst)
+		return x->dst < y->dst ? -1 : 1;
+	return (int)x->len - (int)y->len;
+}
+
+int cmp_obs_rule(const void *a, const void *b)
+{
+	const struct obs_rule *x = a, *y = b;
+	return x->mark < y->mark ? -1 : x->mark > y->mark;
+}
+
+/* RTN_* route types, as in linux/rtnetlink.h (kept out of this pure file). */
+#define KRT_UNICAST   1
+#define KRT_BLACKHOLE 6
+#define KRT_THROW     9
+
+int want_routes(const struct topology *t, int vi, struct obs_rt **out, size_t *n_out)
+{
+	const struct vpc *v = &t->vpcs[vi];
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < v->n_route_tables; i++)
+		cap += v->route_tables[i].n_routes;
+	struct obs_rt *r = calloc(cap + 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_route_tables; i++) {
+		const struct route_table *rt = &v->route_tables[i];
+		for (size_t k = 0; k < rt->n_routes; k++) {
+			const struct route *x = &rt->routes[k];
+			struct obs_rt o = {.table = rt->table_id, .dst = x->dest.addr, .len = x->dest.len,
+					   .type = KRT_UNICAST};
+			switch (x->target) {
+			case RT_LOCAL:
+				/* Inside the VPC: on to the main table and its host routes. */
+				o.type = KRT_THROW;
+				break;
+			case RT_BLACKHOLE:
+				o.type = KRT_BLACKHOLE;
+				break;
+			case RT_IGW:
+				o.gw = VPC_IGW_ADDR;
+				o.oif = VPC_IGW_IFINDEX;
+				break;
+			case RT_NAT:
+				o.gw = v->nat_gateways[x->target_idx].private_ip;
+				o.oif = port_ifindex(v->nat_gateways[x->target_idx].id);
+				break;
+			case RT_INSTANCE:
+				o.gw = v->instances[x->target_idx].private_ip;
+				o.oif = port_ifindex(v->instances[x->target_idx].id);
+				break;
+			case RT_PEERING: {
+				const struct peering *p = &t->peerings[x->target_idx];
+				int side = p->vpc[0] == vi ? 0 : 1;
+				o.gw = peering_addr(p->id, 1 - side);
+				o.oif = (int)(VPC_PEER_IFINDEX_BASE + p->id);
+				break;
+			}
+			}
+			r[n++] = o;
+		}
+	}
+	qsort(r, n, sizeof(*r), cmp_obs_rt);
+	*out = r;
+	*n_out = n;
+	return 0;
+}
+
+int want_rules(const struct vpc *v, struct obs_rule **out, size_t *n)
+{
+	struct obs_rule *r = calloc(v->n_route_tables + 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_route_tables; i++)
+		r[i] = (struct obs_rule){v->route_tables[i].table_id, v->route_tables[i].table_id};
+	qsort(r, v->n_route_tables, sizeof(*r), cmp_obs_rule);
+	*out = r;
+	*n = v->n_route_tables;
+	return 0;
+}
+
+static int routes_in_sync(const struct topology *t, int vi, const struct obs_router *r, bool *ok)
+{
+	struct obs_rt *rt = NULL;
+	struct obs_rule *ru = NULL;
+	size_t nrt = 0, nru = 0;
+	int err;
+	*ok = false;
+	if (!r)
+		return 0;
+	if ((err = want_routes(t, vi, &rt, &nrt)) || (err = want_rules(&t->vpcs[vi], &ru, &nru))) {
+		free(rt);
+		return err;
+	}
+	*ok = nrt == r->n_rts && nru == r->n_rules;
+	for (size_t k = 0; k < nrt && *ok; k++)
+		*ok = !cmp_obs_rt(&rt[k], &r->rts[k]) && rt[k].gw == r->rts[k].gw &&
+		      rt[k].oif == r->rts[k].oif && rt[k].type == r->rts[k].type;
+	for (size_t k = 0; k < nru && *ok; k++)
+		*ok = ru[k].mark == r->rules[k].mark && ru[k].table == r->rules[k].table;
+	free(rt);
+	free(ru);
+	return 0;
 }
 
 static uint64_t table_hash(const struct obs_router *r, uint32_t id)
@@ -90,7 +201,7 @@ static bool nacl_in_sync(const struct vpc *v, const struct obs_router *r)
 			return false;
 		const struct subnet_cfg *have = &r->subnet_cfgs[id];
 		want_subnet_cfg(v, &v->subnets[j], &want, &hin, &hout);
-		if (have->net != want.net || have->mask != want.mask ||
+		if (have->net != want.net || have->mask != want.mask || have->rt_mark != want.rt_mark ||
 		    table_hash(r, have->table_in) != hin || table_hash(r, have->table_out) != hout)
 			return false;
 	}
@@ -333,6 +444,11 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 			    (err = push(&p, mkop(OP_PORT_SETUP, (int)i, (int)j, v->name))))
 				goto out;
 		}
+		/* Routes last: their next hops (instances, gateways, peerings) exist now. */
+		bool rt_ok;
+		if ((err = routes_in_sync(t, (int)i, r, &rt_ok)) ||
+		    (!rt_ok && (err = push(&p, mkop(OP_ROUTES_SYNC, (int)i, -1, v->name)))))
+			goto out;
 	}
 	err = 0;
 	*out = p;
@@ -359,6 +475,7 @@ const char *op_kind_name(enum op_kind k)
 		[OP_VPC_ENSURE] = "vpc-ensure",	  [OP_PIN_DELETE] = "pins-delete",
 		[OP_BPF_LOAD] = "nacl-program-load", [OP_NACL_SYNC] = "nacl-sync",
 		[OP_PORT_SETUP] = "port-setup",	  [OP_SG_SYNC] = "security-group-sync",
+		[OP_ROUTES_SYNC] = "routes-sync",
 		[OP_GW_ADD] = "gateway-add",	  [OP_INST_CREATE] = "instance-create",
 		[OP_INST_ENSURE] = "instance-ensure",
 	};
@@ -392,6 +509,8 @@ void observed_free(struct observed *o)
 		free(o->routers[i].subnet_cfgs);
 		free(o->routers[i].tables);
 		obs_nft_free(&o->routers[i].nft);
+		free(o->routers[i].rts);
+		free(o->routers[i].rules);
 	}
 	free(o->routers);
 	for (size_t i = 0; i < o->n_pinned; i++)

@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
@@ -275,11 +276,32 @@ struct nl_msg *rq_route(const struct route_rq *r)
 		rtm.rtm_scope = RT_SCOPE_NOWHERE;
 		rtm.rtm_type = 0;
 	}
+	if (r->onlink)
+		rtm.rtm_flags |= RTNH_F_ONLINK;
+	uint32_t src = htonl(r->prefsrc);
 	if (nlmsg_append(m, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
 	    nla_put_u32(m, RTA_TABLE, r->table) < 0 ||
 	    (r->dst_len && nla_put(m, RTA_DST, 4, &dst) < 0) ||
 	    (r->gw && nla_put(m, RTA_GATEWAY, 4, &gw) < 0) ||
+	    (r->prefsrc && nla_put(m, RTA_PREFSRC, 4, &src) < 0) ||
 	    (r->oif && nla_put_u32(m, RTA_OIF, (uint32_t)r->oif) < 0)) {
+		nlmsg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+struct nl_msg *rq_rule(int cmd, uint32_t mark, uint32_t table, uint32_t prio)
+{
+	struct fib_rule_hdr frh = {.family = AF_INET, .action = FR_ACT_TO_TBL,
+				   .table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC};
+	struct nl_msg *m = nlmsg_alloc_simple(cmd, cmd == RTM_NEWRULE ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	if (!m)
+		return NULL;
+	if (nlmsg_append(m, &frh, sizeof(frh), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(m, FRA_FWMARK, mark) < 0 || nla_put_u32(m, FRA_FWMASK, 0xffffffffu) < 0 ||
+	    nla_put_u32(m, FRA_TABLE, table) < 0 || nla_put_u32(m, FRA_PRIORITY, prio) < 0 ||
+	    nla_put_u8(m, FRA_PROTOCOL, VPC_RTPROT) < 0) {
 		nlmsg_free(m);
 		return NULL;
 	}
@@ -289,6 +311,7 @@ struct nl_msg *rq_route(const struct route_rq *r)
 /* ---- dumps ---- */
 
 struct dump_ctx {
+	int (*rule)(const struct rule_info *, void *);
 	int (*link)(const struct link_info *, void *);
 	int (*addr)(const struct addr_info *, void *);
 	int (*route)(const struct route_info *, void *);
@@ -333,8 +356,19 @@ static int dump_parse(struct nl_msg *msg, void *arg)
 			.dst_len = rtm->rtm_dst_len,
 			.oif = tb[RTA_OIF] ? (int)nla_get_u32(tb[RTA_OIF]) : 0,
 			.protocol = rtm->rtm_protocol,
-			.type = rtm->rtm_type};
+			.type = rtm->rtm_type,
+			.gw = tb[RTA_GATEWAY] ? ntohl(nla_get_u32(tb[RTA_GATEWAY])) : 0};
 		d->stop = d->route(&ri, d->arg);
+	} else if (h->nlmsg_type == RTM_NEWRULE) {
+		struct nlattr *tb[FRA_MAX + 1];
+		struct fib_rule_hdr *frh = nlmsg_data(h);
+		if (frh->family != AF_INET || nlmsg_parse(h, sizeof(*frh), tb, FRA_MAX, NULL) < 0)
+			return NL_SKIP;
+		struct rule_info ri = {
+			.mark = tb[FRA_FWMARK] ? nla_get_u32(tb[FRA_FWMARK]) : 0,
+			.table = tb[FRA_TABLE] ? nla_get_u32(tb[FRA_TABLE]) : frh->table,
+			.protocol = tb[FRA_PROTOCOL] ? nla_get_u8(tb[FRA_PROTOCOL]) : 0};
+		d->stop = d->rule(&ri, d->arg);
 	}
 	return NL_OK;
 }
@@ -367,4 +401,9 @@ int rtnl_dump_addrs(struct nl_sock *sk, int (*cb)(const struct addr_info *, void
 int rtnl_dump_routes(struct nl_sock *sk, int (*cb)(const struct route_info *, void *), void *arg)
 {
 	return dump(sk, RTM_GETROUTE, (struct dump_ctx){.route = cb, .arg = arg});
+}
+
+int rtnl_dump_rules(struct nl_sock *sk, int (*cb)(const struct rule_info *, void *), void *arg)
+{
+	return dump(sk, RTM_GETRULE, (struct dump_ctx){.rule = cb, .arg = arg});
 }

@@ -55,7 +55,16 @@ struct route_rq {
 	int type;      /* RTN_UNICAST, RTN_BLACKHOLE, ... */
 	int scope;     /* RT_SCOPE_UNIVERSE / RT_SCOPE_LINK */
 	bool replace;
+	bool onlink;   /* the gateway is on the link, whatever the routes say */
+	uint32_t prefsrc; /* 0: none */
 };
+/* "fwmark MARK lookup TABLE", ours (protocol VPC_RTPROT). */
+struct nl_msg *rq_rule(int cmd, uint32_t mark, uint32_t table, uint32_t prio);
+struct rule_info {
+	uint32_t mark, table;
+	int protocol;
+};
+int rtnl_dump_rules(struct nl_sock *sk, int (*cb)(const struct rule_info *, void *), void *arg);
 struct nl_msg *rq_route(const struct route_rq *r);
 
 /* Dumps. Callbacks get parsed attributes; return nonzero to stop. */
@@ -78,6 +87,7 @@ struct route_info {
 	int oif;
 	int protocol;
 	int type;
+	uint32_t gw;
 };
 int rtnl_dump_routes(struct nl_sock *sk, int (*cb)(const struct route_info *, void *), void *arg);
 

@@ -159,7 +159,7 @@ static int alloc_object_ids(struct cctx *c, struct vpc *v, const json_t *pv)
 			     false, 200)))
 		goto full;
 	for (size_t i = 0; i < v->n_route_tables; i++)
-		v->route_tables[i].table_id = 100 + ids[i];
+		v->route_tables[i].table_id = VPC_RT_TABLE_BASE + ids[i];
 
 	/* Instances and NAT gateways share one id space: each owns a router port. */
 	uint32_t *prev = calloc(v->n_instances + v->n_nat_gateways + 1, sizeof(*prev));
@@ -382,7 +382,7 @@ json_t *topo_alloc_json(const struct topology *t)
 			json_object_set_new(sn, v->subnets[k].name, json_integer(v->subnets[k].id));
 		for (size_t k = 0; k < v->n_route_tables; k++)
 			json_object_set_new(rt, v->route_tables[k].name,
-					    json_integer(v->route_tables[k].table_id - 100));
+					    json_integer(v->route_tables[k].table_id - VPC_RT_TABLE_BASE));
 		for (size_t k = 0; k < v->n_instances; k++) {
 			const struct instance *x = &v->instances[k];
 			json_t *e = json_pack("{s:i,s:o}", "id", (json_int_t)x->id, "ip",

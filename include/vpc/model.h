@@ -23,6 +23,10 @@
 #define VPC_MAX_SGS_PER_INSTANCE  16
 #define VPC_MAX_ROUTES		  1024 /* per table */
 
+/* Kernel routing tables of route tables: base + id (clear of main, 254, and friends);
+ * the same number is the packet mark that selects them and the rule's priority. */
+#define VPC_RT_TABLE_BASE 1000
+
 #define PROTO_ALL  (-1)
 #define PROTO_ICMP 1
 #define PROTO_TCP  6

@@ -60,6 +60,10 @@ struct subnet_cfg {
 	__u32 mask; /* network byte order */
 	__u32 table_in;
 	__u32 table_out;
+	/* Packets leaving the subnet's instances get this mark; a policy rule sends
+	 * each mark to the kernel table of the subnet's route table. */
+	__u32 rt_mark;
+	__u32 pad;
 };
 
 /* LPM keys start with the table id (big-endian), so one trie holds every table:

@@ -80,4 +80,30 @@ static inline int port_ifindex(uint32_t id)
 }
 #define VPC_INSTANCE_IFNAME "eth0"
 
+/*
+ * Links at the edges, with fixed ifindexes (routes name them without a lookup)
+ * and link-local addresses:
+ *   router "vpc-igw" 169.254.0.1/30  <->  IGW "vpc-r" 169.254.0.2/30
+ *   IGW "vpc-inet" 169.254.V.2/30    <->  internet "vpc-g<V>" 169.254.V.1/30 (V = VPC id)
+ *   router "vpc-p<P>" 169.254.128.0 + 2P + side /31, one per peering P
+ */
+#define VPC_IGW_IFINDEX	     10
+#define VPC_IGW_IFNAME	     VPC_IF_PREFIX "igw"
+#define VPC_IGW_ROUTER_ADDR  0xa9fe0001u /* 169.254.0.1 */
+#define VPC_IGW_ADDR	     0xa9fe0002u /* 169.254.0.2 */
+#define VPC_PEER_IFINDEX_BASE 100000
+#define VPC_MAX_PEERING_ID   16000
+static inline void if_peering(char *buf, uint32_t id)
+{
+	snprintf(buf, IF_NAME_MAX, VPC_IF_PREFIX "p%u", id);
+}
+static inline uint32_t peering_addr(uint32_t id, int side)
+{
+	return 0xa9fe8000u + 2 * id + (uint32_t)side; /* 169.254.128.0/17 */
+}
+static inline uint32_t inet_link_addr(uint32_t vpc_id, int igw_side)
+{
+	return 0xa9fe0000u | vpc_id << 8 | (igw_side ? 2u : 1u);
+}
+
 #endif

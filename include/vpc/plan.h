@@ -43,6 +43,17 @@ struct obs_nft {
 	size_t n_in, n_out;
 };
 
+/* A route in one of the route-table kernel tables (ours: protocol VPC_RTPROT). */
+struct obs_rt {
+	uint32_t table, dst, gw;
+	int oif;
+	uint8_t len, type;
+};
+
+struct obs_rule {
+	uint32_t mark, table;
+};
+
 struct obs_router {
 	const char *vpc; /* name, from the namespace name */
 	uint32_t *ports; /* ids of vpc-i<id> links, sorted */
@@ -58,6 +69,10 @@ struct obs_router {
 	struct obs_table *tables;	/* live NACL tables */
 	size_t n_tables;
 	struct obs_nft nft; /* the security-group table */
+	struct obs_rt *rts;  /* sorted (table, dst, len) */
+	size_t n_rts;
+	struct obs_rule *rules; /* sorted by mark */
+	size_t n_rules;
 };
 
 struct observed {
@@ -83,6 +98,7 @@ enum op_kind {
 	OP_INST_ENSURE, /* vpc, instance: re-assert addresses and routes (drift repair) */
 	OP_PORT_SETUP,	/* vpc, instance: filters attached, port entry as the model says */
 	OP_SG_SYNC,	/* vpc: the security-group table as the model says (one batch) */
+	OP_ROUTES_SYNC, /* vpc: route tables (kernel tables and their mark rules) */
 };
 
 struct op {
@@ -104,6 +120,12 @@ int plan_build(const struct topology *next, const struct observed *obs, bool dee
 	       struct plan *out);
 void plan_free(struct plan *p);
 const char *op_kind_name(enum op_kind k);
+
+/* The kernel side of the VPC's route tables. *out is malloc'ed and sorted. */
+int want_routes(const struct topology *t, int vi, struct obs_rt **out, size_t *n);
+int want_rules(const struct vpc *v, struct obs_rule **out, size_t *n);
+int cmp_obs_rt(const void *a, const void *b);
+int cmp_obs_rule(const void *a, const void *b);
 
 /* What the NACL program should hold for a port and a subnet. */
 void want_port_cfg(const struct vpc *v, const struct instance *in, struct port_cfg *out);

@@ -85,6 +85,8 @@ static void observe_model(const struct topology *t, struct observed *o)
 		}
 		r->nft.n_in = r->nft.n_out = so.n_dispatch;
 		sg_objects_free(&so);
+		if (want_routes(t, (int)i, &r->rts, &r->n_rts) || want_rules(v, &r->rules, &r->n_rules))
+			abort();
 		for (size_t j = 0; j < v->n_instances; j++) {
 			o->ns[o->n_ns] = malloc(NS_NAME_MAX);
 			ns_instance(o->ns[o->n_ns++], v->name, v->instances[j].name);
@@ -125,14 +127,15 @@ void test_plan(void)
 	/* From nothing: router, two subnet routers, the NACL entries (before any port
 	 * comes up), two instances, in that order. */
 	CHECK_INT(plan_build(t, &none, false, &p), 0);
-	CHECK_INT(p.n, 7);
 	CHECK_INT(p.ops[0].kind, OP_VPC_CREATE);
 	CHECK_INT(p.ops[1].kind, OP_GW_ADD);
 	CHECK_INT(p.ops[2].kind, OP_GW_ADD);
 	CHECK_INT(p.ops[3].kind, OP_NACL_SYNC);
 	CHECK_INT(p.ops[4].kind, OP_SG_SYNC);
+	CHECK_INT(p.n, 8);
 	CHECK_INT(p.ops[5].kind, OP_INST_CREATE);
 	CHECK_INT(p.ops[6].kind, OP_INST_CREATE);
+	CHECK_INT(p.ops[7].kind, OP_ROUTES_SYNC);
 	plan_free(&p);
 
 	/* Already there: nothing to do (the idempotency of apply). */
@@ -185,6 +188,21 @@ void test_plan(void)
 	CHECK_INT(p.n, 1);
 	plan_free(&p);
 	observed_free(&full);
+	/* A route changed behind our back, a rule vanished: sync the tables. */
+	observe_model(t, &full);
+	full.routers[0].rts[0].type = 6;
+	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_ROUTES_SYNC), 1);
+	CHECK_INT(p.n, 1);
+	plan_free(&p);
+	full.routers[0].rts[0].type = 9;
+	full.routers[0].n_rules = 0;
+	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_ROUTES_SYNC), 1);
+	CHECK_INT(p.n, 1);
+	plan_free(&p);
+	observed_free(&full);
+
 	/* The program itself is missing: load it, then set everything up again. */
 	observe_model(t, &full);
 	full.routers[0].bpf = false;
