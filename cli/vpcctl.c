@@ -79,6 +79,20 @@ static const struct optspec sg_rule_opts[] = {
 	{NULL, false, NULL},
 };
 
+static const struct optspec rt_create_opts[] = {
+	{"main", false, "make it the main table (used by subnets with no association)"},
+	{NULL, false, NULL},
+};
+static const struct optspec route_opts[] = {
+	{"destination", true, "the destination block, e.g. 0.0.0.0/0"},
+	{"target", true, "igw, nat-gateway:NAME, peering:NAME, instance:NAME or blackhole"},
+	{NULL, false, NULL},
+};
+static const struct optspec route_remove_opts[] = {
+	{"destination", true, "the destination of the route to remove"},
+	{NULL, false, NULL},
+};
+
 static const struct verb verbs[] = {
 	{"apply", cmd_apply, "-f FILE", 0, 0, apply_opts,
 	 "Create or update VPCs to match a topology file. VPCs in the file are made exactly\n"
@@ -128,6 +142,23 @@ static const struct verb verbs[] = {
 	 false},
 	{"sg rule remove", cmd_sg_rule_remove, "VPC GROUP", 2, 2, sg_rule_opts,
 	 "Remove the rule the options describe.", false},
+	{"route-table create", cmd_rt_create, "VPC NAME", 2, 2, rt_create_opts,
+	 "Create a route table. It holds the VPC's local route from the start.", false},
+	{"route-table delete", cmd_rt_delete, "VPC NAME", 2, 2, NULL,
+	 "Delete a route table (no subnet may use it).", false},
+	{"route-table list", cmd_rt_list, "VPC", 1, 1, NULL, "List a VPC's route tables.", true},
+	{"route-table show", cmd_rt_show, "VPC NAME", 2, 2, NULL, "Show a route table's routes.",
+	 true},
+	{"route-table associate", cmd_rt_associate, "VPC SUBNET TABLE", 3, 3, NULL,
+	 "Associate a subnet with a route table (\"main\" for the main table). A subnet\n"
+	 "whose table routes to the internet gateway is public.",
+	 false},
+	{"route add", cmd_route_add, "VPC TABLE", 2, 2, route_opts,
+	 "Add a route. The longest matching prefix wins.", false},
+	{"route replace", cmd_route_replace, "VPC TABLE", 2, 2, route_opts,
+	 "Replace the route to a destination.", false},
+	{"route remove", cmd_route_remove, "VPC TABLE", 2, 2, route_remove_opts,
+	 "Remove the route to a destination.", false},
 	{"nacl create", cmd_nacl_create, "VPC NAME", 2, 2, NULL,
 	 "Create a network ACL. A new NACL denies everything until entries are added.", false},
 	{"nacl delete", cmd_nacl_delete, "VPC NAME", 2, 2, NULL,

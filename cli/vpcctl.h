@@ -96,6 +96,14 @@ int cmd_sg_rule_add(struct cli *, struct args *);
 int cmd_sg_rule_remove(struct cli *, struct args *);
 int cmd_instance_groups(struct cli *, struct args *);
 void print_group(const json_t *g, const char *indent);
+int cmd_rt_create(struct cli *, struct args *);
+int cmd_rt_delete(struct cli *, struct args *);
+int cmd_rt_list(struct cli *, struct args *);
+int cmd_rt_show(struct cli *, struct args *);
+int cmd_rt_associate(struct cli *, struct args *);
+int cmd_route_add(struct cli *, struct args *);
+int cmd_route_replace(struct cli *, struct args *);
+int cmd_route_remove(struct cli *, struct args *);
 
 /* Helpers for verbs that edit one object. */
 json_t *path_of(const char *first, ...); /* NULL-terminated */

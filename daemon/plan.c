@@ -473,7 +473,7 @@ const char *op_kind_name(enum op_kind k)
 		[OP_PORT_DELETE] = "port-delete", [OP_NS_DELETE] = "netns-delete",
 		[OP_GW_DEL] = "gateway-delete",	  [OP_VPC_CREATE] = "vpc-create",
 		[OP_VPC_ENSURE] = "vpc-ensure",	  [OP_PIN_DELETE] = "pins-delete",
-		[OP_BPF_LOAD] = "nacl-program-load", [OP_NACL_SYNC] = "nacl-sync",
+		[OP_BPF_LOAD] = "nacl-program-load", [OP_NACL_SYNC] = "subnet-sync",
 		[OP_PORT_SETUP] = "port-setup",	  [OP_SG_SYNC] = "security-group-sync",
 		[OP_ROUTES_SYNC] = "routes-sync",
 		[OP_GW_ADD] = "gateway-add",	  [OP_INST_CREATE] = "instance-create",

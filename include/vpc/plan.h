@@ -93,7 +93,7 @@ enum op_kind {
 	OP_VPC_ENSURE,	/* vpc: re-assert the router's settings (drift repair) */
 	OP_BPF_LOAD,	/* vpc: the router is there but its NACL program is not */
 	OP_GW_ADD,	/* vpc, subnet */
-	OP_NACL_SYNC,	/* vpc: subnet entries and NACL tables as the model says */
+	OP_NACL_SYNC,	/* vpc: subnet entries (NACL tables, route mark) as the model says */
 	OP_INST_CREATE, /* vpc, instance */
 	OP_INST_ENSURE, /* vpc, instance: re-assert addresses and routes (drift repair) */
 	OP_PORT_SETUP,	/* vpc, instance: filters attached, port entry as the model says */
