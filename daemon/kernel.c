@@ -12,22 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpf.h"
-#include "kernel.h"
+#include "kernel_int.h"
 #include "nft.h"
 #include "log.h"
 #include "netns.h"
 #include "rtnl.h"
-
-struct router_handle {
-	char vpc[VPC_NAME_MAX + 1];
-	int nsfd;
-	struct nl_sock *sk;
-	struct nlbatch batch; /* router-side requests queued by instance creation */
-	struct vpc_bpf bpf;   /* the VPC's NACL program, when has_bpf */
-	bool has_bpf;
-	struct mnl_socket *nft; /* nftables, in the router namespace */
-};
 
 static const struct sysctl_kv router_sysctls[] = {
 	{"net/ipv4/conf/all/forwarding", "1"},
@@ -82,6 +71,9 @@ void kernel_close(struct kernel *k)
 {
 	while (k->n_routers)
 		router_drop(k, 0);
+	while (k->n_others)
+		ns_forget(k, k->others[0].name);
+	free(k->others);
 	free(k->routers);
 	memset(k, 0, sizeof(*k));
 }
@@ -94,7 +86,7 @@ static struct router_handle *router_find(struct kernel *k, const char *vpc)
 	return NULL;
 }
 
-static void router_forget(struct kernel *k, const char *vpc)
+void router_forget(struct kernel *k, const char *vpc)
 {
 	struct router_handle *r = router_find(k, vpc);
 	if (r)
@@ -141,7 +133,7 @@ static bool same_ns(int fd, const char *name)
 }
 
 /* The handle of an existing router namespace, opened on first use. */
-static int router_get(struct kernel *k, const char *vpc, struct router_handle **out)
+int router_get(struct kernel *k, const char *vpc, struct router_handle **out)
 {
 	char ns[NS_NAME_MAX];
 	ns_router(ns, vpc);
@@ -164,7 +156,7 @@ static int router_get(struct kernel *k, const char *vpc, struct router_handle **
 
 struct obs_build {
 	struct obs_router *r;
-	size_t cap_ports, cap_routes, cap_gws, cap_rts, cap_rules;
+	size_t cap_ports, cap_routes, cap_gws, cap_rts, cap_rules, cap_peers;
 	int port_ifindex_base_ok;
 };
 
@@ -186,6 +178,18 @@ static int on_link(const struct link_info *li, void *arg)
 	struct obs_build *b = arg;
 	unsigned id;
 	char tail;
+	if (!strcmp(li->name, VPC_IGW_IFNAME)) {
+		b->r->igw_link = li->ifindex == VPC_IGW_IFINDEX;
+		return 0;
+	}
+	if (sscanf(li->name, VPC_IF_PREFIX "p%u%c", &id, &tail) == 1) {
+		if (li->ifindex != (int)(VPC_PEER_IFINDEX_BASE + id))
+			return 0;
+		if (grow((void **)&b->r->peer_links, &b->cap_peers, b->r->n_peer_links, sizeof(uint32_t)))
+			return -ENOMEM;
+		b->r->peer_links[b->r->n_peer_links++] = id;
+		return 0;
+	}
 	if (sscanf(li->name, VPC_IF_PREFIX "i%u%c", &id, &tail) != 1)
 		return 0;
 	if (grow((void **)&b->r->ports, &b->cap_ports, b->r->n_ports, sizeof(uint32_t)))
@@ -294,6 +298,7 @@ static int observe_router(struct kernel *k, const char *vpc, struct obs_router *
 	    (err = rtnl_dump_rules(h->sk, on_rule, &b)))
 		return err;
 	qsort(out->rts, out->n_rts, sizeof(struct obs_rt), cmp_obs_rt);
+	qsort(out->peer_links, out->n_peer_links, sizeof(uint32_t), cmp_u32);
 	qsort(out->rules, out->n_rules, sizeof(struct obs_rule), cmp_obs_rule);
 	qsort(out->ports, out->n_ports, sizeof(uint32_t), cmp_u32);
 	qsort(out->routes, out->n_routes, sizeof(struct obs_route), cmp_u32);
@@ -328,19 +333,23 @@ int kernel_observe(struct kernel *k, struct observed *o)
 			return err;
 		}
 	}
+	if ((err = edge_observe(k, o))) {
+		observed_free(o);
+		return err;
+	}
 	return 0;
 }
 
 /* ---- execution ---- */
 
-static int kfail(struct vpc_err *err, int e, const char *what, const char *extack)
+int kfail(struct vpc_err *err, int e, const char *what, const char *extack)
 {
 	vpc_fail(err, VPC_E_KERNEL, "", "the kernel refused to %s: %s%s%s", what, strerror(-e),
 		 extack && *extack ? " — " : "", extack ? extack : "");
 	return e;
 }
 
-static int flush_router(struct router_handle *r, struct vpc_err *err, const char *what)
+int flush_router(struct router_handle *r, struct vpc_err *err, const char *what)
 {
 	int e = nlb_commit(&r->batch);
 	return e ? kfail(err, e, what, r->batch.errmsg) : 0;
@@ -411,13 +420,13 @@ static int port_delete(struct kernel *k, const char *vpc, uint32_t id, struct vp
 	return 0;
 }
 
-static struct route_rq host_route(const struct instance *in, bool replace)
+static struct route_rq host_route(uint32_t ip, uint32_t id, bool replace)
 {
 	return (struct route_rq){.cmd = RTM_NEWROUTE,
 				 .table = RT_TABLE_MAIN,
-				 .dst = in->private_ip,
+				 .dst = ip,
 				 .dst_len = 32,
-				 .oif = port_ifindex(in->id),
+				 .oif = port_ifindex(id),
 				 .type = RTN_UNICAST,
 				 .scope = RT_SCOPE_LINK,
 				 .replace = replace};
@@ -449,83 +458,138 @@ static int queue_instance_config(struct nlbatch *b, const struct subnet *s,
 
 /* Router side of an instance: its port up, answering ARP at once (proxy replies are
  * otherwise delayed by up to 0.8 s), and the route to the instance through it. */
-static int queue_port_config(struct nlbatch *b, const struct instance *in,
-			     const struct route_rq *hr)
+static int queue_port_config(struct nlbatch *b, uint32_t id, const struct route_rq *hr)
 {
 	int e;
-	if ((e = nlb_add(b, rq_link_up(port_ifindex(in->id)))) ||
-	    (e = nlb_add(b, rq_neigh_proxy_delay(port_ifindex(in->id), 0))) ||
+	if ((e = nlb_add(b, rq_link_up(port_ifindex(id)))) ||
+	    (e = nlb_add(b, rq_neigh_proxy_delay(port_ifindex(id), 0))) ||
 	    (e = nlb_add(b, rq_route(hr))))
 		return e;
 	return 0;
 }
 
 /* The port's filters and its entry in the NACL program, before it comes up. */
-static int port_setup(struct router_handle *r, const struct vpc *v, const struct instance *in,
-		      bool check_first, struct vpc_err *err)
+static int port_setup(struct router_handle *r, const char *vpc, uint32_t id,
+		      const struct port_cfg *pc, bool check_first, struct vpc_err *err)
 {
-	struct port_cfg pc;
 	int e;
 	if (!r->has_bpf)
-		return vpc_fail(err, VPC_E_KERNEL, "", "VPC %s has no NACL program loaded", v->name);
-	if (in->id >= NACL_MAX_PORTS)
-		return vpc_fail(err, VPC_E_INTERNAL, "", "port id %u is too large", in->id);
-	want_port_cfg(v, in, &pc);
-	if ((e = vbpf_port_set(&r->bpf, in->id, &pc)))
+		return vpc_fail(err, VPC_E_KERNEL, "", "VPC %s has no NACL program loaded", vpc);
+	if (id >= NACL_MAX_PORTS)
+		return vpc_fail(err, VPC_E_INTERNAL, "", "port id %u is too large", id);
+	if ((e = vbpf_port_set(&r->bpf, id, pc)))
 		return kfail(err, e, "write a port's filter entry", NULL);
 	if ((e = netns_enter(r->nsfd)))
 		return kfail(err, e, "enter the router namespace", NULL);
-	if (!check_first || !vbpf_attached(&r->bpf, port_ifindex(in->id)))
-		e = vbpf_attach(&r->bpf, port_ifindex(in->id));
+	if (!check_first || !vbpf_attached(&r->bpf, port_ifindex(id)))
+		e = vbpf_attach(&r->bpf, port_ifindex(id));
 	netns_home();
 	return e ? kfail(err, e, "attach the NACL program to a port", NULL) : 0;
 }
 
-static int inst_create(struct kernel *k, const struct vpc *v, const struct instance *in,
-		       struct vpc_err *err)
+/* What instances and NAT gateways have in common: a namespace with eth0 in a
+ * subnet, and a port in the router. */
+struct endpoint {
+	char ns[NS_NAME_MAX];
+	uint32_t id, ip;
+	uint8_t mac[6];
+	const struct subnet *subnet;
+	const struct sysctl_kv *sysctls;
+	struct port_cfg cfg;
+	bool natgw;
+};
+
+static void instance_ep(const struct vpc *v, const struct instance *in, struct endpoint *ep)
 {
-	char ns[NS_NAME_MAX], port[IF_NAME_MAX];
+	ns_instance(ep->ns, v->name, in->name);
+	ep->id = in->id;
+	ep->ip = in->private_ip;
+	memcpy(ep->mac, in->mac, 6);
+	ep->subnet = &v->subnets[in->subnet];
+	ep->sysctls = instance_sysctls;
+	want_port_cfg(v, in, &ep->cfg);
+	ep->natgw = false;
+}
+
+static const struct sysctl_kv natgw_sysctls[] = {
+	{"net/ipv6/conf/all/disable_ipv6", "1"},
+	{"net/ipv6/conf/default/disable_ipv6", "1"},
+	{"net/ipv4/conf/all/forwarding", "1"},
+	{"net/ipv4/conf/all/rp_filter", "0"},
+	{"net/ipv4/conf/default/rp_filter", "0"},
+	/* It sends forwarded traffic back out of eth0: no redirects for that. */
+	{"net/ipv4/conf/all/send_redirects", "0"},
+	{"net/ipv4/conf/default/send_redirects", "0"},
+	{NULL, NULL},
+};
+
+static void natgw_ep(const struct vpc *v, const struct nat_gateway *g, struct endpoint *ep)
+{
+	ns_natgw(ep->ns, v->name, g->name);
+	ep->id = g->id;
+	ep->ip = g->private_ip;
+	natgw_mac(g, ep->mac);
+	ep->subnet = &v->subnets[g->subnet];
+	ep->sysctls = natgw_sysctls;
+	want_natgw_port_cfg(v, g, &ep->cfg);
+	ep->natgw = true;
+}
+
+static int ep_create(struct kernel *k, const struct vpc *v, const struct endpoint *ep,
+		     struct vpc_err *err)
+{
+	char port[IF_NAME_MAX], msg[256] = "";
 	struct router_handle *r;
 	struct nl_sock *sk = NULL;
+	struct mnl_socket *nft = NULL;
 	struct nlbatch b;
 	int e = router_get(k, v->name, &r);
 	if (e)
 		return kfail(err, e, "open the router namespace", NULL);
-	ns_instance(ns, v->name, in->name);
-	if_port(port, in->id);
-	if ((e = netns_create_enter(ns, instance_sysctls)))
+	if_port(port, ep->id);
+	if ((e = netns_create_enter(ep->ns, ep->sysctls)))
 		return kfail(err, e, "create the instance namespace", NULL);
 	e = rtnl_open(&sk);
+	if (!e && ep->natgw)
+		e = nft_open(&nft);
 	netns_home();
 	if (e) {
-		netns_delete(ns);
+		if (sk)
+			nl_socket_free(sk);
+		netns_delete(ep->ns);
 		return kfail(err, e, "open the instance namespace", NULL);
 	}
 	/* eth0 is created here and its peer, the port, straight in the router: no link
 	 * ever appears in the host's namespace. */
+	struct instance cfg = {.private_ip = ep->ip};
 	nlb_init(&b, sk);
-	if ((e = nlb_add(&b, rq_veth(ETH0_IFINDEX, VPC_INSTANCE_IFNAME, in->mac,
-				     port_ifindex(in->id), port, r->nsfd))) ||
-	    (e = queue_instance_config(&b, &v->subnets[in->subnet], in)) || (e = nlb_commit(&b))) {
+	if ((e = nlb_add(&b, rq_veth(ETH0_IFINDEX, VPC_INSTANCE_IFNAME, ep->mac,
+				     port_ifindex(ep->id), port, r->nsfd))) ||
+	    (e = queue_instance_config(&b, ep->subnet, &cfg)) || (e = nlb_commit(&b))) {
 		kfail(err, e, "build the instance's link", b.errmsg);
 		goto fail;
 	}
+	if (nft && (e = nft_natgw_table(nft, msg, sizeof(msg)))) {
+		kfail(err, e, "set up the NAT gateway's masquerading", msg);
+		goto fail;
+	}
+	if ((e = port_setup(r, v->name, ep->id, &ep->cfg, false, err)))
+		goto fail;
 	nlb_free(&b);
 	nl_socket_free(sk);
-	if ((e = port_setup(r, v, in, false, err))) {
-		port_delete(k, v->name, in->id, NULL);
-		netns_delete(ns);
-		return e;
-	}
-	struct route_rq hr = host_route(in, false);
-	if ((e = queue_port_config(&r->batch, in, &hr)))
+	if (nft)
+		mnl_socket_close(nft);
+	struct route_rq hr = host_route(ep->ip, ep->id, false);
+	if ((e = queue_port_config(&r->batch, ep->id, &hr)))
 		return kfail(err, e, "queue a request", NULL);
 	return 0;
 fail:
 	nlb_free(&b);
 	nl_socket_free(sk);
-	port_delete(k, v->name, in->id, NULL);
-	netns_delete(ns);
+	if (nft)
+		mnl_socket_close(nft);
+	port_delete(k, v->name, ep->id, NULL);
+	netns_delete(ep->ns);
 	return e;
 }
 
@@ -555,8 +619,8 @@ static int inst_ensure(struct kernel *k, const struct vpc *v, const struct insta
 	nl_socket_free(sk);
 	if (e)
 		return e;
-	struct route_rq hr = host_route(in, true);
-	if ((e = queue_port_config(&r->batch, in, &hr)))
+	struct route_rq hr = host_route(in->private_ip, in->id, true);
+	if ((e = queue_port_config(&r->batch, in->id, &hr)))
 		return kfail(err, e, "queue a request", NULL);
 	return 0;
 }
@@ -775,6 +839,9 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 			const char *vpc = ns_vpc_part(o->name);
 			if (vpc && !strchr(vpc, '.'))
 				router_forget(k, vpc);
+			ns_forget(k, o->name);
+			/* Links to namespaces that stay (internet, peer routers) go now. */
+			ns_cut_links(o->name);
 			if ((e = netns_delete(o->name)))
 				kfail(err, e, "delete a namespace", o->name);
 			break;
@@ -812,21 +879,41 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 		case OP_ROUTES_SYNC:
 			e = routes_sync(k, t, o->vpc, err);
 			break;
-		case OP_PORT_SETUP: {
+		case OP_PORT_SETUP:
+		case OP_NATGW_SETUP: {
 			struct router_handle *r;
+			struct endpoint ep;
+			if (o->kind == OP_PORT_SETUP)
+				instance_ep(v, &v->instances[o->idx], &ep);
+			else
+				natgw_ep(v, &v->nat_gateways[o->idx], &ep);
 			if ((e = router_get(k, v->name, &r)))
 				kfail(err, e, "open the router namespace", NULL);
 			else
-				e = port_setup(r, v, &v->instances[o->idx], true, err);
+				e = port_setup(r, v->name, ep.id, &ep.cfg, true, err);
 			break;
 		}
+		case OP_INTERNET_CREATE:
+		case OP_IGW_CREATE:
+		case OP_IGW_SYNC:
+		case OP_PEERING_CREATE:
+		case OP_PEER_LINK_DELETE:
+			e = edge_execute(k, t, o, err);
+			break;
 		case OP_GW_ADD:
 			e = gw_change(k, v->name, RTM_NEWADDR, cidr_gateway(v->subnets[o->idx].cidr),
 				      err);
 			break;
 		case OP_INST_CREATE:
-			e = inst_create(k, v, &v->instances[o->idx], err);
+		case OP_NATGW_CREATE: {
+			struct endpoint ep;
+			if (o->kind == OP_INST_CREATE)
+				instance_ep(v, &v->instances[o->idx], &ep);
+			else
+				natgw_ep(v, &v->nat_gateways[o->idx], &ep);
+			e = ep_create(k, v, &ep, err);
 			break;
+		}
 		case OP_VPC_ENSURE:
 			if ((e = ensure_router(v->name)))
 				kfail(err, e, "repair the router's settings", NULL);

@@ -7,10 +7,13 @@
 #include "vpc/plan.h"
 
 struct router_handle;
+struct ns_handle;
 
 struct kernel {
 	struct router_handle *routers;
 	size_t n_routers, cap_routers;
+	struct ns_handle *others; /* internet, gateways */
+	size_t n_others;
 };
 
 int kernel_init(struct kernel *k);

@@ -14,6 +14,7 @@
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -842,6 +843,266 @@ int nft_sync(struct mnl_socket *nl, const struct sg_objects *w, const struct obs
 			del_set(&x, have->sets[i]);
 	}
 	e = x.n_acks ? batch_send(nl, &x, errbuf, errlen) : 0;
+	batch_free(&x);
+	return e;
+}
+
+/* ---- internet gateway ---- */
+
+#define IGW_MAP_DNAT "public_to_private"
+#define IGW_MAP_SNAT "private_to_public"
+
+static void add_addr_map(struct batch *x, const char *name)
+{
+	struct nftnl_set *s = set_obj(name);
+	static uint32_t id = 1u << 29;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_IPV4);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 4);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, T_IPADDR);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, T_IPADDR);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 4);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, ++id);
+	struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_NEWSET, NLM_F_CREATE);
+	if (nlh) {
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		batch_done(x);
+	}
+	nftnl_set_free(s);
+}
+
+static void add_hook_chain(struct batch *x, const char *name, const char *type, uint32_t hook,
+			   int prio, uint32_t policy)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, VPC_NFT_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, policy);
+	struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+	if (nlh) {
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		batch_done(x);
+	}
+	nftnl_chain_free(c);
+}
+
+static void e_nat(struct nftnl_rule *r, int type, uint32_t reg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("nat");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, (uint32_t)type);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void e_ifindex(struct nftnl_rule *r, uint32_t key, uint32_t ifindex)
+{
+	e_meta(r, key, NFT_REG_1);
+	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &ifindex, 4);
+}
+
+static void igw_base(struct batch *x)
+{
+	struct nftnl_rule *r;
+	add_table(x);
+	add_addr_map(x, IGW_MAP_DNAT);
+	add_addr_map(x, IGW_MAP_SNAT);
+	add_hook_chain(x, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
+	add_hook_chain(x, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	add_hook_chain(x, "forward", "filter", NF_INET_FORWARD, 0, NF_DROP);
+	/* From the internet: a public address becomes its private one. */
+	r = rule_obj("prerouting");
+	e_ifindex(r, NFT_META_IIF, IGW_IF_INET);
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
+	e_lookup(r, NFT_REG_1, IGW_MAP_DNAT, NFT_REG_1);
+	e_nat(r, NFT_NAT_DNAT, NFT_REG_1);
+	add_rule(x, r);
+	/* To the internet: a private address becomes its public one. */
+	r = rule_obj("postrouting");
+	e_ifindex(r, NFT_META_OIF, IGW_IF_INET);
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
+	e_lookup(r, NFT_REG_1, IGW_MAP_SNAT, NFT_REG_1);
+	e_nat(r, NFT_NAT_SNAT, NFT_REG_1);
+	add_rule(x, r);
+	/* Forwarding: replies; what came for a public address; what leaves from an
+	 * address that has one. Nothing else crosses the gateway. */
+	r = rule_obj("forward");
+	e_ct_state(r, CT_ESTABLISHED | CT_RELATED);
+	e_verdict(r, NF_ACCEPT);
+	add_rule(x, r);
+	r = rule_obj("forward");
+	e_ifindex(r, NFT_META_IIF, IGW_IF_INET);
+	{
+		struct nftnl_expr *e = nftnl_expr_alloc("ct");
+		uint32_t dnat = IPS_DST_NAT, zero = 0;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("bitwise");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &dnat, 4);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+		nftnl_rule_add_expr(r, e);
+		e_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
+	}
+	e_verdict(r, NF_ACCEPT);
+	add_rule(x, r);
+	r = rule_obj("forward");
+	e_ifindex(r, NFT_META_IIF, IGW_IF_ROUTER);
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
+	e_lookup(r, NFT_REG_1, IGW_MAP_SNAT, -1);
+	e_verdict(r, NF_ACCEPT);
+	add_rule(x, r);
+}
+
+static void flush_set(struct batch *x, const char *name)
+{
+	struct nftnl_set *s = set_obj(name);
+	struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_DELSETELEM, 0);
+	if (nlh) {
+		nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		batch_done(x);
+	}
+	nftnl_set_free(s);
+}
+
+static void map_pairs(struct batch *x, const char *map, const struct nat_pair *p, size_t n, bool rev)
+{
+	for (size_t i = 0; i < n;) {
+		struct nftnl_set *s = set_obj(map);
+		for (size_t k = 0; k < ELEMS_PER_MSG && i < n; k++, i++) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			uint32_t key = htonl(rev ? p[i].priv : p[i].pub), val = htonl(rev ? p[i].pub : p[i].priv);
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, 4);
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &val, 4);
+			nftnl_set_elem_add(s, e);
+		}
+		struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+		if (nlh) {
+			nftnl_set_elems_nlmsg_build_payload(nlh, s);
+			batch_done(x);
+		}
+		nftnl_set_free(s);
+	}
+}
+
+int nft_igw_sync(struct mnl_socket *nl, const struct nat_pair *pairs, size_t n, bool have_table,
+		 char *errbuf, size_t errlen)
+{
+	struct batch x;
+	int e = batch_init(&x, (1 << 20) + n * 256);
+	if (e)
+		return e;
+	if (!have_table)
+		igw_base(&x);
+	if (pairs) {
+		/* The whole mapping at once: a moved elastic IP never has two owners. */
+		flush_set(&x, IGW_MAP_DNAT);
+		flush_set(&x, IGW_MAP_SNAT);
+		map_pairs(&x, IGW_MAP_DNAT, pairs, n, false);
+		map_pairs(&x, IGW_MAP_SNAT, pairs, n, true);
+	}
+	e = x.n_acks ? batch_send(nl, &x, errbuf, errlen) : 0;
+	batch_free(&x);
+	return e;
+}
+
+struct pair_ctx {
+	struct nat_pair *p;
+	size_t n;
+	int err;
+};
+
+static int pair_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct pair_ctx *x = arg;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) || !(it = nftnl_set_elems_iter_create(s))) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		uint32_t kl = 0, dl = 0;
+		const uint32_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &kl);
+		const uint32_t *d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dl);
+		if (!k || !d || kl != 4 || dl != 4)
+			continue;
+		struct nat_pair *p = realloc(x->p, (x->n + 1) * sizeof(*p));
+		if (!p) {
+			x->err = -ENOMEM;
+			break;
+		}
+		x->p = p;
+		p[x->n++] = (struct nat_pair){ntohl(*k), ntohl(*d)};
+	}
+	nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct nat_pair *x = a, *y = b;
+	return x->pub < y->pub ? -1 : x->pub > y->pub;
+}
+
+int nft_igw_observe(struct mnl_socket *nl, struct nat_pair **pairs, size_t *n, bool *present)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct pair_ctx x = {0};
+	struct dump d = {pair_cb, &x};
+	struct nftnl_set *s = set_obj(IGW_MAP_DNAT);
+	*pairs = NULL;
+	*n = 0;
+	*present = false;
+	if (!s)
+		return -ENOMEM;
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_IPV4,
+						     NLM_F_DUMP | NLM_F_ACK, next_seq());
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	int r = run_dump(nl, nlh, &d);
+	if (r == -ENOENT)
+		return 0;
+	if (r || x.err) {
+		free(x.p);
+		return r ? r : x.err;
+	}
+	qsort(x.p, x.n, sizeof(*x.p), cmp_pair);
+	*pairs = x.p;
+	*n = x.n;
+	*present = true;
+	return 0;
+}
+
+/* ---- NAT gateway ---- */
+
+int nft_natgw_table(struct mnl_socket *nl, char *errbuf, size_t errlen)
+{
+	struct batch x;
+	int e = batch_init(&x, 1 << 20);
+	if (e)
+		return e;
+	add_table(&x);
+	add_hook_chain(&x, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	/* What it forwards (not its own traffic) leaves with its address. */
+	struct nftnl_rule *r = rule_obj("postrouting");
+	uint32_t eth0 = 2;
+	e_meta(r, NFT_META_OIF, NFT_REG_1);
+	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &eth0, 4);
+	e_meta(r, NFT_META_IIF, NFT_REG_1);
+	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &eth0, 4);
+	struct nftnl_expr *m = nftnl_expr_alloc("masq");
+	nftnl_rule_add_expr(r, m);
+	add_rule(&x, r);
+	e = batch_send(nl, &x, errbuf, errlen);
 	batch_free(&x);
 	return e;
 }

@@ -23,4 +23,21 @@ int nft_observe(struct mnl_socket *nl, struct obs_nft *out);
 int nft_sync(struct mnl_socket *nl, const struct sg_objects *want, const struct obs_nft *have,
 	     char *errbuf, size_t errlen);
 
+/* Fixed ifindexes inside an internet-gateway namespace. */
+#define IGW_IF_ROUTER 2 /* "vpc-r", to the VPC router */
+#define IGW_IF_INET   3 /* "vpc-inet", to the simulated internet */
+
+/*
+ * The internet gateway's table: 1:1 NAT through two maps (public -> private at
+ * prerouting, private -> public at postrouting), and a forward filter that lets
+ * in only what was addressed to a public IP and lets out only what has one.
+ * With pairs == NULL only the base objects are created (if missing).
+ */
+int nft_igw_sync(struct mnl_socket *nl, const struct nat_pair *pairs, size_t n, bool have_table,
+		 char *errbuf, size_t errlen);
+/* Pairs of the public -> private map, sorted by public; *present = table exists. */
+int nft_igw_observe(struct mnl_socket *nl, struct nat_pair **pairs, size_t *n, bool *present);
+/* A NAT gateway's table: masquerade what it forwards out of eth0. */
+int nft_natgw_table(struct mnl_socket *nl, char *errbuf, size_t errlen);
+
 #endif

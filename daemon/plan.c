@@ -54,6 +54,47 @@ void want_port_cfg(const struct vpc *v, const struct instance *in, struct port_c
 	c->subnet = v->subnets[in->subnet].id;
 }
 
+void natgw_mac(const struct nat_gateway *g, uint8_t mac[6])
+{
+	mac[0] = 0x0a;
+	mac[1] = 0x58;
+	for (int k = 0; k < 4; k++)
+		mac[2 + k] = (uint8_t)(g->private_ip >> (24 - 8 * k));
+}
+
+/* A NAT gateway forwards others' traffic: no source/destination check. */
+void want_natgw_port_cfg(const struct vpc *v, const struct nat_gateway *g, struct port_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ip = htonl(g->private_ip);
+	natgw_mac(g, c->mac);
+	c->flags = PORT_F_VALID;
+	c->subnet = v->subnets[g->subnet].id;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct nat_pair *x = a, *y = b;
+	return x->pub < y->pub ? -1 : x->pub > y->pub;
+}
+
+int want_nat_pairs(const struct vpc *v, struct nat_pair **out, size_t *n_out)
+{
+	struct nat_pair *p = calloc(v->n_instances + v->n_nat_gateways + 1, sizeof(*p));
+	size_t n = 0;
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_instances; i++)
+		if (v->instances[i].public_ip)
+			p[n++] = (struct nat_pair){v->instances[i].public_ip, v->instances[i].private_ip};
+	for (size_t i = 0; i < v->n_nat_gateways; i++)
+		p[n++] = (struct nat_pair){v->nat_gateways[i].public_ip, v->nat_gateways[i].private_ip};
+	qsort(p, n, sizeof(*p), cmp_pair);
+	*out = p;
+	*n_out = n;
+	return 0;
+}
+
 void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_cfg *c,
 		     uint64_t *hin, uint64_t *hout)
 {
@@ -297,25 +338,42 @@ static struct op mkop(enum op_kind k, int vpc, int idx, const char *name)
 /* Every namespace the target model expects, sorted. */
 static char **expected_ns(const struct topology *t, size_t *n_out)
 {
-	size_t n = 0, k = 0;
+	size_t n = 1, k = 0;
+	bool internet = false;
 	for (size_t i = 0; i < t->n_vpcs; i++)
-		n += 1 + t->vpcs[i].n_instances;
+		n += 2 + t->vpcs[i].n_instances + t->vpcs[i].n_nat_gateways;
 	char **e = calloc(n + 1, sizeof(char *));
 	if (!e)
 		return NULL;
+#define NEXT()                                                                                     \
+	do {                                                                                       \
+		if (!(e[k] = malloc(NS_NAME_MAX)))                                                \
+			goto nomem;                                                                \
+	} while (0)
 	for (size_t i = 0; i < t->n_vpcs; i++) {
 		const struct vpc *v = &t->vpcs[i];
-		e[k] = malloc(NS_NAME_MAX);
-		if (!e[k])
-			goto nomem;
+		NEXT();
 		ns_router(e[k++], v->name);
 		for (size_t j = 0; j < v->n_instances; j++) {
-			e[k] = malloc(NS_NAME_MAX);
-			if (!e[k])
-				goto nomem;
+			NEXT();
 			ns_instance(e[k++], v->name, v->instances[j].name);
 		}
+		for (size_t j = 0; j < v->n_nat_gateways; j++) {
+			NEXT();
+			ns_natgw(e[k++], v->name, v->nat_gateways[j].name);
+		}
+		if (v->internet_gateway) {
+			NEXT();
+			ns_igw(e[k++], v->name);
+			internet = true;
+		}
 	}
+	if (internet) {
+		NEXT();
+		ns_internet(e[k++]);
+	}
+#undef NEXT
+	n = k;
 	qsort(e, n, sizeof(char *), cmp_str);
 	*n_out = n;
 	return e;
@@ -337,6 +395,74 @@ static bool instance_intact(const struct vpc *v, const struct instance *in,
 	       has_route(r, in->private_ip, in->id);
 }
 
+static bool natgw_intact(const struct vpc *v, const struct nat_gateway *g,
+			 const struct observed *obs, const struct obs_router *r)
+{
+	char ns[NS_NAME_MAX];
+	ns_natgw(ns, v->name, g->name);
+	return r && obs_has_ns(obs, ns) && has_u32(r->ports, r->n_ports, g->id) &&
+	       has_route(r, g->private_ip, g->id);
+}
+
+static bool natgw_port_in_sync(const struct vpc *v, const struct nat_gateway *g,
+			       const struct obs_router *r)
+{
+	struct port_cfg want;
+	if (!r || !r->bpf || g->id >= NACL_MAX_PORTS)
+		return false;
+	want_natgw_port_cfg(v, g, &want);
+	return !memcmp(&want, &r->port_cfgs[g->id], sizeof(want));
+}
+
+static bool igw_intact(const struct vpc *v, const struct observed *obs, const struct obs_router *r)
+{
+	char ns[NS_NAME_MAX];
+	ns_igw(ns, v->name);
+	return r && r->igw_link && obs_has_ns(obs, ns) &&
+	       has_u32(obs->inet_links, obs->n_inet_links, v->id);
+}
+
+/* Do the gateway's NAT map and the internet's routes to this VPC match? */
+static int igw_in_sync(const struct vpc *v, const struct observed *obs, const struct obs_router *r,
+		       bool *ok)
+{
+	struct nat_pair *p;
+	size_t n, routes = 0;
+	int err = want_nat_pairs(v, &p, &n);
+	if (err)
+		return err;
+	*ok = r && r->igw_table && r->n_nat == n;
+	for (size_t i = 0; i < n && *ok; i++)
+		*ok = p[i].pub == r->nat[i].pub && p[i].priv == r->nat[i].priv;
+	for (size_t i = 0; i < obs->n_inet_routes && *ok; i++) {
+		const struct obs_inet_route *x = &obs->inet_routes[i];
+		bool mine = false;
+		for (size_t k = 0; k < n && !mine; k++)
+			mine = p[k].pub == x->dst;
+		if (x->vpc_id == v->id) {
+			routes++;
+			*ok = mine;
+		} else if (mine) {
+			*ok = false; /* the internet sends one of ours elsewhere */
+		}
+	}
+	*ok = *ok && routes == n;
+	free(p);
+	return 0;
+}
+
+/* Is the peering's link there, in both routers? */
+static bool peering_intact(const struct topology *t, const struct peering *pe,
+			   const struct observed *obs)
+{
+	for (int s = 0; s < 2; s++) {
+		const struct obs_router *r = obs_find_router(obs, t->vpcs[pe->vpc[s]].name);
+		if (!r || !has_u32(r->peer_links, r->n_peer_links, pe->id))
+			return false;
+	}
+	return true;
+}
+
 int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 	       struct plan *out)
 {
@@ -356,6 +482,9 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 			for (size_t j = 0; j < v->n_instances && !keep; j++)
 				keep = v->instances[j].id == r->ports[k] &&
 				       instance_intact(v, &v->instances[j], obs, r);
+			for (size_t j = 0; j < v->n_nat_gateways && !keep; j++)
+				keep = v->nat_gateways[j].id == r->ports[k] &&
+				       natgw_intact(v, &v->nat_gateways[j], obs, r);
 			if (keep)
 				continue;
 			struct op o = mkop(OP_PORT_DELETE, (int)i, -1, v->name);
@@ -381,6 +510,30 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 			ns_instance(ns, v->name, v->instances[j].name);
 			if (obs_has_ns(obs, ns) && !instance_intact(v, &v->instances[j], obs, r) &&
 			    (err = push(&p, mkop(OP_NS_DELETE, (int)i, (int)j, ns))))
+				goto out;
+		}
+		for (size_t j = 0; j < v->n_nat_gateways; j++) {
+			ns_natgw(ns, v->name, v->nat_gateways[j].name);
+			if (obs_has_ns(obs, ns) && !natgw_intact(v, &v->nat_gateways[j], obs, r) &&
+			    (err = push(&p, mkop(OP_NS_DELETE, (int)i, (int)j, ns))))
+				goto out;
+		}
+		ns_igw(ns, v->name);
+		if (v->internet_gateway && obs_has_ns(obs, ns) && !igw_intact(v, obs, r) &&
+		    (err = push(&p, mkop(OP_NS_DELETE, (int)i, -1, ns))))
+			goto out;
+		/* Peering links that no peering wants, or whose other end is missing. */
+		for (size_t k = 0; r && k < r->n_peer_links; k++) {
+			bool keep = false;
+			for (size_t q = 0; q < t->n_peerings && !keep; q++)
+				keep = t->peerings[q].id == r->peer_links[k] &&
+				       (t->peerings[q].vpc[0] == (int)i || t->peerings[q].vpc[1] == (int)i) &&
+				       peering_intact(t, &t->peerings[q], obs);
+			if (keep)
+				continue;
+			struct op o = mkop(OP_PEER_LINK_DELETE, (int)i, -1, v->name);
+			o.id = r->peer_links[k];
+			if ((err = push(&p, o)))
 				goto out;
 		}
 	}
@@ -410,6 +563,14 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 		}
 	}
 	/* 4-7. Build what is missing, in dependency order. */
+	char inet[NS_NAME_MAX];
+	ns_internet(inet);
+	for (size_t i = 0; i < t->n_vpcs; i++)
+		if (t->vpcs[i].internet_gateway && !obs_has_ns(obs, inet)) {
+			if ((err = push(&p, mkop(OP_INTERNET_CREATE, -1, -1, inet))))
+				goto out;
+			break;
+		}
 	for (size_t i = 0; i < t->n_vpcs; i++) {
 		const struct vpc *v = &t->vpcs[i];
 		const struct obs_router *r = obs_find_router(obs, v->name);
@@ -417,6 +578,9 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 		    (err = push(&p, mkop(r ? OP_VPC_ENSURE : OP_VPC_CREATE, (int)i, -1, v->name))))
 			goto out;
 		if (r && !r->bpf && (err = push(&p, mkop(OP_BPF_LOAD, (int)i, -1, v->name))))
+			goto out;
+		if (v->internet_gateway && !igw_intact(v, obs, r) &&
+		    (err = push(&p, mkop(OP_IGW_CREATE, (int)i, -1, v->name))))
 			goto out;
 		for (size_t j = 0; j < v->n_subnets; j++) {
 			uint32_t gw = cidr_gateway(v->subnets[j].cidr);
@@ -444,10 +608,31 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 			    (err = push(&p, mkop(OP_PORT_SETUP, (int)i, (int)j, v->name))))
 				goto out;
 		}
-		/* Routes last: their next hops (instances, gateways, peerings) exist now. */
-		bool rt_ok;
-		if ((err = routes_in_sync(t, (int)i, r, &rt_ok)) ||
-		    (!rt_ok && (err = push(&p, mkop(OP_ROUTES_SYNC, (int)i, -1, v->name)))))
+		for (size_t j = 0; j < v->n_nat_gateways; j++) {
+			const struct nat_gateway *g = &v->nat_gateways[j];
+			bool ok = natgw_intact(v, g, obs, r);
+			if (!ok && (err = push(&p, mkop(OP_NATGW_CREATE, (int)i, (int)j, v->name))))
+				goto out;
+			if (ok && (deep || !natgw_port_in_sync(v, g, r)) &&
+			    (err = push(&p, mkop(OP_NATGW_SETUP, (int)i, (int)j, v->name))))
+				goto out;
+		}
+	}
+	/* Peerings once both routers stand; routes after them, they may point there. */
+	for (size_t q = 0; q < t->n_peerings; q++)
+		if (!peering_intact(t, &t->peerings[q], obs) &&
+		    (err = push(&p, mkop(OP_PEERING_CREATE, -1, (int)q, t->peerings[q].name))))
+			goto out;
+	for (size_t i = 0; i < t->n_vpcs; i++) {
+		const struct vpc *v = &t->vpcs[i];
+		const struct obs_router *r = obs_find_router(obs, v->name);
+		bool ok;
+		if (v->internet_gateway &&
+		    ((err = igw_in_sync(v, obs, igw_intact(v, obs, r) ? r : NULL, &ok)) ||
+		     (!ok && (err = push(&p, mkop(OP_IGW_SYNC, (int)i, -1, v->name))))))
+			goto out;
+		if ((err = routes_in_sync(t, (int)i, r, &ok)) ||
+		    (!ok && (err = push(&p, mkop(OP_ROUTES_SYNC, (int)i, -1, v->name)))))
 			goto out;
 	}
 	err = 0;
@@ -475,7 +660,11 @@ const char *op_kind_name(enum op_kind k)
 		[OP_VPC_ENSURE] = "vpc-ensure",	  [OP_PIN_DELETE] = "pins-delete",
 		[OP_BPF_LOAD] = "nacl-program-load", [OP_NACL_SYNC] = "subnet-sync",
 		[OP_PORT_SETUP] = "port-setup",	  [OP_SG_SYNC] = "security-group-sync",
-		[OP_ROUTES_SYNC] = "routes-sync",
+		[OP_ROUTES_SYNC] = "routes-sync",	  [OP_INTERNET_CREATE] = "internet-create",
+		[OP_IGW_CREATE] = "igw-create",	  [OP_IGW_SYNC] = "igw-nat-sync",
+		[OP_NATGW_CREATE] = "nat-gateway-create", [OP_PEERING_CREATE] = "peering-create",
+		[OP_NATGW_SETUP] = "nat-gateway-setup",
+		[OP_PEER_LINK_DELETE] = "peering-link-delete",
 		[OP_GW_ADD] = "gateway-add",	  [OP_INST_CREATE] = "instance-create",
 		[OP_INST_ENSURE] = "instance-ensure",
 	};
@@ -511,10 +700,14 @@ void observed_free(struct observed *o)
 		obs_nft_free(&o->routers[i].nft);
 		free(o->routers[i].rts);
 		free(o->routers[i].rules);
+		free(o->routers[i].peer_links);
+		free(o->routers[i].nat);
 	}
 	free(o->routers);
 	for (size_t i = 0; i < o->n_pinned; i++)
 		free(o->pinned[i]);
 	free(o->pinned);
+	free(o->inet_links);
+	free(o->inet_routes);
 	memset(o, 0, sizeof(*o));
 }

@@ -54,6 +54,16 @@ struct obs_rule {
 	uint32_t mark, table;
 };
 
+/* One private<->public pair of an internet gateway. Host order. */
+struct nat_pair {
+	uint32_t pub, priv;
+};
+
+struct obs_inet_route {
+	uint32_t dst; /* a public address */
+	uint32_t vpc_id; /* the VPC whose gateway the internet sends it to */
+};
+
 struct obs_router {
 	const char *vpc; /* name, from the namespace name */
 	uint32_t *ports; /* ids of vpc-i<id> links, sorted */
@@ -73,6 +83,12 @@ struct obs_router {
 	size_t n_rts;
 	struct obs_rule *rules; /* sorted by mark */
 	size_t n_rules;
+	uint32_t *peer_links; /* ids of the peerings whose link is here, sorted */
+	size_t n_peer_links;
+	bool igw_link;	      /* the link to the internet gateway is here */
+	bool igw_table;	      /* the gateway's NAT table exists */
+	struct nat_pair *nat; /* its public -> private map, sorted by public */
+	size_t n_nat;
 };
 
 struct observed {
@@ -82,6 +98,10 @@ struct observed {
 	size_t n_routers;
 	char **pinned; /* VPCs with a pinned NACL program */
 	size_t n_pinned;
+	uint32_t *inet_links; /* VPC ids whose gateway link reaches the internet, sorted */
+	size_t n_inet_links;
+	struct obs_inet_route *inet_routes; /* the internet's routes to public IPs, sorted */
+	size_t n_inet_routes;
 };
 
 enum op_kind {
@@ -99,6 +119,13 @@ enum op_kind {
 	OP_PORT_SETUP,	/* vpc, instance: filters attached, port entry as the model says */
 	OP_SG_SYNC,	/* vpc: the security-group table as the model says (one batch) */
 	OP_ROUTES_SYNC, /* vpc: route tables (kernel tables and their mark rules) */
+	OP_INTERNET_CREATE, /* the simulated internet */
+	OP_IGW_CREATE,	    /* vpc: its internet gateway and links */
+	OP_IGW_SYNC,	    /* vpc: the gateway's NAT map and the internet's routes to it */
+	OP_NATGW_CREATE,    /* vpc, NAT gateway */
+	OP_NATGW_SETUP,	    /* vpc, NAT gateway: its port's filter entry and attachment */
+	OP_PEERING_CREATE,  /* peering (idx): the link between two routers */
+	OP_PEER_LINK_DELETE, /* vpc (name), id: a peering link that should not be there */
 };
 
 struct op {
@@ -129,6 +156,10 @@ int cmp_obs_rule(const void *a, const void *b);
 
 /* What the NACL program should hold for a port and a subnet. */
 void want_port_cfg(const struct vpc *v, const struct instance *in, struct port_cfg *out);
+void want_natgw_port_cfg(const struct vpc *v, const struct nat_gateway *g, struct port_cfg *out);
+/* The internet gateway's public -> private pairs, sorted by public. */
+int want_nat_pairs(const struct vpc *v, struct nat_pair **out, size_t *n);
+void natgw_mac(const struct nat_gateway *g, uint8_t mac[6]);
 void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_cfg *out,
 		     uint64_t *hash_in, uint64_t *hash_out);
 
