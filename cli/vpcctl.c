@@ -93,6 +93,15 @@ static const struct optspec route_remove_opts[] = {
 	{NULL, false, NULL},
 };
 
+static const struct optspec vpc_set_opts[] = {
+	{"internet-gateway", true, "on to attach an internet gateway, off to detach it"},
+	{NULL, false, NULL},
+};
+static const struct optspec natgw_opts[] = {
+	{"subnet", true, "the (public) subnet it lives in (required)"},
+	{NULL, false, NULL},
+};
+
 static const struct verb verbs[] = {
 	{"apply", cmd_apply, "-f FILE", 0, 0, apply_opts,
 	 "Create or update VPCs to match a topology file. VPCs in the file are made exactly\n"
@@ -115,6 +124,8 @@ static const struct verb verbs[] = {
 	{"vpc create", cmd_vpc_create, "NAME", 1, 1, vpc_create_opts, "Create an empty VPC.", false},
 	{"vpc delete", cmd_vpc_delete, "NAME", 1, 1, NULL, "Delete a VPC (same as destroy).", false},
 	{"vpc list", cmd_vpc_list, NULL, 0, 0, NULL, "List VPCs.", true},
+	{"vpc set", cmd_vpc_set, "NAME", 1, 1, vpc_set_opts, "Attach or detach the internet gateway.",
+	 false},
 	{"subnet create", cmd_subnet_create, "VPC NAME", 2, 2, subnet_create_opts,
 	 "Create a subnet in a VPC.", false},
 	{"subnet delete", cmd_subnet_delete, "VPC NAME", 2, 2, NULL,
@@ -159,6 +170,27 @@ static const struct verb verbs[] = {
 	 "Replace the route to a destination.", false},
 	{"route remove", cmd_route_remove, "VPC TABLE", 2, 2, route_remove_opts,
 	 "Remove the route to a destination.", false},
+	{"nat-gateway create", cmd_natgw_create, "VPC NAME", 2, 2, natgw_opts,
+	 "Create a NAT gateway (with its own public IP) in a public subnet. Private\n"
+	 "subnets route 0.0.0.0/0 to nat-gateway:NAME to reach the internet through it.",
+	 false},
+	{"nat-gateway delete", cmd_natgw_delete, "VPC NAME", 2, 2, NULL, "Delete a NAT gateway.",
+	 false},
+	{"nat-gateway list", cmd_natgw_list, "VPC", 1, 1, NULL, "List a VPC's NAT gateways.", true},
+	{"eip allocate", cmd_eip_allocate, NULL, 0, 0, NULL,
+	 "Allocate an elastic IP from the public pool and print it.", true},
+	{"eip release", cmd_eip_release, "ADDRESS", 1, 1, NULL, "Give an elastic IP back.", false},
+	{"eip associate", cmd_eip_associate, "ADDRESS VPC/INSTANCE", 2, 2, NULL,
+	 "Give an instance the elastic IP (moving it if another instance had it).", false},
+	{"eip disassociate", cmd_eip_disassociate, "ADDRESS", 1, 1, NULL,
+	 "Take an elastic IP off its instance (it stays allocated).", false},
+	{"eip list", cmd_eip_list, NULL, 0, 0, NULL, "List elastic IPs.", true},
+	{"peering create", cmd_peering_create, "NAME VPC VPC", 3, 3, NULL,
+	 "Peer two VPCs (their CIDRs must not overlap). Traffic flows only where both\n"
+	 "sides' route tables send it to peering:NAME; peerings are not transitive.",
+	 false},
+	{"peering delete", cmd_peering_delete, "NAME", 1, 1, NULL, "Delete a peering.", false},
+	{"peering list", cmd_peering_list, NULL, 0, 0, NULL, "List peerings.", true},
 	{"nacl create", cmd_nacl_create, "VPC NAME", 2, 2, NULL,
 	 "Create a network ACL. A new NACL denies everything until entries are added.", false},
 	{"nacl delete", cmd_nacl_delete, "VPC NAME", 2, 2, NULL,

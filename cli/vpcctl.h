@@ -104,6 +104,18 @@ int cmd_rt_associate(struct cli *, struct args *);
 int cmd_route_add(struct cli *, struct args *);
 int cmd_route_replace(struct cli *, struct args *);
 int cmd_route_remove(struct cli *, struct args *);
+int cmd_vpc_set(struct cli *, struct args *);
+int cmd_natgw_create(struct cli *, struct args *);
+int cmd_natgw_delete(struct cli *, struct args *);
+int cmd_natgw_list(struct cli *, struct args *);
+int cmd_eip_allocate(struct cli *, struct args *);
+int cmd_eip_release(struct cli *, struct args *);
+int cmd_eip_associate(struct cli *, struct args *);
+int cmd_eip_disassociate(struct cli *, struct args *);
+int cmd_eip_list(struct cli *, struct args *);
+int cmd_peering_create(struct cli *, struct args *);
+int cmd_peering_delete(struct cli *, struct args *);
+int cmd_peering_list(struct cli *, struct args *);
 
 /* Helpers for verbs that edit one object. */
 json_t *path_of(const char *first, ...); /* NULL-terminated */

@@ -136,6 +136,44 @@ static void add_nacl_counters(struct vpcd *d, json_t *vpcs)
 	}
 }
 
+/* A new elastic IP: the first pool address nobody holds (auto-assigned public IPs
+ * included, so allocating never moves anyone's address). */
+static json_t *op_eip_allocate(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	const struct topology *t = d->topo;
+	struct cidr pool = t->public_pool;
+	char ip[IP_STR_MAX];
+	(void)req;
+	for (uint32_t a = pool.addr + 1; a < cidr_last(pool); a++) {
+		bool used = false;
+		for (size_t i = 0; i < t->n_eips && !used; i++)
+			used = t->eips[i].addr == a;
+		for (size_t v = 0; v < t->n_vpcs && !used; v++) {
+			const struct vpc *x = &t->vpcs[v];
+			for (size_t i = 0; i < x->n_instances && !used; i++)
+				used = x->instances[i].public_ip == a;
+			for (size_t i = 0; i < x->n_nat_gateways && !used; i++)
+				used = x->nat_gateways[i].public_ip == a;
+		}
+		if (used)
+			continue;
+		json_t *next = json_deep_copy(d->desired);
+		json_t *eips = json_object_get(next, "elastic_ips");
+		if (!json_is_array(eips)) {
+			eips = json_array();
+			json_object_set_new(next, "elastic_ips", eips);
+		}
+		json_array_append_new(eips, json_pack("{s:s}", "address", ip_fmt(a, ip)));
+		json_t *reply = change(d, next, false);
+		if (json_is_true(json_object_get(reply, "ok")))
+			json_object_set_new(json_object_get(reply, "result"), "address", json_string(ip));
+		return reply;
+	}
+	vpc_fail(err, VPC_E_CONFLICT, "", "the public address pool %s is exhausted",
+		 cidr_fmt(pool, (char[CIDR_STR_MAX]){0}));
+	return NULL;
+}
+
 static json_t *op_show(struct vpcd *d, const json_t *req, struct vpc_err *err)
 {
 	const char *vpc = json_string_value(json_object_get(req, "vpc"));
@@ -242,7 +280,7 @@ static const struct {
 	{"remove", op_edit},	     {"set", op_edit},	      {"replace", op_edit},
 	{"show", op_show},
 	{"desired", op_desired},     {"resolve", op_resolve}, {"reconcile", op_reconcile},
-	{"status", op_status},
+	{"status", op_status},	     {"eip_allocate", op_eip_allocate},
 };
 
 json_t *api_handle(struct vpcd *d, const json_t *req)
