@@ -243,6 +243,44 @@ static bool peering_names(json_t *p, const char *vpc)
 	return false;
 }
 
+/* What other VPCs say about a destroyed one goes with it: routes to its peerings,
+ * group rules naming its groups ("vpc/group"). */
+static void forget_in_others(json_t *vpcs, json_t *gone_peerings, const char *vpc)
+{
+	json_t *v, *x, *r;
+	size_t i, k, j;
+	size_t plen = strlen(vpc);
+	json_array_foreach(vpcs, i, v)
+	{
+		json_array_foreach(json_object_get(v, "route_tables"), k, x)
+		{
+			json_t *routes = json_object_get(x, "routes");
+			for (j = json_array_size(routes); j-- > 0;) {
+				const char *t = json_string_value(json_object_get(json_array_get(routes, j), "target"));
+				json_t *p;
+				size_t q;
+				json_array_foreach(gone_peerings, q, p)
+					if (t && !strncmp(t, "peering:", 8) &&
+					    !strcmp(t + 8, json_string_value(json_object_get(p, "name")) ?: ""))
+						json_array_remove(routes, j);
+			}
+		}
+		json_array_foreach(json_object_get(v, "security_groups"), k, x)
+		{
+			for (int d = 0; d < 2; d++) {
+				json_t *rules = json_object_get(x, d ? "egress" : "ingress");
+				for (j = json_array_size(rules); j-- > 0;) {
+					r = json_array_get(rules, j);
+					const char *g = json_string_value(json_object_get(
+						r, d ? "destination_group" : "source_group"));
+					if (g && !strncmp(g, vpc, plen) && g[plen] == '/')
+						json_array_remove(rules, j);
+				}
+			}
+		}
+	}
+}
+
 int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err)
 {
 	json_t *vpcs = json_object_get(desired, "vpcs");
@@ -252,6 +290,13 @@ int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err)
 		if (idx < 0)
 			return vpc_fail(err, VPC_E_NOT_FOUND, "", "no VPC named \"%s\"", vpc);
 		json_array_remove(vpcs, (size_t)idx);
+		json_t *gone = json_array(), *p;
+		size_t i;
+		json_array_foreach(json_object_get(desired, "peerings"), i, p)
+			if (peering_names(p, vpc))
+				json_array_append(gone, p);
+		forget_in_others(vpcs, gone, vpc);
+		json_decref(gone);
 	} else {
 		json_array_clear(vpcs);
 	}

@@ -21,8 +21,9 @@
 /* Puts the file's VPCs, peerings and elastic IPs into `desired`, replacing those
  * of the same name; with `prune`, `desired` becomes exactly the file. */
 int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *err);
-/* Removes a VPC (or all when vpc == NULL) with the peerings that name it and the
- * associations of elastic IPs to its instances. */
+/* Removes a VPC (or all when vpc == NULL) with the peerings that name it, the
+ * associations of elastic IPs to its instances, and what other VPCs say about
+ * it: routes to those peerings and group rules naming its groups. */
 int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err);
 int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err);
 int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct vpc_err *err);

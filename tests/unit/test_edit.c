@@ -98,6 +98,21 @@ void test_edit(void)
 	json_decref(m);
 	json_decref(path);
 
+	/* Destroy also takes what others say about the VPC. */
+	json_t *d2 = J("{\"vpcs\":[{\"name\":\"a\"},{\"name\":\"b\",\"route_tables\":[{\"name\":\"t\","
+		       "\"routes\":[{\"destination\":\"10.1.0.0/16\",\"target\":\"peering:p\"},"
+		       "{\"destination\":\"0.0.0.0/0\",\"target\":\"igw\"}]}],\"security_groups\":[{"
+		       "\"name\":\"g\",\"ingress\":[{\"protocol\":\"all\",\"source_group\":\"a/x\"},"
+		       "{\"protocol\":\"all\",\"source_group\":\"ab/x\"}]}]}],"
+		       "\"peerings\":[{\"name\":\"p\",\"vpcs\":[\"a\",\"b\"]}]}");
+	CHECK_INT(edit_destroy(d2, "a", &err), 0);
+	CHECK_JSON(json_object_get(json_array_get(json_object_get(d2, "vpcs"), 0), "route_tables"),
+		   "[{\"name\":\"t\",\"routes\":[{\"destination\":\"0.0.0.0/0\",\"target\":\"igw\"}]}]");
+	CHECK_JSON(json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(d2, "vpcs"), 0),
+								   "security_groups"), 0), "ingress"),
+		   "[{\"protocol\":\"all\",\"source_group\":\"ab/x\"}]");
+	json_decref(d2);
+
 	/* Destroy takes the VPC's peerings and elastic-IP associations with it. */
 	vpc_err_clear(&err);
 	CHECK_INT(edit_destroy(d, "b", &err), 0);
