@@ -2,7 +2,7 @@
 # sourced after lib.sh.
 
 # Our namespaces, sorted, one per line.
-our_ns() { ip netns list | awk '{print $1}' | grep "^$NSP\\." | sort || true; }
+our_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP\\." | sort || true; }
 
 # Everything a test can see of our part of the kernel: every namespace with its
 # inode (a rebuilt namespace gets a new one), its links (ifindex, name, MAC), its
