@@ -6,12 +6,15 @@ our_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NSP\\." | sort
 
 # Everything a test can see of our part of the kernel: every namespace with its
 # inode (a rebuilt namespace gets a new one), its links (ifindex, name, MAC), its
-# addresses and its routes in every table.
+# addresses and its routes in every table. The name `ip` prints for a link's peer
+# namespace is left out: `ip` finds it by asking every namespace in /run/netns, and
+# other users' namespaces coming and going make that answer vary (the peer's ifindex
+# stays in the output).
 kernel_snapshot() {
 	local ns
 	for ns in $(our_ns); do
 		echo "== $ns inode $(ns_inode "$ns")"
-		ip -n "$ns" -o link
+		ip -n "$ns" -o link 2>/dev/null | sed -E 's/ link-netns(id)? [^ ]+//'
 		ip -n "$ns" -o addr
 		ip -n "$ns" route show table all
 	done
