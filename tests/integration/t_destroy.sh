@@ -75,12 +75,12 @@ set -e
 stream_flows "while vpcd is down"
 expect_ok "ping a1 -> a2 while vpcd is down" in_ns "$NSP.lab.i.a1" ping -c 1 -W 1 -q 10.0.1.11
 expect_ok "ping o1 -> o2 while vpcd is down" in_ns "$NSP.other.i.o1" ping -c 1 -W 1 -q 10.1.1.11
-bg in_ns "$NSP.lab.i.a2" socat -T 5 TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo up-without-vpcd"
+bg in_ns "$NSP.lab.i.a2" socat -t 3 -T 5 TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo up-without-vpcd"
 for _ in $(seq 100); do
 	in_ns "$NSP.lab.i.a2" ss -H -tln "sport = :8080" | grep -q . && break
 	sleep 0.05
 done
-got=$(in_ns "$NSP.lab.i.b1" socat -T 2 - TCP:10.0.1.11:8080,connect-timeout=2 </dev/null 2>/dev/null) || true
+got=$(in_ns "$NSP.lab.i.b1" socat -t 3 -T 3 - TCP:10.0.1.11:8080,connect-timeout=2 </dev/null 2>/dev/null) || true
 [ "$got" = up-without-vpcd ] && ok "a new TCP connection b1 -> a2 works while vpcd is down" || fail "tcp b1 -> a2: '$got'"
 expect_fail "no ping a1 -> 10.0.1.99 while vpcd is down (nobody there)" in_ns "$NSP.lab.i.a1" ping -c 1 -W 1 -q 10.0.1.99
 

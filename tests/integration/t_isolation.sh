@@ -30,7 +30,7 @@ expect_ok "apply two VPCs with the same CIDR" vpcctl apply -f "$TMP/twins.json"
 
 # A TCP server per instance that says which VPC it is in.
 serve_as() { # WHERE PORT WORD
-	bg vpcctl exec "$1" -- socat -T 5 TCP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo $3"
+	bg vpcctl exec "$1" -- socat -t 3 -T 5 TCP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo $3"
 	wait_listen "$1" "$2" tcp
 }
 answer_is() { # FROM DST PORT WORD
@@ -96,9 +96,9 @@ rx_counts_still red/x blue
 rx_counts_still blue/x red
 
 # UDP too.
-bg vpcctl exec red/y -- socat -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo red-udp"
+bg vpcctl exec red/y -- socat -t 3 -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo red-udp"
 wait_listen red/y 5353 udp
-bg vpcctl exec blue/w -- socat -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo blue-udp"
+bg vpcctl exec blue/w -- socat -t 3 -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo blue-udp"
 wait_listen blue/w 5353 udp
 got=$(udp_talk red/x 10.0.1.11 5353) || true
 [ "$got" = red-udp ] && ok "udp red/x -> 10.0.1.11 answered by red" || fail "udp red/x -> 10.0.1.11: '$got'"
