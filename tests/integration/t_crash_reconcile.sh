@@ -248,3 +248,39 @@ import sys
 ls = open(sys.argv[1]).read().splitlines()
 sys.exit(ls != ["line %d" % i for i in range(len(ls))])
 PY
+
+# ---- 4. Leftovers of a crash at the worst moment -----------------------------------
+# vpcd creates the file /run/netns/NAME, then unshares and bind-mounts the new
+# namespace on it: SIGKILL in between leaves an empty file where a namespace should
+# be. The next vpcd must clean that up like any orphan (and start).
+try_start_vpcd() { # like start_vpcd, but returns 1 instead of failing the test
+	"$VPCD_BIN" -p "$NSP" -s "$TMP/state" -r "$TMP/run" >>"$TMP/vpcd.log" 2>&1 &
+	VPCD_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$VPCD_SOCKET" ] && vpcctl status >/dev/null 2>&1 && return 0
+		kill -0 "$VPCD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$VPCD_PID" 2>/dev/null
+	wait "$VPCD_PID" 2>/dev/null
+	VPCD_PID=
+	return 1
+}
+ghost_check() { # NAME WHAT: an empty file NAME in /run/netns, as a crash leaves it
+	local ghost=/run/netns/$1
+	stop_vpcd
+	: >"$ghost"
+	if ! try_start_vpcd; then
+		local why
+		why=$(tail -n 1 "$TMP/vpcd.log")
+		rm -f "$ghost"
+		start_vpcd
+		fail "vpcd does not start with an empty $ghost ($2): $why"
+	fi
+	[ ! -e "$ghost" ] && ok "$2: vpcd starts and removes the empty $ghost" ||
+		{ rm -f "$ghost"; fail "$2: $ghost remains"; }
+	others_intact "after the $2 leftover"
+	ping_ok keep/k1 10.0.0.12
+}
+ghost_check "$NSP.keep.i.half" "crash while creating an instance namespace"
+ghost_check "$NSP.half" "crash while creating a router namespace"
