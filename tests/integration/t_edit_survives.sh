@@ -144,3 +144,28 @@ ping_ok lab/mover 10.0.2.10
 # And the edited file is now what the kernel holds.
 out=$(vpcctl apply -o json -f "$TMP/after.json" | json_get 'd["changes"]')
 [ "$out" = 0 ] && ok "applying the edited file again: no changes" || fail "$out changes"
+
+# ---- resizing a subnet -------------------------------------------------------------
+# Subnet a grows from 10.0.1.0/24 to 10.0.0.0/23. Its instances keep their addresses,
+# but their prefix and their router (10.0.0.1 instead of 10.0.1.1) change, and the
+# kernel must follow: the edit changes the subnet, so it changes its instances.
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["vpcs"][0]["subnets"][0]["cidr"] = "10.0.0.0/23"
+json.dump(d, open(sys.argv[2], "w"))' "$TMP/after.json" "$TMP/resized.json"
+expect_ok "apply the file with subnet a resized to 10.0.0.0/23" vpcctl apply -f "$TMP/resized.json"
+[ "$(ip_of lab keep1)" = 10.0.1.10 ] && ok "keep1 keeps 10.0.1.10" || fail "keep1 is $(ip_of lab keep1)"
+ip -n "$NSP.lab" -o addr show dev lo | grep -q ' 10.0.0.1/32 ' && ok "the router answers as 10.0.0.1" ||
+	fail "router addresses: $(ip -n "$NSP.lab" -o addr show dev lo)"
+# keep1 still knows the router's MAC from before; a neighbour cache entry does not
+# live for ever, so forget it now, as the kernel would a little later.
+ip -n "$NSP.lab.i.keep1" neigh flush all
+ping_ok lab/keep1 10.0.2.10
+ping_ok lab/keep1 10.0.0.1
+ping_ok lab/new3 10.0.1.10
+out=$(vpcctl exec lab/keep1 -- ip -4 -o addr show dev eth0 | awk '{print $4}')
+[ "$out" = 10.0.1.10/23 ] && ok "keep1's eth0 has 10.0.1.10/23 (and nothing else)" || fail "keep1's eth0: $out"
+out=$(vpcctl exec lab/keep1 -- ip route show default)
+[[ $out == "default via 10.0.0.1 dev eth0"* ]] && ok "keep1's default route is via 10.0.0.1" ||
+	fail "keep1's default route: $out"
