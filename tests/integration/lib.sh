@@ -124,7 +124,21 @@ expect_fail() {
 # ---- traffic ----
 
 # ping_ok / ping_no FROM DST: FROM is VPC/INSTANCE or "internet".
-ping_ok() { expect_ok "ping $1 -> $2" vpcctl exec "$1" -- ping -c 1 -W 1 -q "$2"; }
+# ping_ok allows three one-second tries: on a host busy creating and destroying
+# hundreds of namespaces (other users' benchmarks), the first ping to a just-built
+# instance was seen to go unanswered. A late answer is noted on standard error.
+ping_ok() {
+	local try
+	for try in 1 2 3; do
+		if vpcctl exec "$1" -- ping -c 1 -W 1 -q "$2" >"$TMP/out" 2>&1; then
+			[ $try -eq 1 ] || echo "$TEST_NAME: note: ping $1 -> $2 answered on try $try" >&2
+			ok "ping $1 -> $2"
+			return 0
+		fi
+	done
+	cat "$TMP/out" >&2
+	fail "ping $1 -> $2"
+}
 ping_no() { expect_fail "no ping $1 -> $2" vpcctl exec "$1" -- ping -c 1 -W 1 -q "$2"; }
 
 # A TCP (or UDP) server in an instance that answers every connection with its name.
