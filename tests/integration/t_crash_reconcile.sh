@@ -84,7 +84,7 @@ expect_ok "apply the 100-instance file again" vpcctl apply -f "$TMP/big.json"
 [ "$(ip -n "$NSP.big" -o link | grep -c ': vpc-i')" -eq 100 ] && ok "100 router ports" || fail "ports"
 # i1 pings every other instance, in one namespace entry.
 ips=$(vpcctl instance list big -o json | json_get '" ".join(x["private_ip"] for x in d if x["name"] != "i1")')
-out=$(vpcctl exec big/i1 -- sh -c 'n=0; for ip in '"$ips"'; do ping -c1 -W1 -q $ip >/dev/null && n=$((n+1)) || echo "no answer from $ip"; done; echo "$n answered"')
+out=$(vpcctl exec big/i1 -- sh -c 'n=0; for ip in '"$ips"'; do for t in 1 2 3; do ping -c1 -W1 -q $ip >/dev/null && { n=$((n+1)); break; }; [ $t = 3 ] && echo "no answer from $ip"; done; done; echo "$n answered"')
 [ "$(tail -n1 <<<"$out")" = "99 answered" ] && ok "i1 pings all 99 other instances" || fail "$out"
 expect_ok "destroy --all" vpcctl destroy --all
 [ "$(count_ns "$NSP\\.")" -eq 0 ] && ok "destroy --all leaves no namespace" || fail "left: $(our_ns | head)"
@@ -237,6 +237,22 @@ ops=$(reconcile_ops)
 grep -qx "gateway-add " <<<"$ops" && ok "router address deleted: reconcile adds it back" || fail "operations: $ops"
 ping_ok keep/k1 10.0.0.1
 others_intact "router address deleted + reconcile"
+
+# g. The instance's own configuration broken by hand: reconcile repairs it in place.
+ino_k3=$(ns_inode "$K3")
+ip -n "$K3" addr flush dev eth0
+ping_no keep/k1 10.0.0.12
+expect_ok "reconcile" vpcctl reconcile
+ping_ok keep/k1 10.0.0.12
+[ "$(ip -n "$K3" -4 -o addr show dev eth0 | awk '{print $4}')" = 10.0.0.12/20 ] &&
+	ok "k3's eth0 has 10.0.0.12/20 again" || fail "k3's eth0: $(ip -n "$K3" -4 -o addr show dev eth0)"
+# (VPC keep has one subnet: nothing to ping through the default route, so look.)
+ip -n "$K3" route del default
+expect_ok "reconcile" vpcctl reconcile
+[[ $(ip -n "$K3" route show default) == "default via 10.0.0.1 dev eth0"* ]] &&
+	ok "k3's default route via 10.0.0.1 is back" || fail "k3's routes: $(ip -n "$K3" route)"
+[ "$(ns_inode "$K3")" = "$ino_k3" ] && ok "k3 was repaired in place, not rebuilt" || fail "k3 was rebuilt"
+others_intact "instance configuration broken + reconcile"
 
 # Nothing to repair: reconcile rebuilds nothing.
 ops=$(reconcile_ops)
