@@ -74,7 +74,7 @@ port_of() { # INSTANCE: "ifindex name mac" of its router port
 	ip -n "$NSP.lab" -o link | sed -n "s/^\($peer\): \([^:@]*\)@.*link\/ether \([0-9a-f:]*\).*/\1 \2 \3/p"
 }
 ports_before=$(for i in keep1 keep2 stay3; do port_of $i; done)
-[ "$(wc -l <<<"$ports_before")" -eq 3 ] && ok "ports of the untouched instances: $(echo $ports_before)" ||
+[ "$(wc -l <<<"$ports_before")" -eq 3 ] && ok "ports of the untouched instances: $(tr "\n" " " <<<"$ports_before")" ||
 	fail "ports: $ports_before"
 
 # Dry run: the operations are listed, nothing happens.
