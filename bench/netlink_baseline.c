@@ -111,18 +111,24 @@ static int sysctl_write(const char *path, const char *value)
 
 /* The same settings vpcd writes (daemon/kernel.c); only with -f. */
 static const char *const router_sysctls[][2] = {
-    {"ipv4/conf/all/forwarding", "1"},         {"ipv4/conf/default/forwarding", "1"},
-    {"ipv4/conf/default/proxy_arp", "1"},      {"ipv4/conf/all/arp_ignore", "0"},
-    {"ipv4/conf/default/arp_ignore", "0"},     {"ipv4/conf/all/rp_filter", "0"},
-    {"ipv4/conf/default/rp_filter", "0"},      {"ipv4/conf/all/send_redirects", "0"},
-    {"ipv4/conf/default/send_redirects", "0"}, {"ipv6/conf/all/disable_ipv6", "1"},
-    {"ipv6/conf/default/disable_ipv6", "1"},   {NULL, NULL},
+	{"ipv4/conf/all/forwarding", "1"},
+	{"ipv4/conf/default/forwarding", "1"},
+	{"ipv4/conf/default/proxy_arp", "1"},
+	{"ipv4/conf/all/arp_ignore", "0"},
+	{"ipv4/conf/default/arp_ignore", "0"},
+	{"ipv4/conf/all/rp_filter", "0"},
+	{"ipv4/conf/default/rp_filter", "0"},
+	{"ipv4/conf/all/send_redirects", "0"},
+	{"ipv4/conf/default/send_redirects", "0"},
+	{"ipv6/conf/all/disable_ipv6", "1"},
+	{"ipv6/conf/default/disable_ipv6", "1"},
+	{NULL, NULL},
 };
 static const char *const instance_sysctls[][2] = {
-    {"ipv6/conf/all/disable_ipv6", "1"},
-    {"ipv6/conf/default/disable_ipv6", "1"},
-    {"ipv4/conf/all/forwarding", "0"},
-    {NULL, NULL},
+	{"ipv6/conf/all/disable_ipv6", "1"},
+	{"ipv6/conf/default/disable_ipv6", "1"},
+	{"ipv4/conf/all/forwarding", "0"},
+	{NULL, NULL},
 };
 
 static int sysctls(const char *const (*kv)[2])
