@@ -62,8 +62,9 @@ flock -n 9 || die "another bench/build.sh is running"
 
 ours() { ip netns list | awk '{print $1}' | grep -E "$OURS" || true; }
 left=$(ours)
-[ -z "$left" ] || die "namespaces with the benchmark's prefixes exist already (an earlier run was
-killed?); remove them with: for n in $(echo $left | head -c 200)...; do ip netns delete \$n; done"
+[ -z "$left" ] || die "$(echo "$left" | wc -l) namespaces with the benchmark's prefixes exist
+already (from a killed run?): $(echo $left | cut -c1-120)...
+Remove them with: ip netns list | grep -oE '$OURS[^ ]*' | xargs -rn1 ip netns delete"
 LOCK_WAS_THERE=0
 [ -e "$VPCD_LOCK" ] && LOCK_WAS_THERE=1
 if ! flock -n "$VPCD_LOCK" true 2>/dev/null; then die "a vpcd with prefix $VPCD_P is running"; fi
@@ -119,10 +120,11 @@ ms_since() { awk -v a="$1" -v b="$(now_us)" 'BEGIN {printf "%.1f", (b - a) / 100
 
 # Namespace teardown finishes in the kernel (cleanup_net, a workqueue) after the
 # names are gone; a run that starts before it is done competes with it. Wait until
-# the names are gone and no worker has been busy on the netns queue for 0.5 s.
+# the names are gone and no worker has been busy on the netns queue for 0.5 s (at
+# most 30 s: other users of the machine may keep that queue busy).
 settle() {
 	local quiet=0 i
-	for i in $(seq 1200); do
+	for i in $(seq 300); do
 		if [ -z "$(ours)" ] && ! grep -qs '+netns' /proc/[0-9]*/comm; then
 			quiet=$((quiet + 1))
 			[ $quiet -ge 5 ] && break
