@@ -60,11 +60,14 @@ done
 exec 9<"$0"
 flock -n 9 || die "another bench/build.sh is running"
 
-ours() { ip netns list | awk '{print $1}' | grep -E "$OURS" || true; }
+# Our names in /run/netns, what `ip netns list` shows. Read directly: `ip netns list`
+# asks the kernel for an id per namespace and prints an error for any namespace that
+# someone else is creating or deleting at that moment.
+ours() { ls -1 /run/netns 2>/dev/null | grep -E "$OURS" || true; }
 left=$(ours)
 [ -z "$left" ] || die "$(echo "$left" | wc -l) namespaces with the benchmark's prefixes exist
 already (from a killed run?): $(echo $left | cut -c1-120)...
-Remove them with: ip netns list | grep -oE '$OURS[^ ]*' | xargs -rn1 ip netns delete"
+Remove them with: ls /run/netns | grep -E '$OURS' | xargs -rn1 ip netns delete"
 LOCK_WAS_THERE=0
 [ -e "$VPCD_LOCK" ] && LOCK_WAS_THERE=1
 if ! flock -n "$VPCD_LOCK" true 2>/dev/null; then die "a vpcd with prefix $VPCD_P is running"; fi
