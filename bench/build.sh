@@ -136,8 +136,18 @@ settle() {
 		fi
 		sleep 0.1
 	done
+	# The last half second doubles as a look at what others make the CPUs do.
+	local before after
+	before=$(cpu_jiffies)
 	sleep 0.5
+	after=$(cpu_jiffies)
+	LOADS+=("$(awk -v a="$before" -v b="$after" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; all = busy + y[2] - x[2]
+		printf "%d", all ? 100 * busy / all : 0 }')")
 }
+# "busy idle" jiffies of all CPUs, from /proc/stat.
+cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat; }
+LOADS=()
 
 # Where each run's numbers go: RES[method,N] = "build teardown; build teardown; ..."
 declare -A RES
@@ -298,3 +308,10 @@ for n in "${SIZES[@]}"; do
 	done
 	printf '%-6s | %-19s | %-19s | %-19s | %-19s\n' "$n" "${row[@]}"
 done
+echo
+load_med=$(printf '%s\n' "${LOADS[@]}" | median)
+load_max=$(printf '%s\n' "${LOADS[@]}" | sort -n | tail -1)
+echo "CPU busy with other work while this script idled between runs: median ${load_med}%, max ${load_max}%"
+if awk -v l="$load_med" 'BEGIN {exit !(l > 10)}'; then
+	echo "(the machine was not quiet: expect noise; compare columns of this run only, or rerun)"
+fi
