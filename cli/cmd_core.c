@@ -37,9 +37,14 @@ void print_change(struct cli *c, const json_t *res)
 		return;
 	}
 	json_int_t n = json_integer_value(json_object_get(res, "changes"));
+	json_int_t checked = json_integer_value(json_object_get(res, "checked"));
 	bool dry = json_is_true(json_object_get(res, "dry_run"));
 	if (!n) {
-		printf("no changes: the kernel already matches\n");
+		if (checked)
+			printf("no changes: the kernel already matches (%lld objects checked)\n",
+			       (long long)checked);
+		else
+			printf("no changes: the kernel already matches\n");
 		return;
 	}
 	printf("%s %lld kernel operation%s", dry ? "would make" : "made", (long long)n,

@@ -105,6 +105,24 @@ int cmd_subnet_create(struct cli *c, struct args *a)
 
 int cmd_subnet_delete(struct cli *c, struct args *a)
 {
+	/* Say what is in the way rather than let a dangling reference speak. */
+	json_t *v = show_vpc(c, a->pos[0]), *x;
+	char users[256] = "";
+	size_t i;
+	json_array_foreach(json_object_get(v, "instances"), i, x)
+		if (!strcmp(json_string_value(json_object_get(x, "subnet")), a->pos[1]))
+			snprintf(users + strlen(users), sizeof(users) - strlen(users), "%s%s",
+				 users[0] ? ", " : "", json_string_value(json_object_get(x, "name")));
+	json_array_foreach(json_object_get(v, "nat_gateways"), i, x)
+		if (!strcmp(json_string_value(json_object_get(x, "subnet")), a->pos[1]))
+			snprintf(users + strlen(users), sizeof(users) - strlen(users), "%sNAT gateway %s",
+				 users[0] ? ", " : "", json_string_value(json_object_get(x, "name")));
+	json_decref(v);
+	if (users[0]) {
+		fprintf(stderr, "vpcctl: error: subnet %s still has %s; delete them first\n", a->pos[1],
+			users);
+		return EXIT_REFUSED;
+	}
 	return edit_call(c, remove_req(path_of("vpcs", a->pos[0], "subnets", a->pos[1], NULL)));
 }
 

@@ -338,6 +338,17 @@ int main(int argc, char **argv)
 			return verbs[i].fn(&c, &a);
 		}
 	}
-	fprintf(stderr, "vpcctl: unknown verb \"%s\"; see vpcctl --help\n", argv[0]);
+	/* A known noun with an unknown verb: say which verbs it has. */
+	char known[256] = "";
+	size_t nl = strlen(argv[0]);
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (!strncmp(verbs[i].name, argv[0], nl) && verbs[i].name[nl] == ' ')
+			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+				 known[0] ? ", " : "", verbs[i].name + nl + 1);
+	if (known[0])
+		fprintf(stderr, "vpcctl: unknown verb \"%s %s\"; %s verbs: %s\n", argv[0],
+			argc > 1 ? argv[1] : "", argv[0], known);
+	else
+		fprintf(stderr, "vpcctl: unknown verb \"%s\"; see vpcctl --help\n", argv[0]);
 	return EXIT_USAGE;
 }

@@ -21,9 +21,14 @@ static double now_ms(void)
 static json_t *plan_summary(const struct plan *p, const struct topology *t)
 {
 	json_t *counts = json_object(), *ops = json_array();
+	json_int_t checks = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct op *o = &p->ops[i];
 		const char *k = op_kind_name(o->kind);
+		if (o->check) {
+			checks++;
+			continue; /* re-asserted, not changed: counted apart */
+		}
 		json_object_set_new(counts, k,
 				    json_integer(json_integer_value(json_object_get(counts, k)) + 1));
 		json_t *e = json_pack("{s:s}", "op", k);
@@ -42,13 +47,13 @@ static json_t *plan_summary(const struct plan *p, const struct topology *t)
 			json_object_set_new(e, "port_id", json_integer(o->id));
 		json_array_append_new(ops, e);
 	}
-	return json_pack("{s:i,s:o,s:o}", "changes", (json_int_t)p->n, "counts", counts,
-			 "operations", ops);
+	return json_pack("{s:i,s:i,s:o,s:o}", "changes", (json_int_t)p->n - checks, "checked",
+			 checks, "counts", counts, "operations", ops);
 }
 
-/* Observe, plan towards `t`, execute. */
-static int converge(struct vpcd *d, const struct topology *t, bool deep, bool dry_run,
-		    json_t **result, struct vpc_err *err)
+/* Observe, plan towards `t` (the kernel having been built from `prev`), execute. */
+static int converge(struct vpcd *d, const struct topology *t, const struct topology *prev,
+		    bool deep, bool dry_run, json_t **result, struct vpc_err *err)
 {
 	struct observed obs;
 	struct plan p;
@@ -56,7 +61,7 @@ static int converge(struct vpcd *d, const struct topology *t, bool deep, bool dr
 	if ((e = kernel_observe(&d->k, &obs)))
 		return vpc_fail(err, VPC_E_KERNEL, "", "cannot read the kernel state: %s",
 				strerror(-e));
-	e = plan_build(t, &obs, deep, &p);
+	e = plan_build(t, prev, &obs, deep, &p);
 	observed_free(&obs);
 	if (e)
 		return vpc_fail(err, VPC_E_INTERNAL, "", "planning failed: %s", strerror(-e));
@@ -69,11 +74,11 @@ static int converge(struct vpcd *d, const struct topology *t, bool deep, bool dr
 }
 
 /* After a failure: put the kernel back to the state `d` still describes. */
-static void roll_back(struct vpcd *d, struct vpc_err *err)
+static void roll_back(struct vpcd *d, const struct topology *attempted, struct vpc_err *err)
 {
 	struct vpc_err rerr;
 	vpc_err_clear(&rerr);
-	if (converge(d, d->topo, false, false, NULL, &rerr)) {
+	if (converge(d, d->topo, attempted, false, false, NULL, &rerr)) {
 		log_err("rollback incomplete: %s", rerr.msg);
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n,
@@ -100,19 +105,19 @@ int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, str
 	if ((e = compile(d, next, &t, err)))
 		goto out;
 	if (dry_run) {
-		e = converge(d, t, false, true, result, err);
+		e = converge(d, t, d->topo, false, true, result, err);
 		goto out;
 	}
-	if ((e = converge(d, t, false, false, result, err))) {
+	if ((e = converge(d, t, d->topo, false, false, result, err))) {
 		log_err("change failed: %s; rolling back", err->msg);
-		roll_back(d, err);
+		roll_back(d, t, err);
 		goto out;
 	}
 	alloc = topo_alloc_json(t);
 	if ((e = state_save(d->state_path, next, alloc))) {
 		vpc_fail(err, VPC_E_INTERNAL, "", "cannot save the state to %s: %s", d->state_path,
 			 strerror(-e));
-		roll_back(d, err);
+		roll_back(d, t, err);
 		goto out;
 	}
 	json_decref(d->desired);
@@ -140,7 +145,7 @@ out:
 int vpcd_reconcile(struct vpcd *d, bool deep, json_t **result, struct vpc_err *err)
 {
 	double t0 = now_ms();
-	int e = converge(d, d->topo, deep, false, result, err);
+	int e = converge(d, d->topo, d->topo, deep, false, result, err);
 	if (!e && result && *result)
 		json_object_set_new(*result, "milliseconds", json_real(now_ms() - t0));
 	return e;
@@ -172,8 +177,9 @@ int vpcd_open(struct vpcd *d, const char *state_dir, struct vpc_err *err)
 	json_t *res = NULL;
 	if ((e = vpcd_reconcile(d, true, &res, err)))
 		return e;
-	log_info("reconciled with %s: %lld kernel operations", d->state_path,
-		 (long long)json_integer_value(json_object_get(res, "changes")));
+	log_info("reconciled with %s: %lld repairs, %lld objects checked", d->state_path,
+		 (long long)json_integer_value(json_object_get(res, "changes")),
+		 (long long)json_integer_value(json_object_get(res, "checked")));
 	json_decref(res);
 	return 0;
 }

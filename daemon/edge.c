@@ -22,11 +22,9 @@
 
 static const struct sysctl_kv forwarder_sysctls[] = {
 	{"net/ipv4/conf/all/forwarding", "1"},
-	{"net/ipv4/conf/default/forwarding", "1"},
 	{"net/ipv4/conf/all/rp_filter", "0"},
 	{"net/ipv4/conf/default/rp_filter", "0"},
 	{"net/ipv6/conf/all/disable_ipv6", "1"},
-	{"net/ipv6/conf/default/disable_ipv6", "1"},
 	{NULL, NULL},
 };
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,8 +20,9 @@
 #include "rtnl.h"
 
 static const struct sysctl_kv router_sysctls[] = {
+	/* "all" also sets "default" for forwarding and disable_ipv6, not for the
+	 * others: each sysctl write costs more the more namespaces exist. */
 	{"net/ipv4/conf/all/forwarding", "1"},
-	{"net/ipv4/conf/default/forwarding", "1"},
 	/* The router answers ARP for every address of the subnet behind a port: there
 	 * is no broadcast domain, as in a VPC. */
 	{"net/ipv4/conf/default/proxy_arp", "1"},
@@ -33,24 +35,40 @@ static const struct sysctl_kv router_sysctls[] = {
 	{"net/ipv4/conf/all/send_redirects", "0"},
 	{"net/ipv4/conf/default/send_redirects", "0"},
 	{"net/ipv6/conf/all/disable_ipv6", "1"},
-	{"net/ipv6/conf/default/disable_ipv6", "1"},
 	{NULL, NULL},
 };
 
-static const struct sysctl_kv instance_sysctls[] = {
-	/* IPv4 only (see docs): no IPv6 chatter crossing the ACLs. */
+/* IPv4 only (see docs): no IPv6 chatter crossing the ACLs. A new namespace takes
+ * the host's IPv4 settings: an instance forwards only if the host does, and then
+ * it is told not to (instance_sysctls_fwd). */
+static const struct sysctl_kv instance_sysctls_plain[] = {
 	{"net/ipv6/conf/all/disable_ipv6", "1"},
-	{"net/ipv6/conf/default/disable_ipv6", "1"},
+	{NULL, NULL},
+};
+static const struct sysctl_kv instance_sysctls_fwd[] = {
+	{"net/ipv6/conf/all/disable_ipv6", "1"},
 	{"net/ipv4/conf/all/forwarding", "0"},
 	{NULL, NULL},
 };
+static const struct sysctl_kv *instance_sysctls = instance_sysctls_plain;
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673 /* linux/magic.h */
+#endif
 
 #define LO_IFINDEX   1
 #define ETH0_IFINDEX 2
 
 int kernel_init(struct kernel *k)
 {
+	char buf[8] = "";
 	memset(k, 0, sizeof(*k));
+	int fd = open("/proc/sys/net/ipv4/conf/all/forwarding", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0 && buf[0] != '0')
+			instance_sysctls = instance_sysctls_fwd;
+		close(fd);
+	}
 	return netns_init();
 }
 
@@ -318,6 +336,24 @@ int kernel_observe(struct kernel *k, struct observed *o)
 	if ((err = netns_list(prefix, &o->ns, &o->n_ns)) ||
 	    (err = vbpf_list_pinned(&o->pinned, &o->n_pinned)))
 		return err;
+	/* A plain file where a namespace should be mounted is a leftover, not a VPC. */
+	for (size_t i = 0; i < o->n_ns;) {
+		char path[NS_NAME_MAX + 16];
+		struct statfs sf;
+		snprintf(path, sizeof(path), VPC_NETNS_DIR "/%s", o->ns[i]);
+		if (!statfs(path, &sf) && sf.f_type == NSFS_MAGIC) {
+			i++;
+			continue;
+		}
+		char **st = realloc(o->stale, (o->n_stale + 1) * sizeof(char *));
+		if (!st) {
+			observed_free(o);
+			return -ENOMEM;
+		}
+		o->stale = st;
+		o->stale[o->n_stale++] = o->ns[i];
+		o->ns[i] = o->ns[--o->n_ns];
+	}
 	qsort(o->ns, o->n_ns, sizeof(char *), cmp_str);
 	o->routers = calloc(o->n_ns + 1, sizeof(*o->routers));
 	if (!o->routers) {
@@ -513,7 +549,6 @@ static void instance_ep(const struct vpc *v, const struct instance *in, struct e
 
 static const struct sysctl_kv natgw_sysctls[] = {
 	{"net/ipv6/conf/all/disable_ipv6", "1"},
-	{"net/ipv6/conf/default/disable_ipv6", "1"},
 	{"net/ipv4/conf/all/forwarding", "1"},
 	{"net/ipv4/conf/all/rp_filter", "0"},
 	{"net/ipv4/conf/default/rp_filter", "0"},

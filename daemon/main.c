@@ -176,10 +176,13 @@ static void serve(struct vpcd *d, int cfd)
 			reply = api_handle(d, req);
 			log_debug("%s -> %s", op ? op : "?",
 				  json_is_true(json_object_get(reply, "ok")) ? "ok" : "error");
-			if (!json_is_true(json_object_get(reply, "ok")))
-				log_info("%s refused: %s", op ? op : "request",
-					 json_string_value(json_object_get(
-						 json_object_get(reply, "error"), "message")));
+			if (!json_is_true(json_object_get(reply, "ok"))) {
+				const json_t *er = json_object_get(reply, "error");
+				const char *path = json_string_value(json_object_get(er, "path"));
+				log_info("%s refused: %s%s%s", op ? op : "request", path ? path : "",
+					 path && *path ? ": " : "",
+					 json_string_value(json_object_get(er, "message")));
+			}
 			json_decref(req);
 		}
 	}

@@ -327,6 +327,12 @@ static int push(struct plan *p, struct op op)
 	return 0;
 }
 
+static struct op check(struct op o)
+{
+	o.check = true;
+	return o;
+}
+
 static struct op mkop(enum op_kind k, int vpc, int idx, const char *name)
 {
 	struct op o = {.kind = k, .vpc = vpc, .idx = idx};
@@ -463,9 +469,58 @@ static bool peering_intact(const struct topology *t, const struct peering *pe,
 	return true;
 }
 
-int plan_build(const struct topology *t, const struct observed *obs, bool deep,
-	       struct plan *out)
+/* Did the subnet's block change since the kernel was built? The instance keeps its
+ * address but its prefix and router are wrong: rebuild it. */
+static bool subnet_moved(const struct topology *prev, const struct vpc *v, int subnet)
 {
+	if (!prev)
+		return false;
+	int pv = topo_find_vpc(prev, v->name);
+	if (pv < 0)
+		return false;
+	int ps = vpc_find_subnet(&prev->vpcs[pv], v->subnets[subnet].name);
+	if (ps < 0)
+		return false;
+	struct cidr a = prev->vpcs[pv].subnets[ps].cidr, b = v->subnets[subnet].cidr;
+	return a.addr != b.addr || a.len != b.len;
+}
+
+static bool vpc_moved(const struct topology *prev, const struct vpc *v)
+{
+	int pv = prev ? topo_find_vpc(prev, v->name) : -1;
+	return pv >= 0 && (prev->vpcs[pv].cidr.addr != v->cidr.addr ||
+			   prev->vpcs[pv].cidr.len != v->cidr.len);
+}
+
+struct pc {
+	const struct topology *t, *prev;
+	const struct observed *obs;
+};
+
+static bool inst_ok(const struct pc *c, size_t vi, size_t j)
+{
+	const struct vpc *v = &c->t->vpcs[vi];
+	return instance_intact(v, &v->instances[j], c->obs, obs_find_router(c->obs, v->name)) &&
+	       !subnet_moved(c->prev, v, v->instances[j].subnet);
+}
+
+static bool natgw_ok(const struct pc *c, size_t vi, size_t j)
+{
+	const struct vpc *v = &c->t->vpcs[vi];
+	return natgw_intact(v, &v->nat_gateways[j], c->obs, obs_find_router(c->obs, v->name)) &&
+	       !subnet_moved(c->prev, v, v->nat_gateways[j].subnet);
+}
+
+static bool igw_ok(const struct pc *c, size_t vi)
+{
+	const struct vpc *v = &c->t->vpcs[vi];
+	return igw_intact(v, c->obs, obs_find_router(c->obs, v->name)) && !vpc_moved(c->prev, v);
+}
+
+int plan_build(const struct topology *t, const struct topology *prev,
+	       const struct observed *obs, bool deep, struct plan *out)
+{
+	const struct pc c = {t, prev, obs};
 	struct plan p = {0};
 	size_t n_exp = 0;
 	char **exp = expected_ns(t, &n_exp);
@@ -480,11 +535,9 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 		for (size_t k = 0; r && k < r->n_ports; k++) {
 			bool keep = false;
 			for (size_t j = 0; j < v->n_instances && !keep; j++)
-				keep = v->instances[j].id == r->ports[k] &&
-				       instance_intact(v, &v->instances[j], obs, r);
+				keep = v->instances[j].id == r->ports[k] && inst_ok(&c, i, j);
 			for (size_t j = 0; j < v->n_nat_gateways && !keep; j++)
-				keep = v->nat_gateways[j].id == r->ports[k] &&
-				       natgw_intact(v, &v->nat_gateways[j], obs, r);
+				keep = v->nat_gateways[j].id == r->ports[k] && natgw_ok(&c, i, j);
 			if (keep)
 				continue;
 			struct op o = mkop(OP_PORT_DELETE, (int)i, -1, v->name);
@@ -493,6 +546,11 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 				goto out;
 		}
 	}
+	/* Files that look like our namespaces but are none (a crash between creating
+	 * the file and mounting the namespace on it). */
+	for (size_t k = 0; k < obs->n_stale; k++)
+		if ((err = push(&p, mkop(OP_NS_DELETE, -1, -1, obs->stale[k]))))
+			goto out;
 	/* 2. Namespaces the model does not expect, and those of instances rebuilt.
 	 * Children ("vpc.x.i.y") sort after their router ("vpc.x"): delete backwards so
 	 * a router goes last. */
@@ -508,18 +566,18 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 		char ns[NS_NAME_MAX];
 		for (size_t j = 0; j < v->n_instances; j++) {
 			ns_instance(ns, v->name, v->instances[j].name);
-			if (obs_has_ns(obs, ns) && !instance_intact(v, &v->instances[j], obs, r) &&
+			if (obs_has_ns(obs, ns) && !inst_ok(&c, i, j) &&
 			    (err = push(&p, mkop(OP_NS_DELETE, (int)i, (int)j, ns))))
 				goto out;
 		}
 		for (size_t j = 0; j < v->n_nat_gateways; j++) {
 			ns_natgw(ns, v->name, v->nat_gateways[j].name);
-			if (obs_has_ns(obs, ns) && !natgw_intact(v, &v->nat_gateways[j], obs, r) &&
+			if (obs_has_ns(obs, ns) && !natgw_ok(&c, i, j) &&
 			    (err = push(&p, mkop(OP_NS_DELETE, (int)i, (int)j, ns))))
 				goto out;
 		}
 		ns_igw(ns, v->name);
-		if (v->internet_gateway && obs_has_ns(obs, ns) && !igw_intact(v, obs, r) &&
+		if (v->internet_gateway && obs_has_ns(obs, ns) && !igw_ok(&c, i) &&
 		    (err = push(&p, mkop(OP_NS_DELETE, (int)i, -1, ns))))
 			goto out;
 		/* Peering links that no peering wants, or whose other end is missing. */
@@ -574,12 +632,13 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 	for (size_t i = 0; i < t->n_vpcs; i++) {
 		const struct vpc *v = &t->vpcs[i];
 		const struct obs_router *r = obs_find_router(obs, v->name);
-		if ((!r || deep) &&
-		    (err = push(&p, mkop(r ? OP_VPC_ENSURE : OP_VPC_CREATE, (int)i, -1, v->name))))
+		if (!r && (err = push(&p, mkop(OP_VPC_CREATE, (int)i, -1, v->name))))
+			goto out;
+		if (r && deep && (err = push(&p, check(mkop(OP_VPC_ENSURE, (int)i, -1, v->name)))))
 			goto out;
 		if (r && !r->bpf && (err = push(&p, mkop(OP_BPF_LOAD, (int)i, -1, v->name))))
 			goto out;
-		if (v->internet_gateway && !igw_intact(v, obs, r) &&
+		if (v->internet_gateway && !igw_ok(&c, i) &&
 		    (err = push(&p, mkop(OP_IGW_CREATE, (int)i, -1, v->name))))
 			goto out;
 		for (size_t j = 0; j < v->n_subnets; j++) {
@@ -599,23 +658,30 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 			goto out;
 		for (size_t j = 0; j < v->n_instances; j++) {
 			const struct instance *in = &v->instances[j];
-			bool ok = instance_intact(v, in, obs, r);
-			if ((!ok || deep) &&
-			    (err = push(&p, mkop(ok ? OP_INST_ENSURE : OP_INST_CREATE, (int)i,
-						 (int)j, v->name))))
+			bool ok = inst_ok(&c, i, j);
+			if (!ok && (err = push(&p, mkop(OP_INST_CREATE, (int)i, (int)j, v->name))))
 				goto out;
-			if (ok && (deep || !port_in_sync(v, in, r)) &&
-			    (err = push(&p, mkop(OP_PORT_SETUP, (int)i, (int)j, v->name))))
+			if (ok && deep &&
+			    (err = push(&p, check(mkop(OP_INST_ENSURE, (int)i, (int)j, v->name)))))
 				goto out;
+			if (ok && (deep || !port_in_sync(v, in, r))) {
+				struct op o = mkop(OP_PORT_SETUP, (int)i, (int)j, v->name);
+				o.check = port_in_sync(v, in, r);
+				if ((err = push(&p, o)))
+					goto out;
+			}
 		}
 		for (size_t j = 0; j < v->n_nat_gateways; j++) {
 			const struct nat_gateway *g = &v->nat_gateways[j];
-			bool ok = natgw_intact(v, g, obs, r);
+			bool ok = natgw_ok(&c, i, j);
 			if (!ok && (err = push(&p, mkop(OP_NATGW_CREATE, (int)i, (int)j, v->name))))
 				goto out;
-			if (ok && (deep || !natgw_port_in_sync(v, g, r)) &&
-			    (err = push(&p, mkop(OP_NATGW_SETUP, (int)i, (int)j, v->name))))
-				goto out;
+			if (ok && (deep || !natgw_port_in_sync(v, g, r))) {
+				struct op o = mkop(OP_NATGW_SETUP, (int)i, (int)j, v->name);
+				o.check = natgw_port_in_sync(v, g, r);
+				if ((err = push(&p, o)))
+					goto out;
+			}
 		}
 	}
 	/* Peerings once both routers stand; routes after them, they may point there. */
@@ -628,7 +694,7 @@ int plan_build(const struct topology *t, const struct observed *obs, bool deep,
 		const struct obs_router *r = obs_find_router(obs, v->name);
 		bool ok;
 		if (v->internet_gateway &&
-		    ((err = igw_in_sync(v, obs, igw_intact(v, obs, r) ? r : NULL, &ok)) ||
+		    ((err = igw_in_sync(v, obs, igw_ok(&c, i) ? r : NULL, &ok)) ||
 		     (!ok && (err = push(&p, mkop(OP_IGW_SYNC, (int)i, -1, v->name))))))
 			goto out;
 		if ((err = routes_in_sync(t, (int)i, r, &ok)) ||
@@ -704,6 +770,9 @@ void observed_free(struct observed *o)
 		free(o->routers[i].nat);
 	}
 	free(o->routers);
+	for (size_t i = 0; i < o->n_stale; i++)
+		free(o->stale[i]);
+	free(o->stale);
 	for (size_t i = 0; i < o->n_pinned; i++)
 		free(o->pinned[i]);
 	free(o->pinned);

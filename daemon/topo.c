@@ -804,12 +804,22 @@ static int parse_routes(struct cctx *c, struct vpc *v, int vi, const json_t *arr
 	return 0;
 }
 
+/* "010.0.0.1" or "10.0.1.010": a mistake people make, worth naming. */
+static bool leading_zero(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if ((p == s || p[-1] == '.') && p[0] == '0' && isdigit((unsigned char)p[1]))
+			return true;
+	return false;
+}
+
 static int parse_ip_in_subnet(struct cctx *c, const char *s, const struct jpath *kp,
 			      const struct subnet *sn, uint32_t *out)
 {
 	char a[CIDR_STR_MAX];
 	if (ip_parse(s, out))
-		return cfail(c, kp, VPC_E_INVALID, "\"%s\" is not an IPv4 address", s);
+		return cfail(c, kp, VPC_E_INVALID, "\"%s\" is not an IPv4 address%s", s,
+			     leading_zero(s) ? " (octets take no leading zeros)" : "");
 	if (!cidr_contains_ip(sn->cidr, *out))
 		return cfail(c, kp, VPC_E_INVALID, "%s is not inside subnet %s (%s)", s, sn->name,
 			     cidr_fmt(sn->cidr, a));

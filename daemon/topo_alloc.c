@@ -267,11 +267,14 @@ static int alloc_private_ips(struct cctx *c, struct vpc *v, int vi, const json_t
 			continue;
 		*slot = first_free(&bm[sn], s);
 		if (!*slot) {
-			r = vpc_fail(c->err, VPC_E_INVALID, "",
-				     "subnet %s (%s) has no free address left for %s %s: it has %llu "
-				     "usable addresses",
-				     s->name, cidr_fmt(s->cidr, a), nat ? "NAT gateway" : "instance",
-				     name, (unsigned long long)cidr_size(s->cidr) - 5);
+			struct jpath cp = JP_KEY(&ep, nat ? "nat_gateways" : "instances"),
+				     xp = JP_IDX(&cp, nat ? i : i - v->n_nat_gateways),
+				     kp = JP_KEY(&xp, "subnet");
+			r = cfail(c, &kp, VPC_E_INVALID,
+				  "subnet %s (%s) has no free address left for %s %s: it has %llu "
+				  "usable addresses",
+				  s->name, cidr_fmt(s->cidr, a), nat ? "NAT gateway" : "instance", name,
+				  (unsigned long long)cidr_size(s->cidr) - 5);
 			goto out;
 		}
 		bm_set(&bm[sn], *slot - s->cidr.addr);

@@ -94,6 +94,8 @@ struct obs_router {
 struct observed {
 	char **ns; /* namespaces carrying the prefix, sorted */
 	size_t n_ns;
+	char **stale; /* files in /run/netns with the prefix that are no namespace */
+	size_t n_stale;
 	struct obs_router *routers; /* one per router namespace found */
 	size_t n_routers;
 	char **pinned; /* VPCs with a pinned NACL program */
@@ -130,6 +132,7 @@ enum op_kind {
 
 struct op {
 	enum op_kind kind;
+	bool check; /* a deep reconcile re-asserting, not a change */
 	int vpc; /* index in the target model, -1 for deletions of unknown objects */
 	int idx; /* subnet or instance index */
 	uint32_t id;
@@ -142,9 +145,14 @@ struct plan {
 	size_t n, cap;
 };
 
-/* `deep`: also re-assert the configuration of every instance that looks intact. */
-int plan_build(const struct topology *next, const struct observed *obs, bool deep,
-	       struct plan *out);
+/*
+ * `prev`: what the kernel was built from (NULL when unknown). What observation
+ * cannot see inside an instance — its subnet's prefix, the VPC's CIDR behind an
+ * internet gateway — is compared with it, and rebuilt when it changed.
+ * `deep`: also re-assert the configuration of everything that looks intact.
+ */
+int plan_build(const struct topology *next, const struct topology *prev,
+	       const struct observed *obs, bool deep, struct plan *out);
 void plan_free(struct plan *p);
 const char *op_kind_name(enum op_kind k);
 

@@ -207,6 +207,19 @@ v = json.load(sys.stdin)["vpcs"][0]
 print([i for i in v["instances"] if i["name"] == sys.argv[1]][0]["private_ip"])' "$2"
 }
 
+# `vpcctl show -o json` without the live NACL counters (which move with any traffic).
+show_config() {
+	vpcctl show "$@" -o json | python3 -c '
+import json, sys
+def strip(x):
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items() if k not in ("packets", "bytes")}
+    if isinstance(x, list):
+        return [strip(v) for v in x]
+    return x
+print(json.dumps(strip(json.load(sys.stdin)), sort_keys=True))'
+}
+
 # Inode of a namespace: changes when the namespace is rebuilt.
 ns_inode() { stat -L -c %i "/run/netns/$1"; }
 

@@ -19,7 +19,7 @@ ping_ok shop/a1 "$(ip_of shop b1)"
 
 snap=$(kernel_snapshot)
 sum=$(state_sum)
-show=$(vpcctl show -o json)
+show=$(show_config)
 [ "$(grep -c '^== ' <<<"$snap")" -eq 3 ] && ok "kernel snapshot covers 3 namespaces" || fail "snapshot: $snap"
 
 failed=()
@@ -41,7 +41,7 @@ for f in [0-9]*.json; do
 	[ "$(state_sum)" = "$sum" ] || problems+=("the state file changed")
 	now=$(kernel_snapshot)
 	[ "$now" = "$snap" ] || problems+=("the kernel changed: $(diff <(echo "$snap") <(echo "$now"))")
-	[ "$(vpcctl show -o json)" = "$show" ] || problems+=("vpcd's view (show -o json) changed")
+	[ "$(show_config)" = "$show" ] || problems+=("vpcd's view (show -o json) changed")
 	if [ ${#problems[@]} -eq 0 ]; then
 		ok "$name: $(cat "$name.expected")"
 		continue
@@ -52,7 +52,7 @@ for f in [0-9]*.json; do
 	# Judge the next cases on their own.
 	snap=$now
 	sum=$(state_sum)
-	show=$(vpcctl show -o json)
+	show=$(show_config)
 done
 cd - >/dev/null
 [ "$n_cases" -ge 25 ] && ok "$n_cases bad files tried" || fail "only $n_cases bad files in $BAD"

@@ -76,7 +76,7 @@ start_vpcd
 [ "$(count_ns "$NSP\\.")" -eq 0 ] && ok "restart removed every orphan namespace" ||
 	fail "orphans remain: $(our_ns | head)"
 [ "$(vpcctl status -o json | json_get 'd["vpcs"]')" = 0 ] && ok "vpcd holds no VPC" || fail "vpcd holds a VPC"
-tail -n 3 "$TMP/vpcd.log" | grep -Eq "reconciled with .*: [1-9][0-9]* kernel operations" &&
+tail -n 3 "$TMP/vpcd.log" | grep -Eq "reconciled with .*: [1-9][0-9]* repairs" &&
 	ok "the log tells how many operations reconciling took" || fail "log: $(tail -n 3 "$TMP/vpcd.log")"
 
 expect_ok "apply the 100-instance file again" vpcctl apply -f "$TMP/big.json"

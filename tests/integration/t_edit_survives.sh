@@ -80,7 +80,7 @@ ports_before=$(for i in keep1 keep2 stay3; do port_of $i; done)
 # Dry run: the operations are listed, nothing happens.
 snap=$(kernel_snapshot)
 sum=$(state_sum)
-show=$(vpcctl show -o json)
+show=$(show_config)
 expect_ok "apply --dry-run of the edited file" vpcctl apply --dry-run -f "$TMP/after.json"
 dry=$(cat "$TMP/out")
 head -n1 <<<"$dry" | grep -q '^would make [0-9]* kernel operations' && ok "dry run: $(head -n1 <<<"$dry")" ||
@@ -98,7 +98,7 @@ out=$(vpcctl apply --dry-run -o json -f "$TMP/after.json")
 	ok "dry run -o json: dry_run true, changes = number of operations" || fail "dry run json: $out"
 [ "$(kernel_snapshot)" = "$snap" ] && ok "dry run: kernel unchanged" || fail "dry run changed the kernel"
 [ "$(state_sum)" = "$sum" ] && ok "dry run: state file unchanged" || fail "dry run changed the state file"
-[ "$(vpcctl show -o json)" = "$show" ] && ok "dry run: show unchanged" || fail "dry run changed show"
+[ "$(show_config)" = "$show" ] && ok "dry run: show unchanged" || fail "dry run changed show"
 
 # The real thing.
 expect_ok "apply the edited file" vpcctl apply -f "$TMP/after.json"

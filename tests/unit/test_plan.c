@@ -126,7 +126,7 @@ void test_plan(void)
 
 	/* From nothing: router, two subnet routers, the NACL entries (before any port
 	 * comes up), two instances, in that order. */
-	CHECK_INT(plan_build(t, &none, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &none, false, &p), 0);
 	CHECK_INT(p.ops[0].kind, OP_VPC_CREATE);
 	CHECK_INT(p.ops[1].kind, OP_GW_ADD);
 	CHECK_INT(p.ops[2].kind, OP_GW_ADD);
@@ -140,11 +140,11 @@ void test_plan(void)
 
 	/* Already there: nothing to do (the idempotency of apply). */
 	observe_model(t, &full);
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(p.n, 0);
 	plan_free(&p);
 	/* Deep reconcile re-asserts everything but creates nothing. */
-	CHECK_INT(plan_build(t, &full, true, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, true, &p), 0);
 	CHECK_INT(count(&p, OP_VPC_ENSURE), 1);
 	CHECK_INT(count(&p, OP_INST_ENSURE), 2);
 	CHECK_INT(count(&p, OP_PORT_SETUP), 2);
@@ -153,7 +153,7 @@ void test_plan(void)
 	plan_free(&p);
 
 	/* Everything observed but nothing desired: routers last, children first. */
-	CHECK_INT(plan_build(empty, &full, false, &p), 0);
+	CHECK_INT(plan_build(empty, NULL, &full, false, &p), 0);
 	CHECK_INT(p.n, 3);
 	CHECK_INT(count(&p, OP_NS_DELETE), 3);
 	CHECK_STR(p.ops[2].name, "vpc.lab");
@@ -161,7 +161,7 @@ void test_plan(void)
 
 	/* Drift: x's port vanished. Only x is rebuilt: its namespace goes and comes back. */
 	full.routers[0].ports[0] = 99;
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_PORT_DELETE), 1); /* the stray port 99 */
 	CHECK_INT(count(&p, OP_NS_DELETE), 1);
 	CHECK_INT(count(&p, OP_INST_CREATE), 1);
@@ -175,7 +175,7 @@ void test_plan(void)
 	observe_model(t, &full);
 	full.routers[0].tables[0].hash ^= 1;
 	full.routers[0].port_cfgs[t->vpcs[0].instances[1].id].flags &= (uint8_t)~PORT_F_SRCDST;
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_NACL_SYNC), 1);
 	CHECK_INT(count(&p, OP_PORT_SETUP), 1);
 	CHECK_INT(p.n, 2);
@@ -183,7 +183,7 @@ void test_plan(void)
 	observed_free(&full);
 	observe_model(t, &full);
 	full.routers[0].tables[full.routers[0].n_tables++] = (struct obs_table){77, 5};
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_NACL_SYNC), 1);
 	CHECK_INT(p.n, 1);
 	plan_free(&p);
@@ -191,13 +191,13 @@ void test_plan(void)
 	/* A route changed behind our back, a rule vanished: sync the tables. */
 	observe_model(t, &full);
 	full.routers[0].rts[0].type = 6;
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_ROUTES_SYNC), 1);
 	CHECK_INT(p.n, 1);
 	plan_free(&p);
 	full.routers[0].rts[0].type = 9;
 	full.routers[0].n_rules = 0;
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_ROUTES_SYNC), 1);
 	CHECK_INT(p.n, 1);
 	plan_free(&p);
@@ -206,7 +206,7 @@ void test_plan(void)
 	/* The program itself is missing: load it, then set everything up again. */
 	observe_model(t, &full);
 	full.routers[0].bpf = false;
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_BPF_LOAD), 1);
 	CHECK_INT(count(&p, OP_NACL_SYNC), 1);
 	CHECK_INT(count(&p, OP_PORT_SETUP), 2);
@@ -219,7 +219,7 @@ void test_plan(void)
 	full.ns[full.n_ns] = strdup("vpc.lab.i.ghost");
 	full.n_ns++;
 	full.routers[0].gateways[1] = 0x0a000901;
-	CHECK_INT(plan_build(t, &full, false, &p), 0);
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_NS_DELETE), 1);
 	CHECK_STR(p.ops[0].name, "vpc.lab.i.ghost");
 	CHECK_INT(count(&p, OP_GW_DEL), 1);
@@ -235,12 +235,45 @@ void test_plan(void)
 		"\"instances\":[{\"name\":\"x\",\"subnet\":\"a\",\"private_ip\":\"10.0.1.50\"},"
 		"{\"name\":\"y\",\"subnet\":\"b\"}]}]}");
 	observe_model(t, &full);
-	CHECK_INT(plan_build(t2, &full, false, &p), 0);
+	CHECK_INT(plan_build(t2, t, &full, false, &p), 0);
 	CHECK_INT(count(&p, OP_PORT_DELETE), 1);
 	CHECK_INT(count(&p, OP_NS_DELETE), 1);
 	CHECK_INT(count(&p, OP_INST_CREATE), 1);
 	CHECK_INT(count(&p, OP_SG_SYNC), 1);
 	CHECK_INT(p.n, 4);
+	plan_free(&p);
+	observed_free(&full);
+
+	/* A subnet resized under its instances: they keep their addresses, but their
+	 * prefix and router are wrong, and only `prev` knows. */
+	struct topology *t3 = compile(
+		"{\"vpcs\":[{\"name\":\"lab\",\"cidr\":\"10.0.0.0/16\",\"subnets\":["
+		"{\"name\":\"a\",\"cidr\":\"10.0.0.0/23\"},{\"name\":\"b\",\"cidr\":\"10.0.2.0/24\"}],"
+		"\"instances\":[{\"name\":\"x\",\"subnet\":\"a\",\"private_ip\":\"10.0.1.4\"},"
+		"{\"name\":\"y\",\"subnet\":\"b\"}]}]}");
+	observe_model(t, &full);
+	CHECK_INT(plan_build(t3, t, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_INST_CREATE), 1);
+	for (size_t i = 0; i < p.n; i++)
+		if (p.ops[i].kind == OP_INST_CREATE)
+			CHECK_STR(t3->vpcs[0].instances[p.ops[i].idx].name, "x");
+	plan_free(&p);
+	/* Without `prev` (nothing known) observation alone decides. */
+	CHECK_INT(plan_build(t3, NULL, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_INST_CREATE), 0);
+	plan_free(&p);
+	observed_free(&full);
+	topo_free(t3);
+
+	/* A stale file where a namespace should be is deleted. */
+	observe_model(t, &full);
+	full.stale = calloc(1, sizeof(char *));
+	full.stale[0] = strdup("vpc.half");
+	full.n_stale = 1;
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
+	CHECK_INT(p.n, 1);
+	CHECK_INT(p.ops[0].kind, OP_NS_DELETE);
+	CHECK_STR(p.ops[0].name, "vpc.half");
 	plan_free(&p);
 	observed_free(&full);
 

@@ -134,6 +134,10 @@ static void test_bad_inputs(void)
 			"\"10.0.1.300\"}]"),
 	    "vpcs[0].instances[0].private_ip", "\"10.0.1.300\" is not an IPv4 address");
 	BAD(VPC(SUBNETS ",\"instances\":[{\"name\":\"a\",\"subnet\":\"public\",\"private_ip\":"
+			"\"10.0.1.010\"}]"),
+	    "vpcs[0].instances[0].private_ip",
+	    "\"10.0.1.010\" is not an IPv4 address (octets take no leading zeros)");
+	BAD(VPC(SUBNETS ",\"instances\":[{\"name\":\"a\",\"subnet\":\"public\",\"private_ip\":"
 			"\"10.0.1.10\"},{\"name\":\"b\",\"subnet\":\"public\",\"private_ip\":"
 			"\"10.0.1.10\"}]"),
 	    "vpcs[0].instances[1].private_ip", "10.0.1.10 is already used by instance a");
@@ -147,7 +151,7 @@ static void test_bad_inputs(void)
 		"{\"name\":\"i7\",\"subnet\":\"s\"},{\"name\":\"i8\",\"subnet\":\"s\"},"
 		"{\"name\":\"i9\",\"subnet\":\"s\"},{\"name\":\"i10\",\"subnet\":\"s\"},"
 		"{\"name\":\"i11\",\"subnet\":\"s\"},{\"name\":\"i12\",\"subnet\":\"s\"}]"),
-	    "", "subnet s (10.0.1.0/28) has no free address left for instance i12: it has 11 usable "
+	    "vpcs[0].instances[11].subnet", "subnet s (10.0.1.0/28) has no free address left for instance i12: it has 11 usable "
 		"addresses");
 	BAD(VPC(SUBNETS ",\"instances\":[{\"name\":\"a\",\"subnet\":\"public\",\"public_ip\":\"yes\"}]"),
 	    "vpcs[0].instances[0].public_ip", "must be true or false");
