@@ -10,7 +10,7 @@ pkgs=(
 	# build
 	build-essential cmake pkg-config clang llvm
 	libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libbpf-dev libjansson-dev
-	libelf-dev zlib1g-dev libclang-rt-14-dev
+	libelf-dev zlib1g-dev libclang-rt-14-dev bpftool
 	# run: nothing beyond the libraries above
 	# tests and benchmarks: real tools to send and inspect traffic
 	iproute2 iputils-ping netcat-openbsd socat iperf3 nftables iptables tcpdump
