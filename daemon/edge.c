@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vpc/util.h"
 #include "kernel_int.h"
 #include "log.h"
 #include "netns.h"
@@ -178,19 +179,190 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ---- the uplink ---- */
+
+struct uplink_find {
+	const char *name;
+	int ifindex;
+	char alias[64];
+};
+
+static int uplink_cb(const struct link_info *li, void *arg)
+{
+	struct uplink_find *u = arg;
+	if (!strcmp(li->name, u->name)) {
+		u->ifindex = li->ifindex;
+		snprintf(u->alias, sizeof(u->alias), "%s", li->alias);
+	}
+	return 0;
+}
+
+/* Our host-side uplink link: its ifindex (0 if none) and its note
+ * "via=IFNAME fwd=0|1" (the host interface, and its forwarding before us). */
+static int uplink_find(struct kernel *k, struct uplink_find *u, char *host)
+{
+	if_uplink_host(host);
+	u->name = host;
+	u->ifindex = 0;
+	u->alias[0] = 0;
+	return rtnl_dump_links(k->home_sk, uplink_cb, u);
+}
+
+static void uplink_table(char *buf, size_t len)
+{
+	snprintf(buf, len, "vpcd_uplink_%s", vpc_prefix);
+}
+
+static int uplink_observe(struct kernel *k, struct observed *o)
+{
+	char host[IF_NAME_MAX];
+	struct uplink_find u;
+	int e = uplink_find(k, &u, host);
+	if (e)
+		return e;
+	if (u.ifindex && sscanf(u.alias, "via=%15s", o->uplink_via) == 1)
+		o->uplink = true;
+	return 0;
+}
+
+static int home_sysctl(const char *ifname, const char *value, char *old)
+{
+	char path[96], buf[8] = "";
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	if (old) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		*old = read(fd, buf, sizeof(buf)) > 0 && buf[0] == '1' ? '1' : '0';
+		close(fd);
+	}
+	return sysctl_write(path + strlen("/proc/sys/"), value);
+}
+
+static int uplink_delete(struct kernel *k, struct vpc_err *err)
+{
+	char host[IF_NAME_MAX], via[16] = "", tname[64], msg[256] = "";
+	char fwd = '0';
+	struct uplink_find u;
+	struct nlbatch b;
+	int e = uplink_find(k, &u, host);
+	if (e)
+		return kfail(err, e, "read the host's links", NULL);
+	/* Put the host interface back as we found it. */
+	if (sscanf(u.alias, "via=%15s fwd=%c", via, &fwd) == 2)
+		home_sysctl(via, fwd == '1' ? "1" : "0", NULL);
+	if (u.ifindex) {
+		nlb_init(&b, k->home_sk);
+		nlb_add(&b, rq_link_del(u.ifindex));
+		e = nlb_commit(&b);
+		nlb_free(&b);
+		if (e && e != -ENODEV)
+			return kfail(err, e, "remove the uplink", NULL);
+	}
+	uplink_table(tname, sizeof(tname));
+	if ((e = nft_uplink(k->home_nft, tname, NULL, 0, 0, 0, msg, sizeof(msg))))
+		return kfail(err, e, "remove the uplink's NAT table", msg);
+	log_info("uplink through %s removed", via[0] ? via : "?");
+	return 0;
+}
+
+static int uplink_create(struct kernel *k, const struct topology *t, struct vpc_err *err)
+{
+	char inet[NS_NAME_MAX], host[IF_NAME_MAX], tname[64], alias[64], msg[256] = "";
+	char fwd_before = '0';
+	struct ns_handle *ih;
+	struct uplink_find u;
+	struct nlbatch b;
+	int e;
+	/* The interface must exist, and we note its forwarding to restore it later. */
+	if ((e = home_sysctl(t->uplink, "1", &fwd_before)))
+		return vpc_fail(err, VPC_E_KERNEL, "internet.uplink",
+				"cannot use host interface %s as the uplink: %s", t->uplink,
+				strerror(-e));
+	ns_internet(inet);
+	if ((e = ns_get(k, inet, &ih)) || (e = uplink_find(k, &u, host)))
+		goto fail;
+	nlb_init(&b, k->home_sk);
+	if (u.ifindex) /* set up for another interface before: start over */
+		nlb_add(&b, rq_link_del(u.ifindex));
+	e = nlb_commit(&b);
+	nlb_free(&b);
+	if (e && e != -ENODEV)
+		goto fail;
+	struct route_rq out = {.cmd = RTM_NEWROUTE, .table = RT_TABLE_MAIN,
+			       .gw = VPC_UPLINK_HOST_ADDR, .oif = VPC_UPLINK_IFINDEX,
+			       .type = RTN_UNICAST, .replace = true};
+	nlb_init(&b, ih->sk);
+	if ((e = nlb_add(&b, rq_veth(VPC_UPLINK_IFINDEX, "vpc-uplink", NULL, 0, host,
+				     netns_home_fd()))) ||
+	    (e = nlb_add(&b, rq_addr(RTM_NEWADDR, VPC_UPLINK_IFINDEX, VPC_UPLINK_INET_ADDR, 30))) ||
+	    (e = nlb_add(&b, rq_route(&out))) || (e = nlb_commit(&b))) {
+		kfail(err, e, "build the uplink", b.errmsg);
+		nlb_free(&b);
+		goto fail;
+	}
+	nlb_free(&b);
+	if ((e = uplink_find(k, &u, host)) || !u.ifindex) {
+		e = e ? e : -ENODEV;
+		goto fail;
+	}
+	snprintf(alias, sizeof(alias), "via=%s fwd=%c", t->uplink, fwd_before);
+	struct route_rq pool = {.cmd = RTM_NEWROUTE, .table = RT_TABLE_MAIN,
+				.dst = t->public_pool.addr, .dst_len = t->public_pool.len,
+				.gw = VPC_UPLINK_INET_ADDR, .oif = u.ifindex, .type = RTN_UNICAST,
+				.replace = true};
+	struct route_rq hostr = pool;
+	hostr.dst = t->internet_host;
+	hostr.dst_len = 32;
+	nlb_init(&b, k->home_sk);
+	if ((e = nlb_add(&b, rq_link_alias(u.ifindex, alias))) ||
+	    (e = nlb_add(&b, rq_link_up(u.ifindex))) ||
+	    (e = nlb_add(&b, rq_addr(RTM_NEWADDR, u.ifindex, VPC_UPLINK_HOST_ADDR, 30))) ||
+	    (e = nlb_add(&b, rq_route(&pool))) || (e = nlb_add(&b, rq_route(&hostr))) ||
+	    (e = nlb_commit(&b))) {
+		kfail(err, e, "set up the host side of the uplink", b.errmsg);
+		nlb_free(&b);
+		goto fail;
+	}
+	nlb_free(&b);
+	uplink_table(tname, sizeof(tname));
+	if ((e = home_sysctl(host, "1", NULL)) ||
+	    (e = nft_uplink(k->home_nft, tname, t->uplink, t->public_pool.addr, t->public_pool.len,
+			    t->internet_host, msg, sizeof(msg)))) {
+		kfail(err, e, "masquerade out of the uplink", msg);
+		goto fail;
+	}
+	log_info("uplink through host interface %s", t->uplink);
+	return 0;
+fail:
+	if (!err->code[0])
+		kfail(err, e, "set up the uplink", NULL);
+	/* Leave nothing half-made on the host. */
+	if (!uplink_find(k, &u, host) && u.ifindex) {
+		nlb_init(&b, k->home_sk);
+		nlb_add(&b, rq_link_del(u.ifindex));
+		nlb_commit(&b);
+		nlb_free(&b);
+	}
+	home_sysctl(t->uplink, fwd_before == '1' ? "1" : "0", NULL);
+	return e;
+}
+
 int edge_observe(struct kernel *k, struct observed *o)
 {
 	char name[NS_NAME_MAX];
 	struct ns_handle *h;
 	int e;
+	if ((e = uplink_observe(k, o)))
+		return e;
 	ns_internet(name);
 	if (obs_has_ns(o, name)) {
 		struct inet_obs x = {.o = o};
 		if ((e = ns_get(k, name, &h)) || (e = rtnl_dump_links(h->sk, inet_link_cb, &x)) ||
 		    (e = rtnl_dump_routes(h->sk, inet_route_cb, &x)))
 			return e;
-		qsort(o->inet_links, o->n_inet_links, sizeof(uint32_t), cmp_u32);
-		qsort(o->inet_routes, o->n_inet_routes, sizeof(*o->inet_routes), cmp_u32);
+		qsort0(o->inet_links, o->n_inet_links, sizeof(uint32_t), cmp_u32);
+		qsort0(o->inet_routes, o->n_inet_routes, sizeof(*o->inet_routes), cmp_u32);
 	}
 	for (size_t i = 0; i < o->n_routers; i++) {
 		struct obs_router *r = &o->routers[i];
@@ -335,7 +507,7 @@ static int igw_sync(struct kernel *k, const struct topology *t, const struct vpc
 		bool keep = false;
 		for (size_t j = 0; j < nw && !keep; j++)
 			keep = want[j].pub == r->dst && r->vpc_id == v->id;
-		if (keep || (r->vpc_id != v->id && !bsearch(&r->dst, want, nw, sizeof(*want), cmp_u32)))
+		if (keep || (r->vpc_id != v->id && !bsearch0(&r->dst, want, nw, sizeof(*want), cmp_u32)))
 			continue;
 		struct route_rq del = {.cmd = RTM_DELROUTE, .table = RT_TABLE_MAIN, .dst = r->dst,
 				       .dst_len = 32};
@@ -411,6 +583,10 @@ int edge_execute(struct kernel *k, const struct topology *t, const struct op *o,
 		return peering_create(k, t, &t->peerings[o->idx], err);
 	case OP_PEER_LINK_DELETE:
 		return peer_link_delete(k, o->name, o->id, err);
+	case OP_UPLINK_CREATE:
+		return uplink_create(k, t, err);
+	case OP_UPLINK_DELETE:
+		return uplink_delete(k, err);
 	default:
 		return vpc_fail(err, VPC_E_INTERNAL, "", "not an edge operation");
 	}

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vpc/util.h"
 #include "kernel_int.h"
 #include "nft.h"
 #include "log.h"
@@ -69,7 +70,12 @@ int kernel_init(struct kernel *k)
 			instance_sysctls = instance_sysctls_fwd;
 		close(fd);
 	}
-	return netns_init();
+	int e = netns_init();
+	if (!e && !(e = rtnl_open(&k->home_sk)) && (e = nft_open(&k->home_nft))) {
+		nl_socket_free(k->home_sk);
+		k->home_sk = NULL;
+	}
+	return e;
 }
 
 static void router_drop(struct kernel *k, size_t i)
@@ -92,6 +98,10 @@ void kernel_close(struct kernel *k)
 	while (k->n_others)
 		ns_forget(k, k->others[0].name);
 	free(k->others);
+	if (k->home_sk)
+		nl_socket_free(k->home_sk);
+	if (k->home_nft)
+		mnl_socket_close(k->home_nft);
 	free(k->routers);
 	memset(k, 0, sizeof(*k));
 }
@@ -315,12 +325,12 @@ static int observe_router(struct kernel *k, const char *vpc, struct obs_router *
 	    (err = rtnl_dump_addrs(h->sk, on_addr, &b)) ||
 	    (err = rtnl_dump_rules(h->sk, on_rule, &b)))
 		return err;
-	qsort(out->rts, out->n_rts, sizeof(struct obs_rt), cmp_obs_rt);
-	qsort(out->peer_links, out->n_peer_links, sizeof(uint32_t), cmp_u32);
-	qsort(out->rules, out->n_rules, sizeof(struct obs_rule), cmp_obs_rule);
-	qsort(out->ports, out->n_ports, sizeof(uint32_t), cmp_u32);
-	qsort(out->routes, out->n_routes, sizeof(struct obs_route), cmp_u32);
-	qsort(out->gateways, out->n_gateways, sizeof(uint32_t), cmp_u32);
+	qsort0(out->rts, out->n_rts, sizeof(struct obs_rt), cmp_obs_rt);
+	qsort0(out->peer_links, out->n_peer_links, sizeof(uint32_t), cmp_u32);
+	qsort0(out->rules, out->n_rules, sizeof(struct obs_rule), cmp_obs_rule);
+	qsort0(out->ports, out->n_ports, sizeof(uint32_t), cmp_u32);
+	qsort0(out->routes, out->n_routes, sizeof(struct obs_route), cmp_u32);
+	qsort0(out->gateways, out->n_gateways, sizeof(uint32_t), cmp_u32);
 	if ((err = nft_observe(h->nft, &out->nft)))
 		return err;
 	return h->has_bpf ? observe_bpf(&h->bpf, out) : 0;
@@ -354,7 +364,7 @@ int kernel_observe(struct kernel *k, struct observed *o)
 		o->stale[o->n_stale++] = o->ns[i];
 		o->ns[i] = o->ns[--o->n_ns];
 	}
-	qsort(o->ns, o->n_ns, sizeof(char *), cmp_str);
+	qsort0(o->ns, o->n_ns, sizeof(char *), cmp_str);
 	o->routers = calloc(o->n_ns + 1, sizeof(*o->routers));
 	if (!o->routers) {
 		observed_free(o);
@@ -789,20 +799,20 @@ static int routes_sync(struct kernel *k, const struct topology *t, int vi, struc
 	    (e = want_rules(v, &rules, &nr)))
 		goto out;
 	for (size_t i = 0; i < have.n_rts; i++)
-		if (!bsearch(&have.rts[i], want, nw, sizeof(*want), cmp_obs_rt)) {
+		if (!bsearch0(&have.rts[i], want, nw, sizeof(*want), cmp_obs_rt)) {
 			struct route_rq rq = {.cmd = RTM_DELROUTE, .table = have.rts[i].table,
 					      .dst = have.rts[i].dst, .dst_len = have.rts[i].len};
 			if ((e = nlb_add(&r->batch, rq_route(&rq))))
 				goto out;
 		}
 	for (size_t i = 0; i < have.n_rules; i++)
-		if (!bsearch(&have.rules[i], rules, nr, sizeof(*rules), cmp_obs_rule) &&
+		if (!bsearch0(&have.rules[i], rules, nr, sizeof(*rules), cmp_obs_rule) &&
 		    (e = nlb_add(&r->batch, rq_rule(RTM_DELRULE, have.rules[i].mark, have.rules[i].table,
 						    have.rules[i].table))))
 			goto out;
 	for (size_t i = 0; i < nw; i++) {
 		const struct obs_rt *w = &want[i];
-		const struct obs_rt *h = bsearch(w, have.rts, have.n_rts, sizeof(*w), cmp_obs_rt);
+		const struct obs_rt *h = bsearch0(w, have.rts, have.n_rts, sizeof(*w), cmp_obs_rt);
 		if (h && h->gw == w->gw && h->oif == w->oif && h->type == w->type)
 			continue;
 		struct route_rq rq = {.cmd = RTM_NEWROUTE, .table = w->table, .dst = w->dst,
@@ -812,7 +822,7 @@ static int routes_sync(struct kernel *k, const struct topology *t, int vi, struc
 			goto out;
 	}
 	for (size_t i = 0; i < nr; i++)
-		if (!bsearch(&rules[i], have.rules, have.n_rules, sizeof(*rules), cmp_obs_rule) &&
+		if (!bsearch0(&rules[i], have.rules, have.n_rules, sizeof(*rules), cmp_obs_rule) &&
 		    (e = nlb_add(&r->batch, rq_rule(RTM_NEWRULE, rules[i].mark, rules[i].table,
 						    rules[i].table))))
 			goto out;
@@ -933,6 +943,8 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 		case OP_IGW_SYNC:
 		case OP_PEERING_CREATE:
 		case OP_PEER_LINK_DELETE:
+		case OP_UPLINK_CREATE:
+		case OP_UPLINK_DELETE:
 			e = edge_execute(k, t, o, err);
 			break;
 		case OP_GW_ADD:

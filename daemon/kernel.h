@@ -2,6 +2,9 @@
 #ifndef VPCD_KERNEL_H
 #define VPCD_KERNEL_H
 
+#include <libmnl/libmnl.h>
+#include <netlink/socket.h>
+
 #include "vpc/err.h"
 #include "vpc/nacl_abi.h"
 #include "vpc/plan.h"
@@ -14,6 +17,8 @@ struct kernel {
 	size_t n_routers, cap_routers;
 	struct ns_handle *others; /* internet, gateways */
 	size_t n_others;
+	struct nl_sock *home_sk;	 /* vpcd's own namespace: the uplink only */
+	struct mnl_socket *home_nft;
 };
 
 int kernel_init(struct kernel *k);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpc/util.h"
 #include "vpc/nacl.h"
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -143,7 +144,7 @@ static int cmp_pfx(const void *a, const void *b)
 static struct pfx *find_pfx(struct pfx *arr, size_t n, uint32_t addr, uint8_t len)
 {
 	struct pfx key = {.addr = addr, .len = len};
-	return bsearch(&key, arr, n, sizeof(key), cmp_pfx);
+	return bsearch0(&key, arr, n, sizeof(key), cmp_pfx);
 }
 
 static void be32_put(uint8_t *d, uint32_t v)
@@ -165,7 +166,7 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
 	p[np++] = (struct pfx){0, 0, 0};
 	for (size_t i = 0; i < n; i++)
 		p[np++] = (struct pfx){r[i].cidr.addr, r[i].cidr.len, 0};
-	qsort(p, np, sizeof(*p), cmp_pfx);
+	qsort0(p, np, sizeof(*p), cmp_pfx);
 	size_t k = 0;
 	for (size_t i = 0; i < np; i++)
 		if (!k || cmp_pfx(&p[k - 1], &p[i]))
@@ -291,7 +292,7 @@ static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, st
 			ev[ne++] = (struct event){lo, (uint32_t)i, true};
 			ev[ne++] = (struct event){hi + 1, (uint32_t)i, false};
 		}
-		qsort(ev, ne, sizeof(*ev), cmp_event);
+		qsort0(ev, ne, sizeof(*ev), cmp_event);
 		memset(cur, 0, bs->nwords * sizeof(uint64_t));
 		size_t e = 0;
 		uint32_t start = 0;

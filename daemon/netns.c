@@ -64,6 +64,11 @@ int sysctls_apply(const struct sysctl_kv *kv)
 	return 0;
 }
 
+int netns_home_fd(void)
+{
+	return home_fd;
+}
+
 int netns_home(void)
 {
 	return setns(home_fd, CLONE_NEWNET) ? -errno : 0;

@@ -18,6 +18,7 @@ int netns_open(const char *name); /* fd, or -errno */
 int netns_enter(int fd);
 int netns_enter_name(const char *name);
 int netns_home(void); /* back to the daemon's own namespace */
+int netns_home_fd(void);
 int netns_delete(const char *name);
 int netns_exists(const char *name);
 /* Names in /run/netns that start with `prefix`; free with netns_list_free(). */

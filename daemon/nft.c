@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "vpc/util.h"
 #include "nft.h"
 #include "vpc/names.h"
 
@@ -39,6 +40,10 @@
 #define CT_INVALID     (1u << 0)
 #define CT_ESTABLISHED (1u << 1)
 #define CT_RELATED     (1u << 2)
+
+/* The table the builders below write to: ours in a VPC namespace, or the
+ * uplink's in vpcd's own namespace (nft_uplink()). */
+static const char *tbl = VPC_NFT_TABLE;
 
 int nft_open(struct mnl_socket **out)
 {
@@ -113,7 +118,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *arg)
 	if (s && !nftnl_set_nlmsg_parse(nlh, s)) {
 		const char *t = nftnl_set_get_str(s, NFTNL_SET_TABLE),
 			   *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
-		if (t && !strcmp(t, VPC_NFT_TABLE) && strcmp(name, NFT_MAP_IN) &&
+		if (t && !strcmp(t, tbl) && strcmp(name, NFT_MAP_IN) &&
 		    strcmp(name, NFT_MAP_OUT) && grow_names(&o->sets, &o->n_sets, name))
 			r = MNL_CB_ERROR;
 	}
@@ -129,7 +134,7 @@ static int chain_cb(const struct nlmsghdr *nlh, void *arg)
 	if (c && !nftnl_chain_nlmsg_parse(nlh, c)) {
 		const char *t = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE),
 			   *name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
-		if (t && !strcmp(t, VPC_NFT_TABLE) && strcmp(name, NFT_FORWARD_CHAIN) &&
+		if (t && !strcmp(t, tbl) && strcmp(name, NFT_FORWARD_CHAIN) &&
 		    grow_names(&o->chains, &o->n_chains, name))
 			r = MNL_CB_ERROR;
 	}
@@ -193,14 +198,14 @@ static int dump_elems(struct mnl_socket *nl, const char *map, struct obs_disp **
 	struct dump d = {elem_cb, &x};
 	if (!s)
 		return -ENOMEM;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, VPC_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, tbl);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, map);
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_IPV4,
 						     NLM_F_DUMP | NLM_F_ACK, next_seq());
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	int r = run_dump(nl, nlh, &d);
-	qsort(*v, *n, sizeof(**v), cmp_disp);
+	qsort0(*v, *n, sizeof(**v), cmp_disp);
 	return r;
 }
 
@@ -216,7 +221,7 @@ int nft_observe(struct mnl_socket *nl, struct obs_nft *o)
 	struct nftnl_table *t = nftnl_table_alloc();
 	if (!t)
 		return -ENOMEM;
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, VPC_NFT_TABLE);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, tbl);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_IPV4, NLM_F_ACK, next_seq());
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
@@ -231,7 +236,7 @@ int nft_observe(struct mnl_socket *nl, struct obs_nft *o)
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
 		return -ENOMEM;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, VPC_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, tbl);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_IPV4, NLM_F_DUMP | NLM_F_ACK,
 				    next_seq());
 	nftnl_set_nlmsg_build_payload(nlh, s);
@@ -243,8 +248,8 @@ int nft_observe(struct mnl_socket *nl, struct obs_nft *o)
 	if ((r = run_dump(nl, nlh, &dc)) || (r = dump_elems(nl, NFT_MAP_IN, &o->in, &o->n_in)) ||
 	    (r = dump_elems(nl, NFT_MAP_OUT, &o->out, &o->n_out)))
 		return r;
-	qsort(o->sets, o->n_sets, sizeof(char *), cmp_name);
-	qsort(o->chains, o->n_chains, sizeof(char *), cmp_name);
+	qsort0(o->sets, o->n_sets, sizeof(char *), cmp_name);
+	qsort0(o->chains, o->n_chains, sizeof(char *), cmp_name);
 	return 0;
 }
 
@@ -362,7 +367,7 @@ static int batch_send(struct mnl_socket *nl, struct batch *x, char *errbuf, size
 static void add_table(struct batch *x)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, VPC_NFT_TABLE);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, tbl);
 	struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_NEWTABLE, NLM_F_CREATE);
 	if (nlh) {
 		nftnl_table_nlmsg_build_payload(nlh, t);
@@ -374,7 +379,7 @@ static void add_table(struct batch *x)
 static void add_chain(struct batch *x, const char *name, bool base)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, VPC_NFT_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, tbl);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	if (base) {
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_FORWARD);
@@ -396,13 +401,13 @@ static void del_chain(struct batch *x, const char *name)
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
 	/* Flush, then delete. */
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, VPC_NFT_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, tbl);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
 	if ((nlh = batch_msg(x, NFT_MSG_DELRULE, 0))) {
 		nftnl_rule_nlmsg_build_payload(nlh, r);
 		batch_done(x);
 	}
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, VPC_NFT_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, tbl);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	if ((nlh = batch_msg(x, NFT_MSG_DELCHAIN, 0))) {
 		nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -440,7 +445,7 @@ static struct set_shape shape_of(enum sgset_kind k)
 static struct nftnl_set *set_obj(const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, VPC_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, tbl);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	return s;
 }
@@ -664,7 +669,7 @@ static void e_proto(struct nftnl_rule *r, uint8_t proto)
 static struct nftnl_rule *rule_obj(const char *chain)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, VPC_NFT_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, tbl);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
 	return r;
@@ -767,13 +772,13 @@ static void add_chain_rules(struct batch *x, const struct sg_chain *c)
 
 static bool has_name(char **v, size_t n, const char *name)
 {
-	return bsearch(&name, v, n, sizeof(char *), cmp_name) != NULL;
+	return bsearch0(&name, v, n, sizeof(char *), cmp_name) != NULL;
 }
 
 static const struct obs_disp *find_disp(const struct obs_disp *v, size_t n, uint32_t ifindex)
 {
 	struct obs_disp key = {.ifindex = ifindex};
-	return bsearch(&key, v, n, sizeof(key), cmp_disp);
+	return bsearch0(&key, v, n, sizeof(key), cmp_disp);
 }
 
 static bool wanted_ifindex(const struct sg_objects *w, uint32_t ifindex)
@@ -875,7 +880,7 @@ static void add_hook_chain(struct batch *x, const char *name, const char *type, 
 			   int prio, uint32_t policy)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, VPC_NFT_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, tbl);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
@@ -1075,7 +1080,7 @@ int nft_igw_observe(struct mnl_socket *nl, struct nat_pair **pairs, size_t *n, b
 		free(x.p);
 		return r ? r : x.err;
 	}
-	qsort(x.p, x.n, sizeof(*x.p), cmp_pair);
+	qsort0(x.p, x.n, sizeof(*x.p), cmp_pair);
 	*pairs = x.p;
 	*n = x.n;
 	*present = true;
@@ -1104,5 +1109,68 @@ int nft_natgw_table(struct mnl_socket *nl, char *errbuf, size_t errlen)
 	add_rule(&x, r);
 	e = batch_send(nl, &x, errbuf, errlen);
 	batch_free(&x);
+	return e;
+}
+
+/* ---- the uplink, in vpcd's own namespace ---- */
+
+static void e_ifname(struct nftnl_rule *r, const char *ifname)
+{
+	char name[16] = "";
+	snprintf(name, sizeof(name), "%s", ifname);
+	e_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, name, 16);
+}
+
+static void e_saddr_in(struct nftnl_rule *r, uint32_t net, uint32_t mask)
+{
+	uint32_t n = htonl(net), m = htonl(mask), zero = 0;
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &m, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+	nftnl_rule_add_expr(r, e);
+	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &n, 4);
+}
+
+int nft_uplink(struct mnl_socket *nl, const char *table, const char *ifname, uint32_t pool,
+	       uint8_t pool_len, uint32_t host, char *errbuf, size_t errlen)
+{
+	struct batch x;
+	int e = batch_init(&x, 1 << 20);
+	if (e)
+		return e;
+	tbl = table;
+	/* Replace whatever was there: delete (if any) and create in one batch. */
+	add_table(&x);
+	struct nftnl_table *t = nftnl_table_alloc();
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, tbl);
+	struct nlmsghdr *nlh = batch_msg(&x, NFT_MSG_DELTABLE, 0);
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		batch_done(&x);
+	}
+	nftnl_table_free(t);
+	if (ifname) {
+		add_table(&x);
+		add_hook_chain(&x, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+		/* The simulated internet's addresses leave as the host interface's. */
+		struct nftnl_rule *r = rule_obj("postrouting");
+		e_ifname(r, ifname);
+		e_saddr_in(r, pool, pool_len ? ~0u << (32 - pool_len) : 0);
+		nftnl_rule_add_expr(r, nftnl_expr_alloc("masq"));
+		add_rule(&x, r);
+		r = rule_obj("postrouting");
+		e_ifname(r, ifname);
+		e_saddr_in(r, host, ~0u);
+		nftnl_rule_add_expr(r, nftnl_expr_alloc("masq"));
+		add_rule(&x, r);
+	}
+	e = batch_send(nl, &x, errbuf, errlen);
+	batch_free(&x);
+	tbl = VPC_NFT_TABLE;
 	return e;
 }

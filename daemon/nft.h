@@ -37,6 +37,10 @@ int nft_igw_sync(struct mnl_socket *nl, const struct nat_pair *pairs, size_t n, 
 		 char *errbuf, size_t errlen);
 /* Pairs of the public -> private map, sorted by public; *present = table exists. */
 int nft_igw_observe(struct mnl_socket *nl, struct nat_pair **pairs, size_t *n, bool *present);
+/* The uplink's table in vpcd's own namespace: masquerade the pool and the internet
+ * host out of `ifname`. With ifname == NULL, only remove the table. */
+int nft_uplink(struct mnl_socket *nl, const char *table, const char *ifname, uint32_t pool,
+	       uint8_t pool_len, uint32_t host, char *errbuf, size_t errlen);
 /* A NAT gateway's table: masquerade what it forwards out of eth0. */
 int nft_natgw_table(struct mnl_socket *nl, char *errbuf, size_t errlen);
 

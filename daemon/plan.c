@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include "vpc/util.h"
 #include "vpc/nacl.h"
 #include "vpc/plan.h"
 #include "vpc/sg.h"
@@ -22,7 +23,7 @@ static int cmp_u32(const void *a, const void *b)
 
 bool obs_has_ns(const struct observed *o, const char *name)
 {
-	return bsearch(&name, o->ns, o->n_ns, sizeof(char *), cmp_str) != NULL;
+	return bsearch0(&name, o->ns, o->n_ns, sizeof(char *), cmp_str) != NULL;
 }
 
 const struct obs_router *obs_find_router(const struct observed *o, const char *vpc)
@@ -35,13 +36,13 @@ const struct obs_router *obs_find_router(const struct observed *o, const char *v
 
 static bool has_u32(const uint32_t *arr, size_t n, uint32_t v)
 {
-	return bsearch(&v, arr, n, sizeof(v), cmp_u32) != NULL;
+	return bsearch0(&v, arr, n, sizeof(v), cmp_u32) != NULL;
 }
 
 static bool has_route(const struct obs_router *r, uint32_t dst, uint32_t port)
 {
 	const struct obs_route key = {.dst = dst};
-	const struct obs_route *f = bsearch(&key, r->routes, r->n_routes, sizeof(key), cmp_u32);
+	const struct obs_route *f = bsearch0(&key, r->routes, r->n_routes, sizeof(key), cmp_u32);
 	return f && f->port_id == port;
 }
 
@@ -89,7 +90,7 @@ int want_nat_pairs(const struct vpc *v, struct nat_pair **out, size_t *n_out)
 			p[n++] = (struct nat_pair){v->instances[i].public_ip, v->instances[i].private_ip};
 	for (size_t i = 0; i < v->n_nat_gateways; i++)
 		p[n++] = (struct nat_pair){v->nat_gateways[i].public_ip, v->nat_gateways[i].private_ip};
-	qsort(p, n, sizeof(*p), cmp_pair);
+	qsort0(p, n, sizeof(*p), cmp_pair);
 	*out = p;
 	*n_out = n;
 	return 0;
@@ -174,7 +175,7 @@ int want_routes(const struct topology *t, int vi, struct obs_rt **out, size_t *n
 			r[n++] = o;
 		}
 	}
-	qsort(r, n, sizeof(*r), cmp_obs_rt);
+	qsort0(r, n, sizeof(*r), cmp_obs_rt);
 	*out = r;
 	*n_out = n;
 	return 0;
@@ -187,7 +188,7 @@ int want_rules(const struct vpc *v, struct obs_rule **out, size_t *n)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->n_route_tables; i++)
 		r[i] = (struct obs_rule){v->route_tables[i].table_id, v->route_tables[i].table_id};
-	qsort(r, v->n_route_tables, sizeof(*r), cmp_obs_rule);
+	qsort0(r, v->n_route_tables, sizeof(*r), cmp_obs_rule);
 	*out = r;
 	*n = v->n_route_tables;
 	return 0;
@@ -380,7 +381,7 @@ static char **expected_ns(const struct topology *t, size_t *n_out)
 	}
 #undef NEXT
 	n = k;
-	qsort(e, n, sizeof(char *), cmp_str);
+	qsort0(e, n, sizeof(char *), cmp_str);
 	*n_out = n;
 	return e;
 nomem:
@@ -546,6 +547,14 @@ int plan_build(const struct topology *t, const struct topology *prev,
 				goto out;
 		}
 	}
+	/* The uplink goes first when it should not be there (or is set up for another
+	 * interface): it restores the host's interface before the internet goes. */
+	bool want_uplink = false;
+	for (size_t i = 0; i < t->n_vpcs && t->uplink[0]; i++)
+		want_uplink |= t->vpcs[i].internet_gateway;
+	if (obs->uplink && (!want_uplink || strcmp(obs->uplink_via, t->uplink)) &&
+	    (err = push(&p, mkop(OP_UPLINK_DELETE, -1, -1, obs->uplink_via))))
+		goto out;
 	/* Files that look like our namespaces but are none (a crash between creating
 	 * the file and mounting the namespace on it). */
 	for (size_t k = 0; k < obs->n_stale; k++)
@@ -556,7 +565,7 @@ int plan_build(const struct topology *t, const struct topology *prev,
 	 * a router goes last. */
 	for (size_t k = obs->n_ns; k-- > 0;) {
 		const char *name = obs->ns[k];
-		if (!bsearch(&name, exp, n_exp, sizeof(char *), cmp_str) &&
+		if (!bsearch0(&name, exp, n_exp, sizeof(char *), cmp_str) &&
 		    (err = push(&p, mkop(OP_NS_DELETE, -1, -1, name))))
 			goto out;
 	}
@@ -701,6 +710,11 @@ int plan_build(const struct topology *t, const struct topology *prev,
 		    (!ok && (err = push(&p, mkop(OP_ROUTES_SYNC, (int)i, -1, v->name)))))
 			goto out;
 	}
+	if (want_uplink && (!obs->uplink || strcmp(obs->uplink_via, t->uplink) ||
+			    !obs_has_ns(obs, inet))) {
+		if ((err = push(&p, mkop(OP_UPLINK_CREATE, -1, -1, t->uplink))))
+			goto out;
+	}
 	err = 0;
 	*out = p;
 out:
@@ -731,6 +745,7 @@ const char *op_kind_name(enum op_kind k)
 		[OP_NATGW_CREATE] = "nat-gateway-create", [OP_PEERING_CREATE] = "peering-create",
 		[OP_NATGW_SETUP] = "nat-gateway-setup",
 		[OP_PEER_LINK_DELETE] = "peering-link-delete",
+		[OP_UPLINK_DELETE] = "uplink-delete",	  [OP_UPLINK_CREATE] = "uplink-create",
 		[OP_GW_ADD] = "gateway-add",	  [OP_INST_CREATE] = "instance-create",
 		[OP_INST_ENSURE] = "instance-ensure",
 	};

@@ -188,6 +188,16 @@ struct nl_msg *rq_link_up(int ifindex)
 	return link_msg(RTM_NEWLINK, 0, ifindex, IFF_UP, IFF_UP);
 }
 
+struct nl_msg *rq_link_alias(int ifindex, const char *alias)
+{
+	struct nl_msg *m = link_msg(RTM_NEWLINK, 0, ifindex, 0, 0);
+	if (m && nla_put_string(m, IFLA_IFALIAS, alias) < 0) {
+		nlmsg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
 struct nl_msg *rq_link_del(int ifindex)
 {
 	return link_msg(RTM_DELLINK, 0, ifindex, 0, 0);
@@ -332,6 +342,7 @@ static int dump_parse(struct nl_msg *msg, void *arg)
 			return NL_SKIP;
 		struct link_info li = {.ifindex = ifi->ifi_index,
 				       .name = nla_get_string(tb[IFLA_IFNAME]),
+				       .alias = tb[IFLA_IFALIAS] ? nla_get_string(tb[IFLA_IFALIAS]) : "",
 				       .up = ifi->ifi_flags & IFF_UP};
 		d->stop = d->link(&li, d->arg);
 	} else if (h->nlmsg_type == RTM_NEWADDR) {

@@ -71,8 +71,11 @@ struct nl_msg *rq_route(const struct route_rq *r);
 struct link_info {
 	int ifindex;
 	const char *name;
+	const char *alias; /* "" when none */
 	bool up;
 };
+/* Sets a link's alias (its ifalias), where we keep a note about it. */
+struct nl_msg *rq_link_alias(int ifindex, const char *alias);
 int rtnl_dump_links(struct nl_sock *sk, int (*cb)(const struct link_info *, void *), void *arg);
 struct addr_info {
 	int ifindex;

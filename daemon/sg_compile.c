@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpc/util.h"
 #include "vpc/arena.h"
 #include "vpc/sg.h"
 
@@ -55,7 +56,7 @@ static int cmp_u64(const void *a, const void *b)
 static size_t uniq(uint64_t *v, size_t n)
 {
 	size_t k = 0;
-	qsort(v, n, sizeof(*v), cmp_u64);
+	qsort0(v, n, sizeof(*v), cmp_u64);
 	for (size_t i = 0; i < n; i++)
 		if (!k || v[k - 1] != v[i])
 			v[k++] = v[i];
@@ -113,7 +114,7 @@ static int decompose(const struct box *b, size_t n, uint8_t proto, struct elems 
 	cover = calloc(np, sizeof(*cover));
 	if (!cover)
 		goto out;
-	qsort(ev, 2 * n, sizeof(*ev), cmp_event);
+	qsort0(ev, 2 * n, sizeof(*ev), cmp_event);
 	for (size_t e = 0; e < 2 * n;) {
 		uint64_t at = ev[e].at;
 		for (; e < 2 * n && ev[e].at == at; e++) {
@@ -334,7 +335,7 @@ static int group_sets(struct ctx *c, const struct sg *g, bool egress, struct gro
 	}
 	if (np) {
 		/* Per protocol, the union of address ranges. */
-		qsort(proto, np, sizeof(*proto), cmp_box);
+		qsort0(proto, np, sizeof(*proto), cmp_box);
 		for (uint32_t pr = 0; pr < 256; pr++) {
 			struct box *sub = calloc(np, sizeof(*sub));
 			size_t ns = 0;
@@ -467,7 +468,7 @@ int sg_compile(const struct topology *t, int vi, struct sg_objects *o)
 		const struct instance *in = &v->instances[i];
 		int *groups = arena_array(o->a, int, in->n_sgs);
 		memcpy(groups, in->sgs, in->n_sgs * sizeof(int));
-		qsort(groups, in->n_sgs, sizeof(int), cmp_int);
+		qsort0(groups, in->n_sgs, sizeof(int), cmp_int);
 		struct sg_dispatch *d = &o->dispatch[o->n_dispatch++];
 		d->ifindex = 1000 + in->id;
 		if (!(d->in_chain = chain_for(&c, t, vi, groups, in->n_sgs, false, gs)) ||

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpc/util.h"
 #include "topo_internal.h"
 #include "vpc/topo.h"
 
@@ -373,7 +374,7 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 		}
 		r[i].allow = !strcmp(act, "allow");
 	}
-	qsort(r, n, sizeof(*r), cmp_nacl_rule);
+	qsort0(r, n, sizeof(*r), cmp_nacl_rule);
 	*out = r;
 	*n_out = n;
 out:
@@ -471,7 +472,7 @@ static const char *const vpc_keys[] = {"name",		  "cidr",	 "internet_gateway",
 static const char *const top_keys[] = {"vpcs", "peerings", "elastic_ips", "internet", NULL};
 static const char *const peering_keys[] = {"name", "vpcs", "description", NULL};
 static const char *const eip_keys[] = {"address", "instance", "description", NULL};
-static const char *const internet_keys[] = {"public_pool", "host", NULL};
+static const char *const internet_keys[] = {"public_pool", "host", "uplink", NULL};
 
 static int parse_subnets(struct cctx *c, struct vpc *v, const json_t *arr, const struct jpath *p)
 {
@@ -1092,6 +1093,22 @@ static int parse_internet(struct cctx *c, const json_t *doc, const struct jpath 
 	if (cidr_contains_ip(t->public_pool, t->internet_host))
 		return cfail(c, &ip, VPC_E_INVALID,
 			     "the internet host address must be outside the public pool");
+	const char *up = get_str(c, inet, "uplink", &ip, false);
+	if (c->err->code[0])
+		return -EINVAL;
+	if (up) {
+		struct jpath kp = JP_KEY(&ip, "uplink");
+		size_t n = strlen(up);
+		bool ok = n >= 1 && n <= 15 && strcmp(up, ".") && strcmp(up, "..");
+		for (size_t i = 0; i < n && ok; i++)
+			ok = up[i] > ' ' && up[i] != '/' && up[i] != ':' && up[i] < 127;
+		if (!ok)
+			return cfail(c, &kp, VPC_E_INVALID,
+				     "\"%s\" is not an interface name (1-15 characters, no '/', ':' "
+				     "or spaces)",
+				     up);
+		snprintf(t->uplink, sizeof(t->uplink), "%s", up);
+	}
 	return 0;
 }
 

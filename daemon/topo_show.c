@@ -269,5 +269,10 @@ json_t *topo_show_json(const struct topology *t, int only_vpc)
 		json_array_append_new(eips, o);
 	}
 	json_object_set_new(root, "elastic_ips", eips);
+	char a[CIDR_STR_MAX], h[IP_STR_MAX];
+	json_t *inet = json_pack("{s:s,s:s}", "public_pool", cidr_fmt(t->public_pool, a), "host",
+				 ip_fmt(t->internet_host, h));
+	json_object_set_new(inet, "uplink", t->uplink[0] ? json_string(t->uplink) : json_null());
+	json_object_set_new(root, "internet", inet);
 	return root;
 }

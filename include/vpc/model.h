@@ -165,6 +165,7 @@ struct topology {
 	size_t n_eips;
 	struct cidr public_pool;
 	uint32_t internet_host; /* the simulated internet's own address */
+	char uplink[16];	/* opt-in: a host interface to masquerade out of ("" = none) */
 };
 
 int topo_find_vpc(const struct topology *t, const char *name);

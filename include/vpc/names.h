@@ -101,6 +101,15 @@ static inline uint32_t peering_addr(uint32_t id, int side)
 {
 	return 0xa9fe8000u + 2 * id + (uint32_t)side; /* 169.254.128.0/17 */
 }
+/* The opt-in uplink: internet "vpc-uplink" (ifindex 9) 169.254.255.2/30 <-> a veth
+ * in vpcd's own namespace 169.254.255.1/30, named after the prefix. */
+#define VPC_UPLINK_IFINDEX   9
+#define VPC_UPLINK_INET_ADDR 0xa9feff02u
+#define VPC_UPLINK_HOST_ADDR 0xa9feff01u
+static inline void if_uplink_host(char *buf)
+{
+	snprintf(buf, IF_NAME_MAX, "vpcup-%.9s", vpc_prefix);
+}
 static inline uint32_t inet_link_addr(uint32_t vpc_id, int igw_side)
 {
 	return 0xa9fe0000u | vpc_id << 8 | (igw_side ? 2u : 1u);

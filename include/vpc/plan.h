@@ -104,6 +104,9 @@ struct observed {
 	size_t n_inet_links;
 	struct obs_inet_route *inet_routes; /* the internet's routes to public IPs, sorted */
 	size_t n_inet_routes;
+	/* The opt-in uplink, seen from vpcd's own namespace: */
+	bool uplink;	       /* our host-side link or NAT table exists */
+	char uplink_via[16];   /* the interface it is set up for */
 };
 
 enum op_kind {
@@ -128,6 +131,8 @@ enum op_kind {
 	OP_NATGW_SETUP,	    /* vpc, NAT gateway: its port's filter entry and attachment */
 	OP_PEERING_CREATE,  /* peering (idx): the link between two routers */
 	OP_PEER_LINK_DELETE, /* vpc (name), id: a peering link that should not be there */
+	OP_UPLINK_DELETE,   /* take the uplink down, restoring the host interface */
+	OP_UPLINK_CREATE,   /* the uplink, as the topology says */
 };
 
 struct op {

@@ -44,7 +44,9 @@ void test_edit(void)
 
 	/* Add / remove / set by path. */
 	json_t *path = J("[\"vpcs\",\"a\",\"subnets\"]");
-	CHECK_INT(edit_add(d, path, J("{\"name\":\"s\"}"), &err), 0);
+	json_t *sub = J("{\"name\":\"s\"}");
+	CHECK_INT(edit_add(d, path, sub, &err), 0);
+	json_decref(sub);
 	CHECK_JSON(json_object_get(json_array_get(json_object_get(d, "vpcs"), 2), "subnets"),
 		   "[{\"name\":\"s\"}]");
 	vpc_err_clear(&err);
@@ -84,8 +86,9 @@ void test_edit(void)
 
 	/* Group rules have no id: removed by content. */
 	path = J("[\"vpcs\",\"a\",\"security_groups\"]");
-	CHECK_INT(edit_add(d, path, J("{\"name\":\"g\",\"ingress\":[{\"protocol\":\"tcp\"}]}"), &err),
-		  0);
+	json_t *grp = J("{\"name\":\"g\",\"ingress\":[{\"protocol\":\"tcp\"}]}");
+	CHECK_INT(edit_add(d, path, grp, &err), 0);
+	json_decref(grp);
 	json_decref(path);
 	path = J("[\"vpcs\",\"a\",\"security_groups\",\"g\",\"ingress\"]");
 	json_t *m = J("{\"protocol\":\"udp\"}");
