@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "log.h"
@@ -88,6 +89,19 @@ static void roll_back(struct vpcd *d, const struct topology *attempted, struct v
 	}
 }
 
+/* What validation can only check on this host: the uplink's interface. */
+static int check_host(const struct topology *t, struct vpc_err *err)
+{
+	char path[96];
+	if (!t->uplink[0])
+		return 0;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s", t->uplink);
+	if (access(path, F_OK))
+		return vpc_fail(err, VPC_E_INVALID, "internet.uplink",
+				"host interface %s does not exist", t->uplink);
+	return 0;
+}
+
 static int compile(struct vpcd *d, const json_t *doc, struct topology **out, struct vpc_err *err)
 {
 	struct compile_opts o = {.features = d->features, .prev_alloc = d->alloc};
@@ -102,7 +116,7 @@ int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, str
 	int e;
 
 	/* Validation first: nothing is touched unless the whole state is valid. */
-	if ((e = compile(d, next, &t, err)))
+	if ((e = compile(d, next, &t, err)) || (e = check_host(t, err)))
 		goto out;
 	if (dry_run) {
 		e = converge(d, t, d->topo, false, true, result, err);

@@ -289,9 +289,11 @@ static int uplink_create(struct kernel *k, const struct topology *t, struct vpc_
 	nlb_free(&b);
 	if (e && e != -ENODEV)
 		goto fail;
+	/* The internet's own traffic leaves from its host address, which the host
+	 * masquerades; never from the link's address, which it would not. */
 	struct route_rq out = {.cmd = RTM_NEWROUTE, .table = RT_TABLE_MAIN,
 			       .gw = VPC_UPLINK_HOST_ADDR, .oif = VPC_UPLINK_IFINDEX,
-			       .type = RTN_UNICAST, .replace = true};
+			       .type = RTN_UNICAST, .replace = true, .prefsrc = t->internet_host};
 	nlb_init(&b, ih->sk);
 	if ((e = nlb_add(&b, rq_veth(VPC_UPLINK_IFINDEX, "vpc-uplink", NULL, 0, host,
 				     netns_home_fd()))) ||

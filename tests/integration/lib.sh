@@ -46,8 +46,13 @@ fi
 
 vpcctl() { "$VPCCTL_BIN" "$@"; }
 
+# VPCD_NETNS: run vpcd inside that network namespace (nsenter keeps /sys and the
+# mounts as they are, unlike ip netns exec), so that what vpcd calls "the host"
+# is a namespace the test made.
 start_vpcd() {
-	"$VPCD_BIN" -p "$NSP" -s "$TMP/state" -r "$TMP/run" "$@" >>"$TMP/vpcd.log" 2>&1 &
+	local wrap=()
+	[ -n "${VPCD_NETNS:-}" ] && wrap=(nsenter "--net=/run/netns/$VPCD_NETNS" --)
+	"${wrap[@]}" "$VPCD_BIN" -p "$NSP" -s "$TMP/state" -r "$TMP/run" "$@" >>"$TMP/vpcd.log" 2>&1 &
 	VPCD_PID=$!
 	for _ in $(seq 100); do
 		[ -S "$VPCD_SOCKET" ] && vpcctl status >/dev/null 2>&1 && return 0
@@ -77,6 +82,10 @@ leftovers() {
 	ip netns list | awk '{print $1}' | grep "^$NSP\\." || true
 }
 
+# Extra cleanup steps of a test, run by cleanup() before the leftover checks.
+AT_EXIT=()
+at_exit() { AT_EXIT+=("$*"); }
+
 cleanup() {
 	local rc=$?
 	set +e
@@ -88,6 +97,7 @@ cleanup() {
 	fi
 	vpcctl destroy --all >/dev/null 2>&1
 	stop_vpcd
+	for c in "${AT_EXIT[@]}"; do eval "$c"; done
 	local left
 	left=$(leftovers)
 	if [ -n "$left" ]; then
