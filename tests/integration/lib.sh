@@ -46,6 +46,23 @@ fi
 
 vpcctl() { "$VPCCTL_BIN" "$@"; }
 
+# `ip -n NS ...` and `ip netns exec NS ...` unshare the mount namespace and remount
+# / and /sys, which fails where / is no mount point (a chroot, a container); nsenter
+# changes only the network namespace, which is all the tests want.
+ip() {
+	if [ "${1:-}" = -n ]; then
+		local ns=$2
+		shift 2
+		nsenter --net="/run/netns/$ns" ip "$@"
+	elif [ "${1:-}" = netns ] && [ "${2:-}" = exec ]; then
+		local ns=$3
+		shift 3
+		nsenter --net="/run/netns/$ns" "$@"
+	else
+		command ip "$@"
+	fi
+}
+
 # VPCD_NETNS: run vpcd inside that network namespace (nsenter keeps /sys and the
 # mounts as they are, unlike ip netns exec), so that what vpcd calls "the host"
 # is a namespace the test made.

@@ -31,7 +31,7 @@ JSON
 expect_ok "apply with an uplink" vpcctl apply -f "$TMP/up.json"
 
 # The world answers with the address it saw.
-bg ip netns exec "$WORLD" socat -T 5 TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
+bg nsenter --net="/run/netns/$WORLD" socat -T 5 TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
 for _ in $(seq 50); do ip netns exec "$WORLD" ss -Htln "sport = :80" | grep -q . && break; sleep 0.1; done
 out=$(vpcctl exec v/a -- socat -T 2 - TCP:192.0.2.1:80,connect-timeout=2 </dev/null)
 [ "$out" = 192.0.2.2 ] && ok "an instance with a public IP reaches the world, masqueraded as the uplink" \
