@@ -180,7 +180,7 @@ static void rule_rows(struct table *t, const char *dir, const json_t *rules)
 			snprintf(ports, sizeof(ports), "type %lld",
 				 (long long)json_integer_value(json_object_get(r, "icmp_type")));
 		table_row(t, i ? "" : dir, json_string_value(json_object_get(r, "protocol")), ports,
-			  peer, json_string_value(json_object_get(r, "group")));
+			  peer);
 	}
 }
 
@@ -196,7 +196,7 @@ void print_group(const json_t *g, const char *indent)
 	       json_string_value(json_object_get(g, "name")),
 	       json_is_true(json_object_get(g, "default")) ? " [default]" : "",
 	       members[0] ? members : "none");
-	struct table *t = table_new(5, "DIRECTION", "PROTOCOL", "PORTS", "PEER", "");
+	struct table *t = table_new(4, "DIRECTION", "PROTOCOL", "PORTS", "PEER");
 	rule_rows(t, "ingress", json_object_get(g, "ingress"));
 	rule_rows(t, "egress", json_object_get(g, "egress"));
 	char in2[32];
