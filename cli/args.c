@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vpcctl.h"
@@ -84,4 +85,14 @@ int verb_parse(const struct verb *v, int argc, char **argv, struct args *a)
 		return -1;
 	}
 	return 0;
+}
+
+const char *need(struct args *a, const char *name)
+{
+	const char *v = OPT(a, name);
+	if (!v) {
+		fprintf(stderr, "vpcctl %s: --%s is required\n", current_verb->name, name);
+		exit(EXIT_USAGE);
+	}
+	return v;
 }

@@ -129,16 +129,6 @@ static const char *direction(struct args *a)
 	return in ? "inbound" : "outbound";
 }
 
-static const char *need(struct args *a, const char *name)
-{
-	const char *v = OPT(a, name);
-	if (!v) {
-		fprintf(stderr, "vpcctl %s: --%s is required\n", current_verb->name, name);
-		exit(EXIT_USAGE);
-	}
-	return v;
-}
-
 /* Numbers stay numbers in the file, so vpcd's messages name the same values. */
 static json_t *number_or_string(const char *s)
 {

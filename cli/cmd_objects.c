@@ -45,19 +45,9 @@ static json_t *show_vpc(struct cli *c, const char *vpc)
 	return v;
 }
 
-static const char *require(struct args *a, const char *name)
-{
-	const char *v = OPT(a, name);
-	if (!v) {
-		fprintf(stderr, "vpcctl %s: --%s is required\n", current_verb->name, name);
-		exit(EXIT_USAGE);
-	}
-	return v;
-}
-
 int cmd_vpc_create(struct cli *c, struct args *a)
 {
-	json_t *o = json_pack("{s:s,s:s}", "name", a->pos[0], "cidr", require(a, "cidr"));
+	json_t *o = json_pack("{s:s,s:s}", "name", a->pos[0], "cidr", need(a, "cidr"));
 	if (OPT(a, "internet-gateway"))
 		json_object_set_new(o, "internet_gateway", json_true());
 	return edit_call(c, add_req(path_of("vpcs", NULL), o));
@@ -95,7 +85,7 @@ int cmd_vpc_list(struct cli *c, struct args *a)
 
 int cmd_subnet_create(struct cli *c, struct args *a)
 {
-	json_t *o = json_pack("{s:s,s:s}", "name", a->pos[1], "cidr", require(a, "cidr"));
+	json_t *o = json_pack("{s:s,s:s}", "name", a->pos[1], "cidr", need(a, "cidr"));
 	if (OPT(a, "route-table"))
 		json_object_set_new(o, "route_table", json_string(OPT(a, "route-table")));
 	if (OPT(a, "network-acl"))
@@ -150,7 +140,7 @@ int cmd_subnet_list(struct cli *c, struct args *a)
 
 int cmd_instance_create(struct cli *c, struct args *a)
 {
-	json_t *o = json_pack("{s:s,s:s}", "name", a->pos[1], "subnet", require(a, "subnet"));
+	json_t *o = json_pack("{s:s,s:s}", "name", a->pos[1], "subnet", need(a, "subnet"));
 	if (OPT(a, "ip"))
 		json_object_set_new(o, "private_ip", json_string(OPT(a, "ip")));
 	if (OPT(a, "public-ip"))

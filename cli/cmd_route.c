@@ -5,16 +5,6 @@
 
 #include "vpcctl.h"
 
-static const char *need(struct args *a, const char *name)
-{
-	const char *v = OPT(a, name);
-	if (!v) {
-		fprintf(stderr, "vpcctl %s: --%s is required\n", current_verb->name, name);
-		exit(EXIT_USAGE);
-	}
-	return v;
-}
-
 int cmd_rt_create(struct cli *c, struct args *a)
 {
 	json_t *o = json_pack("{s:s}", "name", a->pos[1]);

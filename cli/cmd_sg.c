@@ -21,16 +21,6 @@ static json_t *find_group(struct cli *c, const char *vpc, const char *name, json
 	exit(EXIT_REFUSED);
 }
 
-static const char *need(struct args *a, const char *name)
-{
-	const char *v = OPT(a, name);
-	if (!v) {
-		fprintf(stderr, "vpcctl %s: --%s is required\n", current_verb->name, name);
-		exit(EXIT_USAGE);
-	}
-	return v;
-}
-
 static bool egress_of(struct args *a)
 {
 	bool in = OPT(a, "ingress") != NULL, out = OPT(a, "egress") != NULL;

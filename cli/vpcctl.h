@@ -45,6 +45,8 @@ const char *opt(const struct verb *v, const struct args *a, const char *name);
 void verb_usage(const struct verb *v, FILE *f);
 extern const struct verb *current_verb;
 #define OPT(a, name) opt(current_verb, (a), (name))
+/* The value of a required option; exits with a usage error when it is missing. */
+const char *need(struct args *a, const char *name);
 
 /* ---- talking to vpcd ---- */
 /* Sends `req` (stolen); returns the "result" on success, or exits with a message. */

@@ -20,19 +20,10 @@
 #include "vpc/util.h"
 #include "vpc/nacl.h"
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 uint64_t nacl_rules_hash(const struct nacl_rule *r, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV0;
 	for (size_t i = 0; i < n; i++) {
 		int32_t f[9] = {r[i].number, r[i].allow,    r[i].m.proto,     r[i].m.port_lo,
 				r[i].m.port_hi, r[i].m.icmp_type, r[i].m.icmp_code, (int32_t)r[i].cidr.addr,

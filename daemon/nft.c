@@ -527,15 +527,24 @@ static void add_set(struct batch *x, const struct sg_set *st)
 	add_elems(x, st);
 }
 
-static void del_set(struct batch *x, const char *name)
+/* A message about a whole set (delete it, or empty it). */
+static void set_msg(struct batch *x, const char *name, int type)
 {
 	struct nftnl_set *s = set_obj(name);
-	struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_DELSET, 0);
+	struct nlmsghdr *nlh = batch_msg(x, type, 0);
 	if (nlh) {
-		nftnl_set_nlmsg_build_payload(nlh, s);
+		if (type == NFT_MSG_DELSETELEM)
+			nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		else
+			nftnl_set_nlmsg_build_payload(nlh, s);
 		batch_done(x);
 	}
 	nftnl_set_free(s);
+}
+
+static void del_set(struct batch *x, const char *name)
+{
+	set_msg(x, name, NFT_MSG_DELSET);
 }
 
 static void add_map(struct batch *x, const char *name)
@@ -965,15 +974,10 @@ static void igw_base(struct batch *x)
 	add_rule(x, r);
 }
 
+/* Without elements, DELSETELEM empties the set. */
 static void flush_set(struct batch *x, const char *name)
 {
-	struct nftnl_set *s = set_obj(name);
-	struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_DELSETELEM, 0);
-	if (nlh) {
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		batch_done(x);
-	}
-	nftnl_set_free(s);
+	set_msg(x, name, NFT_MSG_DELSETELEM);
 }
 
 static void map_pairs(struct batch *x, const char *map, const struct nat_pair *p, size_t n, bool rev)

@@ -8,16 +8,6 @@
 #include "vpc/arena.h"
 #include "vpc/sg.h"
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-#define FNV0 0xcbf29ce484222325ULL
 
 /* ---- disjoint decomposition ---- */
 

@@ -2,6 +2,7 @@
 #ifndef VPC_UTIL_H
 #define VPC_UTIL_H
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* bsearch/qsort on possibly empty (NULL) arrays: the C library declares its
@@ -16,6 +17,18 @@ static inline void qsort0(void *base, size_t n, size_t size, int (*cmp)(const vo
 {
 	if (n)
 		qsort(base, n, size, cmp);
+}
+
+/* FNV-1a: content hashes that name NACL tables, sets and chains. */
+#define FNV0 0xcbf29ce484222325ULL
+static inline uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
 }
 
 #endif

@@ -226,6 +226,48 @@ udp_no() {
 	if [ -z "$(udp_talk "$@")" ]; then ok "no udp $1 -> $2:$3"; else fail "udp $1 -> $2:$3 got through"; fi
 }
 
+# A long-lived TCP connection FROM -> TO (VPC/INSTANCE, at IP:PORT): a line every
+# 0.1 s, appended to $LOG by a server that takes exactly one connection, so lines
+# that arrive later came through the connection opened now.
+start_stream() { # FROM TO IP PORT
+	LOG=$TMP/stream.log
+	STREAM="$1 -> $2"
+	bg vpcctl exec "$2" -- socat -u TCP-LISTEN:"$4",reuseaddr OPEN:"$LOG",creat,append
+	server_pid=${BG_PIDS[-1]}
+	wait_listen "$2" "$4" tcp
+	cat >"$TMP/client.py" <<'PY'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+i = 0
+while True:
+    s.sendall(b"line %d\n" % i)
+    i += 1
+    time.sleep(0.1)
+PY
+	bg vpcctl exec "$1" -- python3 "$TMP/client.py" "$3" "$4"
+	client_pid=${BG_PIDS[-1]}
+}
+lines() { { wc -l <"$LOG"; } 2>/dev/null || echo 0; }
+stream_flows() { # WHEN: a few more lines arrive, and the client lives
+	local n
+	n=$(lines)
+	for _ in $(seq 100); do
+		if [ "$(lines)" -gt $((n + 5)) ] && kill -0 "$client_pid" 2>/dev/null; then
+			ok "the $STREAM stream flows $1 ($(lines) lines)"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "the $STREAM stream stopped $1 (at $(lines) lines)"
+}
+stream_gapless() { # every line arrived once, in order: one connection, nothing lost
+	python3 - "$LOG" <<'PY' && ok "the stream's lines are line 0..N without a gap" || fail "lines lost or repeated"
+import sys
+ls = open(sys.argv[1]).read().splitlines()
+sys.exit(ls != ["line %d" % i for i in range(len(ls))])
+PY
+}
+
 # Address of an instance, from `vpcctl show -o json`.
 ip_of() { # VPC INSTANCE
 	vpcctl show "$1" -o json | python3 -c '

@@ -101,33 +101,7 @@ expect_ok "apply VPC keep (3 instances)" vpcctl apply -f "$TMP/keep.json"
 big_topo "$TMP/keep-grown.json" keep 100 k1=10.0.0.10 k2=10.0.0.11 k3=10.0.0.12
 
 # A TCP stream k1 -> k2 that must survive everything below.
-LOG=$TMP/stream.log
-bg vpcctl exec keep/k2 -- socat -u TCP-LISTEN:7000,reuseaddr OPEN:"$LOG",creat,append
-wait_listen keep/k2 7000 tcp
-cat >"$TMP/client.py" <<'PY'
-import socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
-i = 0
-while True:
-    s.sendall(b"line %d\n" % i)
-    i += 1
-    time.sleep(0.1)
-PY
-bg vpcctl exec keep/k1 -- python3 "$TMP/client.py" 10.0.0.11 7000
-client_pid=${BG_PIDS[-1]}
-lines() { { wc -l <"$LOG"; } 2>/dev/null || echo 0; }
-stream_flows() { # WHEN
-	local n
-	n=$(lines)
-	for _ in $(seq 100); do
-		if [ "$(lines)" -gt $((n + 5)) ] && kill -0 "$client_pid" 2>/dev/null; then
-			ok "the k1 -> k2 stream flows $1 ($(lines) lines)"
-			return 0
-		fi
-		sleep 0.1
-	done
-	fail "the k1 -> k2 stream stopped $1 (at $(lines) lines)"
-}
+start_stream keep/k1 keep/k2 10.0.0.11 7000
 stream_flows "before the crash"
 
 snap=$(kernel_snapshot)
@@ -259,11 +233,7 @@ ops=$(reconcile_ops)
 ! grep -Eq "create|delete|add" <<<"$ops" && ok "reconcile without drift creates and deletes nothing" ||
 	fail "operations: $ops"
 stream_flows "at the end"
-python3 - "$LOG" <<'PY' && ok "the stream's lines are line 0..N without a gap" || fail "lines lost or repeated"
-import sys
-ls = open(sys.argv[1]).read().splitlines()
-sys.exit(ls != ["line %d" % i for i in range(len(ls))])
-PY
+stream_gapless
 
 # ---- 4. Leftovers of a crash at the worst moment -----------------------------------
 # vpcd creates the file /run/netns/NAME, then unshares and bind-mounts the new

@@ -1,8 +1,24 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include "vpc/topo.h"
 
 int t_run, t_failed;
+
+struct topology *compile_or_die(const char *text)
+{
+	json_error_t je;
+	struct vpc_err err;
+	struct topology *t = NULL;
+	json_t *doc = json_loads(text, 0, &je);
+	struct compile_opts o = {.features = FEAT_ALL};
+	if (!doc || topo_compile(doc, &o, &t, &err)) {
+		fprintf(stderr, "compile failed: %s %s\n", doc ? err.path : "", doc ? err.msg : je.text);
+		abort();
+	}
+	json_decref(doc);
+	return t;
+}
 
 int main(void)
 {

@@ -38,6 +38,10 @@ extern int t_run, t_failed;
 		}                                                                                 \
 	} while (0)
 
+struct topology;
+/* Compiles a topology text with every feature on; aborts on error (test input). */
+struct topology *compile_or_die(const char *text);
+
 void test_cidr(void);
 void test_topo(void);
 void test_plan(void);

@@ -6,20 +6,6 @@
 #include "vpc/sg.h"
 #include "vpc/topo.h"
 
-static struct topology *compile(const char *text)
-{
-	json_error_t je;
-	struct vpc_err err;
-	struct topology *t = NULL;
-	json_t *doc = json_loads(text, 0, &je);
-	struct compile_opts o = {.features = FEAT_ALL};
-	if (!doc || topo_compile(doc, &o, &t, &err)) {
-		fprintf(stderr, "compile failed: %s\n", doc ? err.msg : je.text);
-		abort();
-	}
-	json_decref(doc);
-	return t;
-}
 
 /* Builds what the kernel would hold if `t` were fully realized. */
 static void observe_model(const struct topology *t, struct observed *o)
@@ -120,7 +106,7 @@ static const char *two =
 
 void test_plan(void)
 {
-	struct topology *t = compile(two), *empty = compile("{}");
+	struct topology *t = compile_or_die(two), *empty = compile_or_die("{}");
 	struct observed none = {0}, full;
 	struct plan p;
 
@@ -229,7 +215,7 @@ void test_plan(void)
 
 	/* Changing an address rebuilds only that instance (and the default group's
 	 * member set, which holds the address). */
-	struct topology *t2 = compile(
+	struct topology *t2 = compile_or_die(
 		"{\"vpcs\":[{\"name\":\"lab\",\"cidr\":\"10.0.0.0/16\",\"subnets\":["
 		"{\"name\":\"a\",\"cidr\":\"10.0.1.0/24\"},{\"name\":\"b\",\"cidr\":\"10.0.2.0/24\"}],"
 		"\"instances\":[{\"name\":\"x\",\"subnet\":\"a\",\"private_ip\":\"10.0.1.50\"},"
@@ -246,7 +232,7 @@ void test_plan(void)
 
 	/* A subnet resized under its instances: they keep their addresses, but their
 	 * prefix and router are wrong, and only `prev` knows. */
-	struct topology *t3 = compile(
+	struct topology *t3 = compile_or_die(
 		"{\"vpcs\":[{\"name\":\"lab\",\"cidr\":\"10.0.0.0/16\",\"subnets\":["
 		"{\"name\":\"a\",\"cidr\":\"10.0.0.0/23\"},{\"name\":\"b\",\"cidr\":\"10.0.2.0/24\"}],"
 		"\"instances\":[{\"name\":\"x\",\"subnet\":\"a\",\"private_ip\":\"10.0.1.4\"},"

@@ -6,20 +6,6 @@
 #include "vpc/sg.h"
 #include "vpc/topo.h"
 
-static struct topology *compile(const char *text)
-{
-	json_error_t je;
-	struct vpc_err err;
-	struct topology *t = NULL;
-	json_t *doc = json_loads(text, 0, &je);
-	struct compile_opts o = {.features = FEAT_ALL};
-	if (!doc || topo_compile(doc, &o, &t, &err)) {
-		fprintf(stderr, "compile failed: %s %s\n", err.path, doc ? err.msg : je.text);
-		abort();
-	}
-	json_decref(doc);
-	return t;
-}
 
 static bool match_m(const struct match *m, uint8_t proto, uint16_t field)
 {
@@ -130,7 +116,7 @@ static const char *shop =
 
 void test_sg(void)
 {
-	struct topology *t = compile(shop);
+	struct topology *t = compile_or_die(shop);
 	struct sg_objects o;
 	const struct vpc *v = &t->vpcs[0];
 	CHECK_INT(sg_compile(t, 0, &o), 0);
