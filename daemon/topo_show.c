@@ -242,14 +242,15 @@ static json_t *vpc_json(const struct topology *t, int vi)
 
 json_t *topo_show_json(const struct topology *t, int only_vpc)
 {
-	json_t *root = json_object(), *vpcs = json_array(), *peer = json_array(),
-	       *eips = json_array();
+	json_t *root = json_object(), *vpcs = json_array(), *peer, *eips;
 	for (size_t i = 0; i < t->n_vpcs; i++)
 		if (only_vpc < 0 || (size_t)only_vpc == i)
 			json_array_append_new(vpcs, vpc_json(t, (int)i));
 	json_object_set_new(root, "vpcs", vpcs);
 	if (only_vpc >= 0)
 		return root;
+	peer = json_array();
+	eips = json_array();
 	for (size_t i = 0; i < t->n_peerings; i++) {
 		const struct peering *p = &t->peerings[i];
 		json_array_append_new(peer, json_pack("{s:s,s:[s,s]}", "name", p->name, "vpcs",
