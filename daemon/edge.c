@@ -34,8 +34,8 @@ static const struct sysctl_kv forwarder_sysctls[] = {
 static struct ns_handle *ns_find(struct kernel *k, const char *name)
 {
 	for (size_t i = 0; i < k->n_others; i++)
-		if (!strcmp(k->others[i].name, name))
-			return &k->others[i];
+		if (!strcmp(k->others[i]->name, name))
+			return k->others[i];
 	return NULL;
 }
 
@@ -48,7 +48,12 @@ void ns_forget(struct kernel *k, const char *name)
 	if (h->nft)
 		mnl_socket_close(h->nft);
 	close(h->nsfd);
-	*h = k->others[--k->n_others];
+	for (size_t i = 0; i < k->n_others; i++)
+		if (k->others[i] == h) {
+			k->others[i] = k->others[--k->n_others];
+			break;
+		}
+	free(h);
 }
 
 int ns_get(struct kernel *k, const char *name, struct ns_handle **out)
@@ -66,14 +71,13 @@ int ns_get(struct kernel *k, const char *name, struct ns_handle **out)
 	int fd = netns_open(name);
 	if (fd < 0)
 		return fd;
-	struct ns_handle *arr = realloc(k->others, (k->n_others + 1) * sizeof(*arr));
-	if (!arr) {
+	struct ns_handle **arr = realloc(k->others, (k->n_others + 1) * sizeof(*arr));
+	if (arr)
+		k->others = arr;
+	if (!arr || !(h = calloc(1, sizeof(*h)))) {
 		close(fd);
 		return -ENOMEM;
 	}
-	k->others = arr;
-	h = &arr[k->n_others];
-	memset(h, 0, sizeof(*h));
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->nsfd = fd;
 	int e = netns_enter(fd);
@@ -85,9 +89,10 @@ int ns_get(struct kernel *k, const char *name, struct ns_handle **out)
 	}
 	if (e) {
 		close(fd);
+		free(h);
 		return e;
 	}
-	k->n_others++;
+	k->others[k->n_others++] = h;
 	*out = h;
 	return 0;
 }

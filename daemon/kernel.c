@@ -80,7 +80,7 @@ int kernel_init(struct kernel *k)
 
 static void router_drop(struct kernel *k, size_t i)
 {
-	struct router_handle *r = &k->routers[i];
+	struct router_handle *r = k->routers[i];
 	if (r->has_bpf)
 		vbpf_close(&r->bpf);
 	if (r->nft)
@@ -88,6 +88,7 @@ static void router_drop(struct kernel *k, size_t i)
 	nlb_free(&r->batch);
 	nl_socket_free(r->sk);
 	close(r->nsfd);
+	free(r);
 	k->routers[i] = k->routers[--k->n_routers];
 }
 
@@ -96,7 +97,7 @@ void kernel_close(struct kernel *k)
 	while (k->n_routers)
 		router_drop(k, 0);
 	while (k->n_others)
-		ns_forget(k, k->others[0].name);
+		ns_forget(k, k->others[0]->name);
 	free(k->others);
 	if (k->home_sk)
 		nl_socket_free(k->home_sk);
@@ -109,45 +110,45 @@ void kernel_close(struct kernel *k)
 static struct router_handle *router_find(struct kernel *k, const char *vpc)
 {
 	for (size_t i = 0; i < k->n_routers; i++)
-		if (!strcmp(k->routers[i].vpc, vpc))
-			return &k->routers[i];
+		if (!strcmp(k->routers[i]->vpc, vpc))
+			return k->routers[i];
 	return NULL;
 }
 
 void router_forget(struct kernel *k, const char *vpc)
 {
-	struct router_handle *r = router_find(k, vpc);
-	if (r)
-		router_drop(k, (size_t)(r - k->routers));
+	for (size_t i = 0; i < k->n_routers; i++)
+		if (!strcmp(k->routers[i]->vpc, vpc)) {
+			router_drop(k, i);
+			return;
+		}
 }
 
 /* Keeps a socket and an fd for a router namespace the thread is in now. */
 static int router_adopt_here(struct kernel *k, const char *vpc, struct router_handle **out)
 {
-	if (k->n_routers == k->cap_routers) {
-		size_t cap = k->cap_routers ? k->cap_routers * 2 : 8;
-		struct router_handle *n = realloc(k->routers, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		k->routers = n;
-		k->cap_routers = cap;
+	struct router_handle **arr = realloc(k->routers, (k->n_routers + 1) * sizeof(*arr));
+	struct router_handle *r = calloc(1, sizeof(*r));
+	if (arr)
+		k->routers = arr;
+	if (!arr || !r) {
+		free(r);
+		return -ENOMEM;
 	}
-	struct router_handle *r = &k->routers[k->n_routers];
-	memset(r, 0, sizeof(*r));
 	snprintf(r->vpc, sizeof(r->vpc), "%s", vpc);
 	r->nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (r->nsfd < 0)
-		return -errno;
-	int err = rtnl_open(&r->sk);
+	int err = r->nsfd < 0 ? -errno : rtnl_open(&r->sk);
 	if (!err && (err = nft_open(&r->nft)))
 		nl_socket_free(r->sk);
 	if (err) {
-		close(r->nsfd);
+		if (r->nsfd >= 0)
+			close(r->nsfd);
+		free(r);
 		return err;
 	}
 	nlb_init(&r->batch, r->sk);
 	r->has_bpf = vbpf_open(vpc, &r->bpf) == 0;
-	k->n_routers++;
+	k->routers[k->n_routers++] = r;
 	*out = r;
 	return 0;
 }
@@ -786,13 +787,11 @@ static int routes_sync(struct kernel *k, const struct topology *t, int vi, struc
 {
 	const struct vpc *v = &t->vpcs[vi];
 	struct router_handle *r;
-	struct observed one = {0};
 	struct obs_router have = {0};
 	struct obs_rt *want = NULL;
 	struct obs_rule *rules = NULL;
 	size_t nw = 0, nr = 0;
 	int e = router_get(k, v->name, &r);
-	(void)one;
 	if (e)
 		return kfail(err, e, "open the router namespace", NULL);
 	if ((e = observe_router(k, v->name, &have)) || (e = want_routes(t, vi, &want, &nw)) ||
@@ -832,16 +831,7 @@ static int routes_sync(struct kernel *k, const struct topology *t, int vi, struc
 out:
 	free(want);
 	free(rules);
-	free((char *)have.vpc);
-	free(have.ports);
-	free(have.routes);
-	free(have.gateways);
-	free(have.port_cfgs);
-	free(have.subnet_cfgs);
-	free(have.tables);
-	free(have.rts);
-	free(have.rules);
-	obs_nft_free(&have.nft);
+	obs_router_free(&have);
 	return e && !err->code[0] ? kfail(err, e, "install the route tables", NULL) : e;
 }
 
@@ -860,7 +850,7 @@ static int ensure_router(const char *vpc)
 static int flush_all_routers(struct kernel *k, struct vpc_err *err)
 {
 	for (size_t i = 0; i < k->n_routers; i++) {
-		int e = flush_router(&k->routers[i], err, "add an instance route in the router");
+		int e = flush_router(k->routers[i], err, "add an instance route in the router");
 		if (e)
 			return e;
 	}

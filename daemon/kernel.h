@@ -12,10 +12,12 @@
 struct router_handle;
 struct ns_handle;
 
+/* Handles are allocated one by one: a pointer to one stays valid while others
+ * are opened. */
 struct kernel {
-	struct router_handle *routers;
-	size_t n_routers, cap_routers;
-	struct ns_handle *others; /* internet, gateways */
+	struct router_handle **routers;
+	size_t n_routers;
+	struct ns_handle **others; /* internet, gateways */
 	size_t n_others;
 	struct nl_sock *home_sk;	 /* vpcd's own namespace: the uplink only */
 	struct mnl_socket *home_nft;

@@ -765,25 +765,30 @@ void obs_nft_free(struct obs_nft *n)
 	memset(n, 0, sizeof(*n));
 }
 
+void obs_router_free(struct obs_router *r)
+{
+	free((char *)r->vpc);
+	free(r->ports);
+	free(r->routes);
+	free(r->gateways);
+	free(r->port_cfgs);
+	free(r->subnet_cfgs);
+	free(r->tables);
+	obs_nft_free(&r->nft);
+	free(r->rts);
+	free(r->rules);
+	free(r->peer_links);
+	free(r->nat);
+	memset(r, 0, sizeof(*r));
+}
+
 void observed_free(struct observed *o)
 {
 	for (size_t i = 0; i < o->n_ns; i++)
 		free(o->ns[i]);
 	free(o->ns);
-	for (size_t i = 0; i < o->n_routers; i++) {
-		free((char *)o->routers[i].vpc);
-		free(o->routers[i].ports);
-		free(o->routers[i].routes);
-		free(o->routers[i].gateways);
-		free(o->routers[i].port_cfgs);
-		free(o->routers[i].subnet_cfgs);
-		free(o->routers[i].tables);
-		obs_nft_free(&o->routers[i].nft);
-		free(o->routers[i].rts);
-		free(o->routers[i].rules);
-		free(o->routers[i].peer_links);
-		free(o->routers[i].nat);
-	}
+	for (size_t i = 0; i < o->n_routers; i++)
+		obs_router_free(&o->routers[i]);
 	free(o->routers);
 	for (size_t i = 0; i < o->n_stale; i++)
 		free(o->stale[i]);

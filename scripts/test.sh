@@ -14,6 +14,16 @@ echo "== BPF verdict tests (BPF_PROG_TEST_RUN, crafted packets)"
 (cd build && ctest -L bpf --output-on-failure)
 echo "== integration tests"
 (cd build && ctest -L integration --output-on-failure)
+echo "== integration tests again, vpcd built with AddressSanitizer + UndefinedBehaviorSanitizer"
+asan_log=$(mktemp -d /tmp/vpcd-asan.XXXXXX)
+(cd build-asan && ASAN_OPTIONS=log_path=$asan_log/report UBSAN_OPTIONS=log_path=$asan_log/report \
+	ctest -L integration --output-on-failure)
+if grep -l "ERROR\|runtime error" "$asan_log"/report.* 2>/dev/null; then
+	cat "$asan_log"/report.* >&2
+	echo "the sanitizers found errors in vpcd (above)" >&2
+	exit 1
+fi
+rm -rf "$asan_log"
 echo "== leftovers check"
 left=$(ip netns list | awk '{print $1}' | grep '^vpc\.' || true)
 pins=$(ls /sys/fs/bpf/vpcd 2>/dev/null || true)

@@ -179,6 +179,7 @@ void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_
 const struct obs_router *obs_find_router(const struct observed *o, const char *vpc);
 bool obs_has_ns(const struct observed *o, const char *name);
 void observed_free(struct observed *o);
+void obs_router_free(struct obs_router *r);
 void obs_nft_free(struct obs_nft *n);
 
 #endif
