@@ -10,7 +10,8 @@
 # iperf3; then how long an entry added or removed with vpcctl takes to reach
 # traffic (bench/nacl_latency.py). Prints one table (bench/nacl_report.py).
 #
-# Settings (environment): SIZES, LAT_SIZES, REPS (5), LAT_REPS (7), SECS (5).
+# Settings (environment): SIZES, LAT_SIZES, REPS (5), LAT_REPS (7), SECS (5);
+# RESULTS=FILE keeps the raw rows (bench/nacl_report.py table FILE prints them).
 # Needs root, iperf3, iptables, python3, and a build (bash scripts/build.sh).
 # Everything it starts it stops by PID; everything it creates it removes.
 . "$(dirname "$0")/lib.sh"
@@ -266,3 +267,4 @@ $REPORT table "$RES"
 echo
 echo "Counters after the runs (the traffic matched the last rule, nothing else):"
 printf '%s\n' "${CHECKS[@]}" | grep . || true
+[ -z "${RESULTS:-}" ] || cp "$RES" "$RESULTS"

@@ -105,8 +105,9 @@ def wait_flowing(log, timeout=3.0):
     while time.monotonic() < end:
         size = os.path.getsize(log) if os.path.exists(log) else 0
         if size >= REC.size:
-            (rec,), _ = records(log, size - REC.size)
-            if time.monotonic() - rec[2] < 0.02:
+            # The file may grow while we read: take the last whole record.
+            recs, _ = records(log, (size // REC.size - 1) * REC.size)
+            if recs and time.monotonic() - recs[-1][2] < 0.02:
                 return True
         time.sleep(0.01)
     return False

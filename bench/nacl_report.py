@@ -98,153 +98,192 @@ def table(head, rows, align=None):
         print(fmt(r))
 
 
-def report(path):
-    rows = load(path)
-    udp, tcp = {}, {}  # (cfg, N) -> {rep: values}
-    ivs = {}  # ("udp"|"tcp", cfg, N) -> every interval's rate, all repetitions
-    for cfg, n, rep, recv, sent, wire, cpu, iv in rows.get("udp", []):
-        udp.setdefault((cfg, int(n)), {})[int(rep)] = (float(recv), float(sent), float(wire),
-                                                       float(cpu))
-        ivs.setdefault(("udp", cfg, int(n)), []).extend(float(x) for x in iv.split(",") if x != "-")
-    for cfg, n, rep, gbps, retr, iv in rows.get("tcp", []):
-        tcp.setdefault((cfg, int(n)), {})[int(rep)] = (float(gbps), int(retr))
-        ivs.setdefault(("tcp", cfg, int(n)), []).extend(float(x) / 1e3 for x in iv.split(",")
-                                                        if x != "-")
-    sizes = sorted({n for _, n in list(udp) + list(tcp)})
+class Results:
+    def __init__(self, path):
+        rows = load(path)
+        self.udp, self.tcp = {}, {}  # (cfg, N) -> {rep: values}
+        self.ivs = {}  # ("udp"|"tcp", cfg, N) -> every interval's rate, all repetitions
+        for cfg, n, rep, recv, sent, wire, cpu, iv in rows.get("udp", []):
+            self.udp.setdefault((cfg, int(n)), {})[int(rep)] = (
+                float(recv), float(sent), float(wire), float(cpu))
+            self.ivs.setdefault(("udp", cfg, int(n)), []).extend(
+                float(x) for x in iv.split(",") if x != "-")
+        for cfg, n, rep, gbps, retr, iv in rows.get("tcp", []):
+            self.tcp.setdefault((cfg, int(n)), {})[int(rep)] = (float(gbps), int(retr))
+            self.ivs.setdefault(("tcp", cfg, int(n)), []).extend(
+                float(x) / 1e3 for x in iv.split(",") if x != "-")
+        self.sizes = sorted({n for _, n in list(self.udp) + list(self.tcp)})
+        self.apply = rows.get("apply", [])
+        self.lat = {}
+        for n, rep, dv, dw, dk, av, aw, ak, gap in rows.get("lat", []):
+            self.lat.setdefault(int(n), []).append(
+                [float(x) for x in (dv, dw, dk, av, aw, ak, gap)])
 
-    def u(cfg, n, i=0):
-        return [x[i] for x in udp.get((cfg, n), {}).values()]
+    def u(self, cfg, n, i=0):
+        return [x[i] for x in self.udp.get((cfg, n), {}).values()]
 
-    def t(cfg, n):
-        return [x[0] for x in tcp.get((cfg, n), {}).values()]
+    def t(self, cfg, n):
+        return [x[0] for x in self.tcp.get((cfg, n), {}).values()]
 
-    def ratios(d, cfg, n):
+    def ratios(self, kind, cfg, n):
         """cfg / no-program, repetition by repetition (they ran seconds apart)."""
+        d = self.udp if kind == "udp" else self.tcp
         a, b = d.get((cfg, n), {}), d.get(("raw", n), {})
         return [a[r][0] / b[r][0] for r in sorted(a) if r in b and b[r][0]]
 
-    def share(d, cfg, n):
-        r = ratios(d, cfg, n)
+    def share(self, kind, cfg, n):
+        r = self.ratios(kind, cfg, n)
         return "%.0f%%" % (100 * med(r)) if r else "-"
 
+    def p90(self, kind, cfg, n):
+        xs = sorted(self.ivs.get((kind, cfg, n), []))
+        return xs[min(len(xs) - 1, int(0.9 * len(xs)))] if xs else float("nan")
+
+
+HEAD = ["N", "no-program pps", "vpcd pps (%)", "iptables pps (%)", "no-program TCP Gbit/s",
+        "vpcd TCP (%)", "iptables TCP (%)"]
+
+
+def main_table(R):
     print("Forwarding through the router namespace, client subnet -> server subnet")
     print("(medians; % = median over the repetitions of the figure / no-program's figure")
     print(" measured in the same repetition, seconds apart)")
     print()
     out = []
-    for n in sizes:
-        out.append(["{:,}".format(n), kpps(med(u("raw", n))),
-                    "%s (%s)" % (kpps(med(u("vpcd", n))), share(udp, "vpcd", n)),
-                    "%s (%s)" % (kpps(med(u("ipt", n))), share(udp, "ipt", n)),
-                    "%.2f" % med(t("raw", n)),
-                    "%.2f (%s)" % (med(t("vpcd", n)), share(tcp, "vpcd", n)),
-                    "%.2f (%s)" % (med(t("ipt", n)), share(tcp, "ipt", n))])
-    table(["N", "no-program pps", "vpcd pps (%)", "iptables pps (%)", "no-program TCP Gbit/s",
-           "vpcd TCP (%)", "iptables TCP (%)"], out)
-    print()
+    for n in R.sizes:
+        out.append(["{:,}".format(n), kpps(med(R.u("raw", n))),
+                    "%s (%s)" % (kpps(med(R.u("vpcd", n))), R.share("udp", "vpcd", n)),
+                    "%s (%s)" % (kpps(med(R.u("ipt", n))), R.share("udp", "ipt", n)),
+                    "%.2f" % med(R.t("raw", n)),
+                    "%.2f (%s)" % (med(R.t("vpcd", n)), R.share("tcp", "vpcd", n)),
+                    "%.2f (%s)" % (med(R.t("ipt", n)), R.share("tcp", "ipt", n))])
+    table(HEAD, out)
+
+
+def noise_table(R):
     print("Noise: min-max over the repetitions; ± = half the range as a share of the median;")
     print("[a-b%] = range of the per-repetition share of no-program")
     print()
     out = []
     g = lambda x: "%.2f" % x
-    for n in sizes:
-        row = ["{:,}".format(n), spread(u("raw", n), kpps)]
+    for n in R.sizes:
+        row = ["{:,}".format(n), spread(R.u("raw", n), kpps)]
         for c in ("vpcd", "ipt"):
-            r = ratios(udp, c, n)
-            row.append("%s [%.0f-%.0f%%]" % (spread(u(c, n), kpps), 100 * min(r), 100 * max(r))
+            r = R.ratios("udp", c, n)
+            row.append("%s [%.0f-%.0f%%]" % (spread(R.u(c, n), kpps), 100 * min(r), 100 * max(r))
                        if r else "-")
-        row.append(spread(t("raw", n), g))
+        row.append(spread(R.t("raw", n), g))
         for c in ("vpcd", "ipt"):
-            r = ratios(tcp, c, n)
-            row.append("%s [%.0f-%.0f%%]" % (spread(t(c, n), g), 100 * min(r), 100 * max(r))
+            r = R.ratios("tcp", c, n)
+            row.append("%s [%.0f-%.0f%%]" % (spread(R.t(c, n), g), 100 * min(r), 100 * max(r))
                        if r else "-")
         out.append(row)
     table(["N", "no-program pps", "vpcd pps", "iptables pps", "no-program TCP", "vpcd TCP",
            "iptables TCP"], out)
-    print()
-    print("UDP detail (medians): sent = iperf3 sender, wire = arrived at the server's eth0,")
-    print("recv = iperf3 receiver (the pps above), cpu = the sender process' CPU time as")
-    print("iperf3 reports it (softirq work on its CPU is not charged to it)")
+
+
+def latency_table(R):
+    print("Rule change under traffic (a probe datagram every 0.2 ms; median [min-max] ms of %s"
+          " repetitions)" % "/".join(str(len(v)) for v in R.lat.values()))
+    print("visible = from just before vpcctl starts to the last datagram that got through (deny)")
+    print("          or the first that gets through again (remove); wall = vpcctl's run time;")
+    print("          vpcd = the time vpcd reports for the change (validate, plan, kernel, save)")
     print()
     out = []
-    for n in sizes:
+
+    def c(xs):
+        return "%.1f [%.1f-%.1f]" % (med(xs), min(xs), max(xs))
+
+    for n in sorted(R.lat):
+        v = R.lat[n]
+        col = lambda i: [x[i] for x in v]
+        gaps = [g for g in col(6) if g == g]
+        out.append(["{:,}".format(n), c(col(0)), c(col(1)), "%.1f" % med(col(2)), c(col(3)),
+                    c(col(4)), "%.1f" % med(col(5)), "%.2f" % max(gaps) if gaps else "-"])
+    table(["rules", "add deny: visible", "wall", "vpcd", "remove deny: visible", "wall", "vpcd",
+           "probe gap max"], out)
+
+
+def target(R):
+    print("target: vpcd >= 90% of no-program at 10,000 rules; rule change visible in <= 5 ms")
+    verdict = lambda x: "met" if x >= 90 else "MISSED"
+    if 10000 in R.sizes:
+        n = 10000
+        pp, tp = 100 * med(R.ratios("udp", "vpcd", n)), 100 * med(R.ratios("tcp", "vpcd", n))
+        print("  at 10,000 rules (medians):                vpcd pps %.0f%% (%s), TCP %.0f%% (%s)"
+              % (pp, verdict(pp), tp, verdict(tp)))
+        pp = 100 * R.p90("udp", "vpcd", n) / R.p90("udp", "raw", n)
+        tp = 100 * R.p90("tcp", "vpcd", n) / R.p90("tcp", "raw", n)
+        print("  at 10,000 rules (90th pct of intervals):  vpcd pps %.0f%% (%s), TCP %.0f%% (%s)"
+              % (pp, verdict(pp), tp, verdict(tp)))
+    if R.lat:
+        worst = max(max(med([x[0] for x in v]), med([x[3] for x in v])) for v in R.lat.values())
+        print("  rule change visible: worst median %.1f ms (%s)"
+              % (worst, "met" if worst <= 5 else "MISSED"))
+
+
+def details(R):
+    print("Details")
+    print()
+    print("UDP (medians): sent = iperf3 sender, wire = arrived at the server's eth0,")
+    print("recv = iperf3 receiver (the pps above), cpu = the sender process' CPU time as")
+    print("iperf3 reports it (softirq work on its CPU is not always charged to it)")
+    print()
+    out, lossy = [], []
+    for n in R.sizes:
         row = ["{:,}".format(n)]
         for c in CFGS:
-            s_, w, r, cpu = med(u(c, n, 1)), med(u(c, n, 2)), med(u(c, n, 0)), med(u(c, n, 3))
+            s_, w, r, cpu = (med(R.u(c, n, 1)), med(R.u(c, n, 2)), med(R.u(c, n, 0)),
+                             med(R.u(c, n, 3)))
             row.append("%s / %s / %s / %.0f%%" % (kpps(s_), kpps(w), kpps(r), cpu))
+            if r < 0.98 * s_:
+                lossy.append("%s at N=%d (%.0f%% lost)" % (c, n, 100 - 100 * r / s_))
         out.append(row)
     table(["N", "no-program sent/wire/recv/cpu", "vpcd sent/wire/recv/cpu",
            "iptables sent/wire/recv/cpu"], out)
-    retr = {c: sum(x[1] for n in sizes for x in tcp.get((c, n), {}).values()) for c in CFGS}
-    print("TCP retransmissions, all runs: no-program %d, vpcd %d, iptables %d" % (
-        retr["raw"], retr["vpcd"], retr["ipt"]))
-
-    # Other tenants' bursts only ever lower a rate: the upper part of the
-    # distribution of short intervals estimates the undisturbed rate.
-    def p90(kind, cfg, n):
-        xs = sorted(ivs.get((kind, cfg, n), []))
-        return xs[min(len(xs) - 1, int(0.9 * len(xs)))] if xs else float("nan")
-
+    print("The sender is the bottleneck in every configuration, by design: a packet's whole")
+    print("path (veth, router, filter, veth, delivery) runs in softirq on the sending CPU, so")
+    print("its rate is the path's cost.",
+          "The receiver lost datagrams in: " + ", ".join(lossy) + "." if lossy
+          else "The receiver kept up everywhere (recv = sent).")
+    retr = {c: sum(x[1] for n in R.sizes for x in R.tcp.get((c, n), {}).values()) for c in CFGS}
+    print("TCP retransmissions, all runs: no-program %d, vpcd %d, iptables %d (reordering between"
+          % (retr["raw"], retr["vpcd"], retr["ipt"]))
+    print("the two CPUs' backlogs on the veth path; present without any filter)")
     print()
-    print("Less sensitive to interference: 90th percentile of the sender's 0.5 s intervals,")
-    print("all repetitions pooled (%)")
+    print("Less exposed to other tenants: 90th percentile of the sender's 0.5 s intervals,")
+    print("all repetitions pooled (interference only ever lowers a rate)")
     print()
     out = []
-    for n in sizes:
-        ru, rt = p90("udp", "raw", n), p90("tcp", "raw", n)
+    for n in R.sizes:
+        ru, rt = R.p90("udp", "raw", n), R.p90("tcp", "raw", n)
         out.append(["{:,}".format(n), kpps(ru)] +
-                   ["%s (%s)" % (kpps(p90("udp", c, n)), pct(p90("udp", c, n), ru)) for c in ("vpcd", "ipt")] +
-                   ["%.2f" % rt] +
-                   ["%.2f (%s)" % (p90("tcp", c, n), pct(p90("tcp", c, n), rt)) for c in ("vpcd", "ipt")])
-    table(["N", "no-program pps", "vpcd pps (%)", "iptables pps (%)", "no-program TCP Gbit/s",
-           "vpcd TCP (%)", "iptables TCP (%)"], out)
-
-    if rows.get("apply"):
+                   ["%s (%s)" % (kpps(R.p90("udp", c, n)), pct(R.p90("udp", c, n), ru))
+                    for c in ("vpcd", "ipt")] + ["%.2f" % rt] +
+                   ["%.2f (%s)" % (R.p90("tcp", c, n), pct(R.p90("tcp", c, n), rt))
+                    for c in ("vpcd", "ipt")])
+    table(HEAD, out)
+    if R.apply:
         print()
-        print("vpcctl apply of the topology with N inbound rules (wall / vpcd's kernel operations):")
+        print("vpcctl apply of the topology, in the order run (rules: wall / vpcd's figure):")
         print("  " + ", ".join("{:,}: {:.0f} / {} ms".format(int(n), float(w), k or "-")
-                               for n, w, k in rows["apply"]))
+                               for n, w, k in R.apply))
 
-    lat = {}
-    for n, rep, dv, dw, dk, av, aw, ak, gap in rows.get("lat", []):
-        lat.setdefault(int(n), []).append([float(x) for x in (dv, dw, dk, av, aw, ak, gap)])
-    if lat:
+
+def report(path):
+    R = Results(path)
+    if R.sizes:
+        main_table(R)
         print()
-        print("Rule change under traffic (a probe datagram every 0.2 ms; median [min-max] ms of %s"
-              " repetitions)" % "/".join(str(len(v)) for v in lat.values()))
-        print("visible = from just before vpcctl starts to the last datagram that got through (deny)")
-        print("          or the first that gets through again (remove); wall = vpcctl's run time;")
-        print("          vpcd = the time vpcd reports for the change (validate, plan, kernel, save)")
+        noise_table(R)
+    if R.lat:
         print()
-        out = []
-
-        def c(xs):
-            return "%.1f [%.1f-%.1f]" % (med(xs), min(xs), max(xs))
-
-        for n in sorted(lat):
-            v = lat[n]
-            col = lambda i: [x[i] for x in v]
-            out.append(["{:,}".format(n), c(col(0)), c(col(1)), "%.1f" % med(col(2)), c(col(3)),
-                        c(col(4)), "%.1f" % med(col(5)),
-                        "%.2f" % max([g for g in col(6) if g == g] or [float("nan")])])
-        table(["rules", "add deny: visible", "wall", "vpcd", "remove deny: visible", "wall", "vpcd",
-               "probe gap max"], out)
-
+        latency_table(R)
     print()
-    print("target: vpcd >= 90% of no-program at 10,000 rules; rule change visible in <= 5 ms")
-    if 10000 in sizes:
-        n = 10000
-        pp = 100 * med(ratios(udp, "vpcd", n))
-        tp = 100 * med(ratios(tcp, "vpcd", n))
-        print("  at 10,000 rules, medians: vpcd pps %.0f%% (%s), TCP %.0f%% (%s)" % (
-            pp, "met" if pp >= 90 else "MISSED", tp, "met" if tp >= 90 else "MISSED"))
-        pp = 100 * p90("udp", "vpcd", n) / p90("udp", "raw", n)
-        tp = 100 * p90("tcp", "vpcd", n) / p90("tcp", "raw", n)
-        print("  at 10,000 rules, 90th percentiles of intervals: vpcd pps %.0f%% (%s), TCP %.0f%% (%s)" % (
-            pp, "met" if pp >= 90 else "MISSED", tp, "met" if tp >= 90 else "MISSED"))
-    if lat:
-        worst = max(max(med([x[0] for x in v]), med([x[3] for x in v])) for v in lat.values())
-        print("  rule change visible: worst median %.1f ms (%s)" % (worst, "met" if worst <= 5 else "MISSED"))
+    target(R)
+    if R.sizes:
+        print()
+        details(R)
 
 
 def main():
