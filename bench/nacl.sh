@@ -10,14 +10,15 @@
 # iperf3; then how long an entry added or removed with vpcctl takes to reach
 # traffic (bench/nacl_latency.py). Prints one table (bench/nacl_report.py).
 #
-# Settings (environment): SIZES, LAT_SIZES, REPS (5), LAT_REPS (7), SECS (5);
+# Settings (environment): SIZES, LAT_SIZES (either may be empty: skip that part),
+# REPS (5), LAT_REPS (7), SECS (5);
 # RESULTS=FILE keeps the raw rows (bench/nacl_report.py table FILE prints them).
 # Needs root, iperf3, iptables, python3, and a build (bash scripts/build.sh).
 # Everything it starts it stops by PID; everything it creates it removes.
 . "$(dirname "$0")/lib.sh"
 
-SIZES=${SIZES:-"0 100 1000 10000"}
-LAT_SIZES=${LAT_SIZES:-"100 1000 10000"}
+SIZES=${SIZES-"0 100 1000 10000"}
+LAT_SIZES=${LAT_SIZES-"100 1000 10000"}
 REPS=${REPS:-5}
 LAT_REPS=${LAT_REPS:-7}
 SECS=${SECS:-5}
