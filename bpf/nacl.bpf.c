@@ -29,16 +29,22 @@ struct arp_hdr {
 	__be16 op;
 };
 
+/* Ports and subnets are hash maps without preallocation: an update swaps in a
+ * new element and the old one is freed after RCU, so a packet reads an entry as
+ * it was before a change or after it, never half-written; and vpcd reads only the
+ * entries that exist. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NACL_MAX_PORTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct port_cfg);
 } ports SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NACL_MAX_SUBNETS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct subnet_cfg);
 } subnets SEC(".maps");
@@ -46,6 +52,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NACL_MAX_TABLES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct nacl_table_meta);
 } tables SEC(".maps");
@@ -86,9 +93,17 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, NACL_RULES_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct nacl_rule_key);
+	__type(key, struct nacl_counter_key);
 	__type(value, struct nacl_counter);
 } counters SEC(".maps");
+
+/* The next table id (vpcd's, kept here so it survives a restart). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} seq SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -109,12 +124,22 @@ static __always_inline __u32 ctz64(__u64 x)
 	return (__u32)((x * 0x0101010101010101ULL) >> 56);
 }
 
-#define LOOKUP_GONE 0xffffffffu /* the table went away under us */
-
 struct scan {
 	__u32 table, cls_a, cls_b, nwords;
 	__u32 found;
+	__u32 n_del;
+	__u32 del[NACL_PATCH_MAX]; /* rules of the table a patch takes away */
 };
+
+/* The bits of word w that stand for rules the patch takes away. */
+static __always_inline __u64 deleted(const struct scan *s, __u32 w)
+{
+	__u64 m = 0;
+	for (__u32 j = 0; j < NACL_PATCH_MAX && j < s->n_del; j++)
+		if (s->del[j] >> 6 == w)
+			m |= 1ULL << (s->del[j] & 63);
+	return m;
+}
 
 /* bpf_loop callback: AND one word of the two class bitmaps; stop at a set bit.
  * (A 64-word inner loop per chunk is what one would write; the verifier gives up
@@ -129,25 +154,44 @@ static long scan_word(__u32 w, void *ctx)
 		return 1;
 	a = bpf_map_lookup_elem(&bits, &ka);
 	b = bpf_map_lookup_elem(&bits, &kb);
-	if (!a || !b) {
-		s->found = LOOKUP_GONE;
-		return 1;
-	}
+	if (!a || !b)
+		return 0; /* a chunk of zeros is not stored */
 	__u32 i = w & (NACL_CHUNK_WORDS - 1);
 	__u64 x = a->w[i] & b->w[i];
+	if (x && s->n_del)
+		x &= ~deleted(s, w);
 	if (!x)
 		return 0;
 	s->found = w * 64 + ctz64(x);
 	return 1;
 }
 
-/* Slow path: the index of the first matching rule, nrules for the final deny. */
-static __always_inline __u32 classify(__u32 table, const struct nacl_table_meta *m,
-				      __u32 remote, __u8 proto, __u16 port)
+/* The rule of a patch that matches, if it comes before `v`'s. */
+static __always_inline void patch_match(const struct nacl_table_meta *m, __u32 remote, __u8 proto,
+					__u16 port, struct nacl_cache_val *v)
 {
+	for (__u32 i = 0; i < NACL_PATCH_MAX && i < m->n_add; i++) {
+		const struct nacl_patch_rule *p = &m->add[i];
+		if ((remote & p->mask) != p->net || p->number >= v->number)
+			continue;
+		if (p->proto != NACL_PROTO_ANY && (p->proto != proto || port < p->lo || port > p->hi))
+			continue;
+		v->number = p->number;
+		v->allow = p->allow;
+	}
+}
+
+/* Slow path: the deciding rule of table m, into v; -1 when a table went away. */
+static __always_inline int classify(const struct nacl_table_meta *m, __u32 remote, __u8 proto,
+				    __u16 port, struct nacl_cache_val *v)
+{
+	__u32 base = m->base;
+	struct nacl_table_meta *bm = bpf_map_lookup_elem(&tables, &base);
 	struct nacl_addr_key ak = {.prefixlen = 64, .addr = remote};
 	struct nacl_l4_key lk = {.prefixlen = 56};
-	__u32 tbe = bpf_htonl(table), *ca, *cl;
+	__u32 tbe = bpf_htonl(base), *ca, *cl;
+	if (!bm)
+		return -1;
 	__builtin_memcpy(ak.table, &tbe, 4);
 	__builtin_memcpy(lk.table, &tbe, 4);
 	lk.data[0] = proto;
@@ -156,13 +200,27 @@ static __always_inline __u32 classify(__u32 table, const struct nacl_table_meta 
 	ca = bpf_map_lookup_elem(&addr_lpm, &ak);
 	cl = bpf_map_lookup_elem(&l4_lpm, &lk);
 	if (!ca || !cl)
-		return LOOKUP_GONE; /* both tries hold a /0 entry for every live table */
-	struct scan s = {.table = table, .cls_a = *ca, .cls_b = *cl, .nwords = m->nwords,
-			 .found = m->nrules};
+		return -1; /* both tries hold a /0 entry for every live full table */
+	struct scan s = {.table = base, .cls_a = *ca, .cls_b = *cl, .nwords = bm->nwords,
+			 .found = bm->nrules, .n_del = m->n_del};
+	__builtin_memcpy(s.del, m->del, sizeof(s.del));
 	bpf_loop(NACL_MAX_WORDS, scan_word, &s, 0);
-	if (s.found == LOOKUP_GONE)
-		return LOOKUP_GONE;
-	return s.found < m->nrules ? s.found : m->nrules;
+	/* A table is unpublished before its chunks go: if it is still there, no chunk
+	 * was missing because it was being deleted. */
+	if (!bpf_map_lookup_elem(&tables, &base))
+		return -1;
+	v->number = NACL_FINAL_DENY;
+	v->allow = 0;
+	if (s.found < bm->nrules) {
+		struct nacl_rule_key rk = {.table = base, .idx = s.found};
+		struct nacl_rule_val *r = bpf_map_lookup_elem(&rules, &rk);
+		if (!r)
+			return -1;
+		v->number = r->number;
+		v->allow = r->allow;
+	}
+	patch_match(m, remote, proto, port, v);
+	return 0;
 }
 
 /*
@@ -181,24 +239,22 @@ __noinline int nacl_judge(__u32 table, __u32 remote, __u32 proto, __u32 port, __
 	if (hit) {
 		v = *hit;
 	} else {
-		v.idx = classify(table, m, remote, (__u8)proto, (__u16)port);
-		if (v.idx == LOOKUP_GONE)
+		if (classify(m, remote, (__u8)proto, (__u16)port, &v))
 			return -1;
-		v.allow = 0;
-		if (v.idx < m->nrules) {
-			struct nacl_rule_key rk = {.table = table, .idx = v.idx};
-			struct nacl_rule_val *r = bpf_map_lookup_elem(&rules, &rk);
-			if (!r)
-				return -1;
-			v.allow = r->allow;
-		}
 		bpf_map_update_elem(&verdicts, &ck, &v, BPF_ANY);
 	}
-	struct nacl_rule_key rk = {.table = table, .idx = v.idx};
-	struct nacl_counter *c = bpf_map_lookup_elem(&counters, &rk);
+	/* Counters are created by the first packet a rule sees: a table with many
+	 * rules is installed without writing one counter per rule and CPU. */
+	struct nacl_counter_key nk = {.owner = m->owner, .number = v.number};
+	struct nacl_counter *c = bpf_map_lookup_elem(&counters, &nk);
+	if (!c) {
+		struct nacl_counter zero = {0, 0};
+		bpf_map_update_elem(&counters, &nk, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&counters, &nk);
+	}
 	if (c) {
-		__sync_fetch_and_add(&c->packets, 1);
-		__sync_fetch_and_add(&c->bytes, len);
+		c->packets++; /* per-CPU: no other CPU writes here */
+		c->bytes += len;
 	}
 	return v.allow ? 1 : 0;
 }

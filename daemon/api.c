@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "log.h"
 #include "vpc/nacl.h"
 #include "vpc/edit.h"
 #include "vpc/names.h"
@@ -74,7 +75,8 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
 	const json_t *path = json_object_get(req, "path");
-	json_t *next = json_deep_copy(d->desired);
+	json_t *next = json_copy(d->desired); /* the edits copy what they change */
+	double t0 = mono_ms();
 	int e;
 	if (!strcmp(op, "add"))
 		e = edit_add(next, path, json_object_get(req, "object"), err);
@@ -96,16 +98,18 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		json_decref(next);
 		return NULL;
 	}
+	log_debug("edit %.2f ms", mono_ms() - t0);
 	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
 }
 
-/* Per-rule packet and byte counters of the tables the NACL's subnets use; the final
- * "*" deny gets its own line. A NACL no subnet uses has no table and no counts. */
-static void add_counters(struct vpcd *d, const char *vpc, const struct nacl_rule *r, size_t n,
-			 json_t *rules)
+/* Per-rule packet and byte counters of a NACL direction (they belong to the rule
+ * numbers, and go when no subnet uses the NACL any more); the final "*" deny gets
+ * its own line. */
+static void add_counters(struct vpcd *d, const char *vpc, uint64_t owner, const struct nacl_rule *r,
+			 size_t n, json_t *rules)
 {
 	struct nacl_counter *c = calloc(n + 1, sizeof(*c));
-	bool have = c && kernel_nacl_counters(&d->k, vpc, nacl_rules_hash(r, n), c, n + 1) == 0;
+	bool have = c && kernel_nacl_counters(&d->k, vpc, owner, r, n, c) == 0;
 	json_t *star = json_pack("{s:s,s:s,s:s,s:s}", "rule", "*", "protocol", "all", "cidr",
 				 "0.0.0.0/0", "action", "deny");
 	json_array_append_new(rules, star);
@@ -130,8 +134,10 @@ static void add_nacl_counters(struct vpcd *d, json_t *vpcs)
 		json_array_foreach(json_object_get(vj, "network_acls"), k, nj)
 		{
 			const struct nacl *n = &v->nacls[k];
-			add_counters(d, name, n->in, n->n_in, json_object_get(nj, "inbound"));
-			add_counters(d, name, n->out, n->n_out, json_object_get(nj, "outbound"));
+			add_counters(d, name, nacl_owner(n->name, false), n->in, n->n_in,
+				     json_object_get(nj, "inbound"));
+			add_counters(d, name, nacl_owner(n->name, true), n->out, n->n_out,
+				     json_object_get(nj, "outbound"));
 		}
 	}
 }

@@ -34,6 +34,7 @@ static const char *const map_names[VM_N] = {
 	[VM_PORTS] = "ports",	[VM_SUBNETS] = "subnets", [VM_TABLES] = "tables",
 	[VM_ADDR] = "addr_lpm", [VM_L4] = "l4_lpm",	  [VM_BITS] = "bits",
 	[VM_RULES] = "rules",	[VM_COUNTERS] = "counters", [VM_VERDICTS] = "verdicts",
+	[VM_SEQ] = "seq",
 };
 
 static void vpc_dir(char *buf, size_t len, const char *vpc)
@@ -74,7 +75,24 @@ void vbpf_close(struct vpc_bpf *b)
 	for (int i = 0; i < VM_N; i++)
 		if (b->map[i] > 0)
 			close(b->map[i]);
+	for (size_t i = 0; i < b->n_known; i++) {
+		free(b->known[i].rules);
+		free(b->known[i].lpm);
+	}
+	free(b->known);
 	memset(b, 0, sizeof(*b));
+}
+
+static uint32_t max_table_id(const struct vpc_bpf *b);
+
+/* The next table id, from the pinned sequence (or past the live ids, whichever
+ * is higher). */
+static uint32_t next_table_id(const struct vpc_bpf *b)
+{
+	uint32_t zero = 0, seq = 0;
+	bpf_map_lookup_elem(b->map[VM_SEQ], &zero, &seq);
+	uint32_t live = max_table_id(b) + 1;
+	return seq > live ? seq : live;
 }
 
 static uint32_t max_table_id(const struct vpc_bpf *b)
@@ -108,14 +126,24 @@ int vbpf_open(const char *vpc, struct vpc_bpf *b)
 	}
 	/* Pins left by an older vpcd may have other layouts: then they are stale, and
 	 * the caller loads afresh. */
-	struct bpf_map_info info = {0};
-	uint32_t len = sizeof(info);
-	if (bpf_obj_get_info_by_fd(b->map[VM_SUBNETS], &info, &len) ||
-	    info.value_size != sizeof(struct subnet_cfg)) {
-		vbpf_close(b);
-		return -ESTALE;
+	static const struct {
+		enum vbpf_map m;
+		uint32_t type, value_size;
+	} layout[] = {
+		{VM_PORTS, BPF_MAP_TYPE_HASH, sizeof(struct port_cfg)},
+		{VM_SUBNETS, BPF_MAP_TYPE_HASH, sizeof(struct subnet_cfg)},
+		{VM_TABLES, BPF_MAP_TYPE_HASH, sizeof(struct nacl_table_meta)},
+	};
+	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
+		struct bpf_map_info info = {0};
+		uint32_t len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(b->map[layout[i].m], &info, &len) ||
+		    info.type != layout[i].type || info.value_size != layout[i].value_size) {
+			vbpf_close(b);
+			return -ESTALE;
+		}
 	}
-	b->next_table = max_table_id(b) + 1;
+	b->next_table = next_table_id(b);
 	return 0;
 fail: {
 	int e = -errno;
@@ -192,6 +220,7 @@ static void skel_maps(struct nacl_bpf *skel, struct bpf_map **maps)
 	maps[VM_RULES] = skel->maps.rules;
 	maps[VM_COUNTERS] = skel->maps.counters;
 	maps[VM_VERDICTS] = skel->maps.verdicts;
+	maps[VM_SEQ] = skel->maps.seq;
 }
 
 int vbpf_load_unpinned(struct vpc_bpf *b)
@@ -207,7 +236,7 @@ int vbpf_load_unpinned(struct vpc_bpf *b)
 	b->prog_out = dup(bpf_program__fd(skel->progs.port_out));
 	for (int i = 0; i < VM_N; i++)
 		b->map[i] = dup(bpf_map__fd(maps[i]));
-	b->next_table = 1;
+	b->next_table = next_table_id(b);
 	nacl_bpf__destroy(skel);
 	return 0;
 }
@@ -348,42 +377,49 @@ bool vbpf_attached(const struct vpc_bpf *b, int ifindex)
 
 /* ---- configuration maps ---- */
 
+/* An all-zero entry is no entry. */
+static int entry_set(int fd, uint32_t id, const void *v, size_t size)
+{
+	static const uint8_t zero[64];
+	if (size <= sizeof(zero) && !memcmp(v, zero, size))
+		return bpf_map_delete_elem(fd, &id) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, &id, v, BPF_ANY) ? -errno : 0;
+}
+
 int vbpf_port_set(const struct vpc_bpf *b, uint32_t id, const struct port_cfg *c)
 {
-	return bpf_map_update_elem(b->map[VM_PORTS], &id, c, BPF_ANY) ? -errno : 0;
+	return entry_set(b->map[VM_PORTS], id, c, sizeof(*c));
 }
 
 int vbpf_subnet_set(const struct vpc_bpf *b, uint32_t id, const struct subnet_cfg *c)
 {
-	return bpf_map_update_elem(b->map[VM_SUBNETS], &id, c, BPF_ANY) ? -errno : 0;
+	return entry_set(b->map[VM_SUBNETS], id, c, sizeof(*c));
 }
 
-static int read_array(int fd, void *out, size_t elem, uint32_t n)
+/* The entries of a map keyed by id, into out[id] (zero where there is none). */
+static int read_entries(int fd, void *out, size_t elem, uint32_t max)
 {
-	uint32_t out_batch, count = n;
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint32_t *keys = malloc(n * sizeof(uint32_t));
-	if (!keys)
-		return -ENOMEM;
-	int r = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, out, &count, &opts);
-	free(keys);
-	if (r && errno != ENOENT) {
-		/* Older kernels: one element at a time. */
-		for (uint32_t i = 0; i < n; i++)
-			if (bpf_map_lookup_elem(fd, &i, (char *)out + i * elem))
-				return -errno;
+	uint32_t key, next;
+	memset(out, 0, elem * max);
+	int r = bpf_map_get_next_key(fd, NULL, &next);
+	while (!r) {
+		if (next < max && bpf_map_lookup_elem(fd, &next, (char *)out + next * elem) &&
+		    errno != ENOENT)
+			return -errno;
+		key = next;
+		r = bpf_map_get_next_key(fd, &key, &next);
 	}
-	return 0;
+	return errno == ENOENT ? 0 : -errno;
 }
 
 int vbpf_read_ports(const struct vpc_bpf *b, struct port_cfg *out)
 {
-	return read_array(b->map[VM_PORTS], out, sizeof(*out), NACL_MAX_PORTS);
+	return read_entries(b->map[VM_PORTS], out, sizeof(*out), NACL_MAX_PORTS);
 }
 
 int vbpf_read_subnets(const struct vpc_bpf *b, struct subnet_cfg *out)
 {
-	return read_array(b->map[VM_SUBNETS], out, sizeof(*out), NACL_MAX_SUBNETS);
+	return read_entries(b->map[VM_SUBNETS], out, sizeof(*out), NACL_MAX_SUBNETS);
 }
 
 /* ---- tables ---- */
@@ -432,67 +468,169 @@ static int bits_fill(int fd, uint32_t id, const struct nacl_table *t)
 	size_t n = (size_t)t->nclasses * nchunks;
 	struct nacl_bits_key *k = calloc(n, sizeof(*k));
 	struct nacl_chunk *v = calloc(n, sizeof(*v));
+	static const struct nacl_chunk zero;
+	size_t used = 0;
 	int r = -ENOMEM;
 	if (k && v) {
+		/* A chunk of zeros is left out: the program reads a missing one as zeros. */
 		for (uint32_t c = 0; c < t->nclasses; c++)
 			for (uint32_t ch = 0; ch < nchunks; ch++) {
-				size_t i = (size_t)c * nchunks + ch;
 				uint32_t w0 = ch * NACL_CHUNK_WORDS;
 				uint32_t nw = t->nwords - w0 < NACL_CHUNK_WORDS ? t->nwords - w0
 										: NACL_CHUNK_WORDS;
-				k[i] = (struct nacl_bits_key){id, c, ch};
-				memcpy(v[i].w, t->bits + (size_t)c * t->nwords + w0, nw * 8);
+				const uint64_t *src = t->bits + (size_t)c * t->nwords + w0;
+				if (!memcmp(src, zero.w, nw * 8))
+					continue;
+				k[used] = (struct nacl_bits_key){id, c, ch};
+				memcpy(v[used++].w, src, nw * 8);
 			}
-		r = update_many(fd, k, sizeof(*k), v, sizeof(*v), (uint32_t)n);
+		r = update_many(fd, k, sizeof(*k), v, sizeof(*v), (uint32_t)used);
 	}
 	free(k);
 	free(v);
 	return r;
 }
 
-/* Rules, and a zeroed counter per rule (and the final deny) on every CPU. */
+/* Rules. (Counters appear with the first packet a rule decides.) */
 static int rules_fill(const struct vpc_bpf *b, uint32_t id, const struct nacl_table *t)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint32_t n = t->nrules + 1;
-	struct nacl_rule_key *k = calloc(n, sizeof(*k));
-	struct nacl_counter *zero = ncpu > 0 ? calloc((size_t)ncpu * n, sizeof(*zero)) : NULL;
+	struct nacl_rule_key *k = calloc(t->nrules + 1, sizeof(*k));
 	int r = -ENOMEM;
-	if (k && zero) {
-		for (uint32_t i = 0; i < n; i++)
+	if (k) {
+		for (uint32_t i = 0; i < t->nrules; i++)
 			k[i] = (struct nacl_rule_key){id, i};
 		r = update_many(b->map[VM_RULES], k, sizeof(*k), t->rules, sizeof(*t->rules),
 				t->nrules);
-		if (!r)
-			r = update_many(b->map[VM_COUNTERS], k, sizeof(*k), zero,
-					(size_t)ncpu * sizeof(*zero), n);
 	}
 	free(k);
-	free(zero);
 	return r;
 }
 
-int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, uint32_t *id_out)
+static struct vbpf_known *known_find(const struct vpc_bpf *b, uint32_t id)
 {
-	uint32_t id = b->next_table++;
+	for (size_t i = 0; i < b->n_known; i++)
+		if (b->known[i].id == id)
+			return &b->known[i];
+	return NULL;
+}
+
+static void known_drop(struct vpc_bpf *b, uint32_t id)
+{
+	struct vbpf_known *k = known_find(b, id);
+	if (!k)
+		return;
+	free(k->rules);
+	free(k->lpm);
+	*k = b->known[--b->n_known];
+}
+
+/* Remembers what table `id` holds (a copy); without memory it is only forgotten. */
+static void known_add(struct vpc_bpf *b, uint32_t id, const struct nacl_rule *rules, size_t n,
+		      const struct nacl_table *t)
+{
+	struct vbpf_known k = {.id = id, .n = n};
+	struct vbpf_known *grown = realloc(b->known, (b->n_known + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	b->known = grown;
+	k.rules = malloc((n + 1) * sizeof(*k.rules));
+	if (t) {
+		k.n_addr = t->n_addr;
+		k.n_l4 = t->n_l4;
+		k.lpm = malloc((t->n_addr + t->n_l4 + 1) * sizeof(*k.lpm));
+		if (k.lpm) {
+			memcpy(k.lpm, t->addr, t->n_addr * sizeof(*k.lpm));
+			memcpy(k.lpm + t->n_addr, t->l4, t->n_l4 * sizeof(*k.lpm));
+		}
+	}
+	if (!k.rules || (t && !k.lpm)) {
+		free(k.rules);
+		free(k.lpm);
+		return;
+	}
+	memcpy(k.rules, rules, n * sizeof(*rules));
+	b->known[b->n_known++] = k;
+}
+
+/* A fresh id, spent whatever happens next: a verdict cached under it must never
+ * meet another table. */
+static int take_id(struct vpc_bpf *b, uint32_t *id)
+{
+	uint32_t zero = 0, next = b->next_table + 1;
+	if (bpf_map_update_elem(b->map[VM_SEQ], &zero, &next, BPF_ANY))
+		return -errno;
+	*id = b->next_table++;
+	return 0;
+}
+
+/* Publish last: the program ignores a table without its `tables` entry, and no
+ * subnet points at it yet anyway. */
+static int publish(const struct vpc_bpf *b, uint32_t id, const struct nacl_table_meta *m)
+{
+	return bpf_map_update_elem(b->map[VM_TABLES], &id, m, BPF_NOEXIST) ? -errno : 0;
+}
+
+int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct nacl_rule *rules,
+		   size_t n, uint32_t *id_out)
+{
+	uint32_t id;
+	int e = take_id(b, &id);
+	if (e)
+		return e;
 	struct nacl_table_meta m = {.nrules = t->nrules, .nwords = t->nwords, .hash = t->hash,
-				    .nclasses = t->nclasses};
-	int e;
+				    .nclasses = t->nclasses, .owner = t->owner, .base = id};
+	known_add(b, id, rules, n, t);
 	if ((e = lpm_fill(b->map[VM_ADDR], id, t->addr, t->n_addr)) ||
 	    (e = lpm_fill(b->map[VM_L4], id, t->l4, t->n_l4)) ||
-	    (e = bits_fill(b->map[VM_BITS], id, t)) || (e = rules_fill(b, id, t)))
-		goto fail;
-	/* Publish last: the program ignores a table without its `tables` entry, and no
-	 * subnet points at it yet anyway. */
-	if (bpf_map_update_elem(b->map[VM_TABLES], &id, &m, BPF_NOEXIST)) {
-		e = -errno;
-		goto fail;
+	    (e = bits_fill(b->map[VM_BITS], id, t)) || (e = rules_fill(b, id, t)) ||
+	    (e = publish(b, id, &m))) {
+		vbpf_table_del(b, id);
+		return e;
 	}
 	*id_out = id;
 	return 0;
-fail:
-	vbpf_table_del(b, id);
-	return e;
+}
+
+int vbpf_patch_add(struct vpc_bpf *b, uint32_t base, uint64_t owner, const struct nacl_rule *rules,
+		   size_t n, uint32_t *id_out)
+{
+	struct nacl_table_meta bm, m = {0};
+	const struct vbpf_known *k = known_find(b, base);
+	size_t add[NACL_PATCH_MAX], n_del, n_add;
+	uint32_t id;
+	int e;
+	if (!k || vbpf_table_info(b, base, &bm) || bm.base != base || bm.owner != owner)
+		return -ENOENT;
+	if ((e = nacl_diff(k->rules, k->n, rules, n, m.del, &n_del, add, &n_add, NACL_PATCH_MAX)))
+		return e;
+	if ((e = take_id(b, &id)))
+		return e;
+	m.nrules = bm.nrules;
+	m.nwords = bm.nwords;
+	m.hash = nacl_rules_hash(owner, rules, n);
+	m.owner = owner;
+	m.base = base;
+	m.n_del = (uint32_t)n_del;
+	m.n_add = (uint32_t)n_add;
+	for (size_t i = 0; i < n_add; i++)
+		nacl_patch_rule(&rules[add[i]], &m.add[i]);
+	if ((e = publish(b, id, &m)))
+		return e;
+	known_add(b, id, rules, n, NULL);
+	*id_out = id;
+	return 0;
+}
+
+int vbpf_table_info(const struct vpc_bpf *b, uint32_t id, struct nacl_table_meta *m)
+{
+	return bpf_map_lookup_elem(b->map[VM_TABLES], &id, m) ? -errno : 0;
+}
+
+const struct nacl_rule *vbpf_table_rules(const struct vpc_bpf *b, uint32_t id, size_t *n)
+{
+	const struct vbpf_known *k = known_find(b, id);
+	*n = k ? k->n : 0;
+	return k ? k->rules : NULL;
 }
 
 /* Deletes the LPM entries of table `id` (their prefixes are not known here). */
@@ -521,34 +659,75 @@ static void lpm_purge(int fd, uint32_t id)
 	free(doomed);
 }
 
-int vbpf_table_del(const struct vpc_bpf *b, uint32_t id)
+/* Deletes the LPM entries of a table as compiled. */
+static void lpm_drop(int fd, uint32_t id, const struct nacl_lpm_entry *e, size_t n)
+{
+	uint32_t be = htonl(id);
+	for (size_t i = 0; i < n; i++) {
+		struct nacl_addr_key k = {.prefixlen = 32 + e[i].prefixlen};
+		memcpy(k.table, &be, 4);
+		memcpy(&k.addr, e[i].data, 4);
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
+int vbpf_table_del(struct vpc_bpf *b, uint32_t id)
 {
 	struct nacl_table_meta m = {0};
+	const struct vbpf_known *k = known_find(b, id);
 	bool known = !bpf_map_lookup_elem(b->map[VM_TABLES], &id, &m);
 	/* The entry that makes the table visible goes first. */
 	bpf_map_delete_elem(b->map[VM_TABLES], &id);
-	lpm_purge(b->map[VM_ADDR], id);
-	lpm_purge(b->map[VM_L4], id);
+	if (known && m.base != id) { /* a patch has nothing else */
+		known_drop(b, id);
+		return 0;
+	}
+	if (k && k->lpm) {
+		lpm_drop(b->map[VM_ADDR], id, k->lpm, k->n_addr);
+		lpm_drop(b->map[VM_L4], id, k->lpm + k->n_addr, k->n_l4);
+	} else {
+		lpm_purge(b->map[VM_ADDR], id);
+		lpm_purge(b->map[VM_L4], id);
+	}
+	known_drop(b, id);
 	if (!known)
 		return 0;
 	uint32_t nchunks = (m.nwords + NACL_CHUNK_WORDS - 1) / NACL_CHUNK_WORDS;
 	for (uint32_t c = 0; c < m.nclasses; c++)
 		for (uint32_t ch = 0; ch < nchunks; ch++) {
-			struct nacl_bits_key k = {id, c, ch};
-			bpf_map_delete_elem(b->map[VM_BITS], &k);
+			struct nacl_bits_key bk = {id, c, ch};
+			bpf_map_delete_elem(b->map[VM_BITS], &bk);
 		}
-	for (uint32_t i = 0; i <= m.nrules; i++) {
-		struct nacl_rule_key k = {id, i};
-		bpf_map_delete_elem(b->map[VM_RULES], &k);
-		bpf_map_delete_elem(b->map[VM_COUNTERS], &k);
+	for (uint32_t i = 0; i < m.nrules; i++) {
+		struct nacl_rule_key rk = {id, i};
+		bpf_map_delete_elem(b->map[VM_RULES], &rk);
 	}
 	return 0;
 }
 
-uint64_t vbpf_table_hash(const struct vpc_bpf *b, uint32_t id)
+void vbpf_counters_sweep(const struct vpc_bpf *b,
+			 bool (*keep)(uint64_t owner, uint32_t number, void *arg), void *arg)
 {
-	struct nacl_table_meta m;
-	return bpf_map_lookup_elem(b->map[VM_TABLES], &id, &m) ? 0 : m.hash;
+	struct nacl_counter_key key, next, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	int r = bpf_map_get_next_key(b->map[VM_COUNTERS], NULL, &next);
+	while (!r) {
+		key = next;
+		if (!keep(key.owner, key.number, arg)) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				struct nacl_counter_key *p = realloc(doomed, cap * sizeof(*p));
+				if (!p)
+					break;
+				doomed = p;
+			}
+			doomed[n++] = key;
+		}
+		r = bpf_map_get_next_key(b->map[VM_COUNTERS], &key, &next);
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(b->map[VM_COUNTERS], &doomed[i]);
+	free(doomed);
 }
 
 int vbpf_tables(const struct vpc_bpf *b, uint32_t **ids, size_t *n)
@@ -574,14 +753,15 @@ int vbpf_tables(const struct vpc_bpf *b, uint32_t **ids, size_t *n)
 	return 0;
 }
 
-int vbpf_counters(const struct vpc_bpf *b, uint32_t id, struct nacl_counter *out, size_t n)
+int vbpf_counters(const struct vpc_bpf *b, uint64_t owner, const struct nacl_rule *rules, size_t n,
+		  struct nacl_counter *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct nacl_counter *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
 	if (!v)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		struct nacl_rule_key k = {id, i};
+	for (size_t i = 0; i <= n; i++) {
+		struct nacl_counter_key k = {owner, i < n ? rules[i].number : NACL_FINAL_DENY, 0};
 		out[i] = (struct nacl_counter){0, 0};
 		if (bpf_map_lookup_elem(b->map[VM_COUNTERS], &k, v))
 			continue;

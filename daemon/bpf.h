@@ -18,13 +18,26 @@ enum vbpf_map {
 	VM_RULES,
 	VM_COUNTERS,
 	VM_VERDICTS,
+	VM_SEQ,
 	VM_N,
+};
+
+/* What this process knows of a table it built: the rules (a patch needs its
+ * base's), and a full table's LPM entries (to delete them without a walk). */
+struct vbpf_known {
+	uint32_t id;
+	struct nacl_rule *rules;
+	size_t n;
+	struct nacl_lpm_entry *lpm; /* n_addr address entries, then n_l4 */
+	size_t n_addr, n_l4;
 };
 
 struct vpc_bpf {
 	int prog_in, prog_out;
 	int map[VM_N];
 	uint32_t next_table;
+	struct vbpf_known *known;
+	size_t n_known;
 };
 
 /* Opens the pinned program of `vpc`; -ENOENT when it is not there. */
@@ -49,14 +62,29 @@ int vbpf_subnet_set(const struct vpc_bpf *b, uint32_t id, const struct subnet_cf
 int vbpf_read_ports(const struct vpc_bpf *b, struct port_cfg *out);
 int vbpf_read_subnets(const struct vpc_bpf *b, struct subnet_cfg *out);
 
-/* Installs a compiled table under a new id. */
-int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, uint32_t *id);
-int vbpf_table_del(const struct vpc_bpf *b, uint32_t id);
-/* The content hash of a live table; 0 when there is no such table. */
-uint64_t vbpf_table_hash(const struct vpc_bpf *b, uint32_t id);
+/* Installs a compiled table, which holds `rules`, under a new id (never one used
+ * before). */
+int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct nacl_rule *rules,
+		   size_t n, uint32_t *id);
+/* Installs `rules` as a patch on full table `base` under a new id: one map update.
+ * -ENOENT when this process does not know base's rules, -E2BIG when the patch
+ * would take more than NACL_PATCH_MAX rules away or add more. */
+int vbpf_patch_add(struct vpc_bpf *b, uint32_t base, uint64_t owner, const struct nacl_rule *rules,
+		   size_t n, uint32_t *id);
+/* The `tables` entry of a live table; -ENOENT when there is none. */
+int vbpf_table_info(const struct vpc_bpf *b, uint32_t id, struct nacl_table_meta *m);
+/* The rules of a table this process built; NULL when it does not know them. */
+const struct nacl_rule *vbpf_table_rules(const struct vpc_bpf *b, uint32_t id, size_t *n);
+int vbpf_table_del(struct vpc_bpf *b, uint32_t id);
 /* Live table ids; *ids is malloc'ed. */
 int vbpf_tables(const struct vpc_bpf *b, uint32_t **ids, size_t *n);
-/* Per-rule counters summed over CPUs: n = rules + 1 (the last is the final deny). */
-int vbpf_counters(const struct vpc_bpf *b, uint32_t id, struct nacl_counter *out, size_t n);
+
+/* Per-rule counters of a NACL direction summed over CPUs: out[i] for rules[i],
+ * out[n] for the final deny. */
+int vbpf_counters(const struct vpc_bpf *b, uint64_t owner, const struct nacl_rule *rules, size_t n,
+		  struct nacl_counter *out);
+/* Deletes the counters `keep` says no to. */
+void vbpf_counters_sweep(const struct vpc_bpf *b,
+			 bool (*keep)(uint64_t owner, uint32_t number, void *arg), void *arg);
 
 #endif

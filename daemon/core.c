@@ -12,12 +12,6 @@
 /* What this build realizes in the kernel; the rest is refused as not supported yet. */
 #define VPCD_FEATURES FEAT_ALL
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static json_t *plan_summary(const struct plan *p, const struct topology *t)
 {
@@ -58,19 +52,25 @@ static int converge(struct vpcd *d, const struct topology *t, const struct topol
 {
 	struct observed obs;
 	struct plan p;
+	double t0 = mono_ms(), t1, t2, t3;
 	int e;
 	if ((e = kernel_observe(&d->k, &obs)))
 		return vpc_fail(err, VPC_E_KERNEL, "", "cannot read the kernel state: %s",
 				strerror(-e));
+	t1 = mono_ms();
 	e = plan_build(t, prev, &obs, deep, &p);
 	observed_free(&obs);
 	if (e)
 		return vpc_fail(err, VPC_E_INTERNAL, "", "planning failed: %s", strerror(-e));
 	if (result)
 		*result = plan_summary(&p, t);
+	t2 = mono_ms();
 	if (!dry_run)
 		e = kernel_execute(&d->k, t, &p, err);
 	plan_free(&p);
+	t3 = mono_ms();
+	d->tidy_due |= !dry_run;
+	log_debug("observe %.2f ms, plan %.2f ms, execute %.2f ms", t1 - t0, t2 - t1, t3 - t2);
 	return e;
 }
 
@@ -112,12 +112,13 @@ int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, str
 {
 	struct topology *t = NULL;
 	json_t *alloc = NULL;
-	double t0 = now_ms();
+	double t0 = mono_ms();
 	int e;
 
 	/* Validation first: nothing is touched unless the whole state is valid. */
 	if ((e = compile(d, next, &t, err)) || (e = check_host(t, err)))
 		goto out;
+	log_debug("validate %.2f ms", mono_ms() - t0);
 	if (dry_run) {
 		e = converge(d, t, d->topo, false, true, result, err);
 		goto out;
@@ -127,6 +128,7 @@ int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, str
 		roll_back(d, t, err);
 		goto out;
 	}
+	double ts = mono_ms();
 	alloc = topo_alloc_json(t);
 	if ((e = state_save(d->state_path, next, alloc))) {
 		vpc_fail(err, VPC_E_INTERNAL, "", "cannot save the state to %s: %s", d->state_path,
@@ -140,11 +142,12 @@ int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, str
 	d->desired = next;
 	d->alloc = alloc;
 	d->topo = t;
+	log_debug("save %.2f ms", mono_ms() - ts);
 	next = NULL;
 	alloc = NULL;
 	t = NULL;
 	if (result && *result)
-		json_object_set_new(*result, "milliseconds", json_real(now_ms() - t0));
+		json_object_set_new(*result, "milliseconds", json_real(mono_ms() - t0));
 out:
 	if (e && result && *result) {
 		json_decref(*result);
@@ -158,10 +161,10 @@ out:
 
 int vpcd_reconcile(struct vpcd *d, bool deep, json_t **result, struct vpc_err *err)
 {
-	double t0 = now_ms();
+	double t0 = mono_ms();
 	int e = converge(d, d->topo, d->topo, deep, false, result, err);
 	if (!e && result && *result)
-		json_object_set_new(*result, "milliseconds", json_real(now_ms() - t0));
+		json_object_set_new(*result, "milliseconds", json_real(mono_ms() - t0));
 	return e;
 }
 
@@ -196,6 +199,19 @@ int vpcd_open(struct vpcd *d, const char *state_dir, struct vpc_err *err)
 		 (long long)json_integer_value(json_object_get(res, "checked")));
 	json_decref(res);
 	return 0;
+}
+
+bool vpcd_tidy(struct vpcd *d, bool idle)
+{
+	/* A patch is rebuilt at once when it is three quarters full, so that a burst
+	 * of changes does not run out of room; all of them once things are quiet. */
+	if (d->tidy_due || (idle && d->patches)) {
+		double t0 = mono_ms();
+		d->patches = kernel_gc(&d->k, idle ? 1 : NACL_PATCH_MAX * 3 / 4);
+		log_debug("tidied up in %.2f ms; %zu NACL patches in use", mono_ms() - t0, d->patches);
+		d->tidy_due = false;
+	}
+	return d->patches > 0;
 }
 
 void vpcd_close(struct vpcd *d)

@@ -16,11 +16,16 @@ struct vpcd {
 	struct topology *topo;	/* `desired` compiled */
 	struct kernel k;
 	unsigned features;
+	bool tidy_due;	  /* a change ran: tidy up once it is answered */
+	size_t patches;	  /* NACL patches in use: rebuilt as full tables when idle */
 };
 
 /* Loads the state and reconciles the kernel with it (repairs drift, removes orphans). */
 int vpcd_open(struct vpcd *d, const char *state_dir, struct vpc_err *err);
 void vpcd_close(struct vpcd *d);
+/* Work that waits until a change is answered (`idle`: until nothing has happened
+ * for a while). Returns true while there is idle work left. */
+bool vpcd_tidy(struct vpcd *d, bool idle);
 
 /*
  * Makes `next` (a full desired state; reference stolen) the new state as one

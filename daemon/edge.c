@@ -178,11 +178,6 @@ static int inet_route_cb(const struct route_info *ri, void *arg)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* ---- the uplink ---- */
 

@@ -35,25 +35,20 @@ static const struct coll *coll_of(const char *key)
 	return NULL;
 }
 
-/* Does element `e` have id `id`? Rule numbers compare as numbers. */
-static bool id_matches(const json_t *e, const struct coll *c, const char *id)
-{
-	const json_t *v = json_object_get(e, c->id_key);
-	if (json_is_string(v))
-		return !strcmp(json_string_value(v), id);
-	if (json_is_integer(v)) {
-		char buf[32];
-		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-		return !strcmp(buf, id);
-	}
-	return false;
-}
-
+/* The index of the element of `arr` with id `id` (rule numbers compare as
+ * numbers), or -1. */
 static int find_in(const json_t *arr, const struct coll *c, const char *id)
 {
-	for (size_t i = 0; i < json_array_size(arr); i++)
-		if (id_matches(json_array_get(arr, i), c, id))
+	char *end;
+	errno = 0;
+	long long num = strtoll(id, &end, 10);
+	bool numeric = *id && !*end && !errno;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *v = json_object_get(json_array_get(arr, i), c->id_key);
+		if (json_is_string(v) ? !strcmp(json_string_value(v), id)
+				      : numeric && json_is_integer(v) && json_integer_value(v) == num)
 			return (int)i;
+	}
 	return -1;
 }
 
@@ -65,6 +60,10 @@ struct where {
 /*
  * Walks `path` from `root`. Returns the object reached after `n` segments (n even:
  * an element; n odd: the collection array, created when `create`).
+ *
+ * Copy on write: every array and element on the way is replaced by a shallow copy
+ * of itself, so that `root` may be a shallow copy of the current state: what the
+ * edit changes is then never shared with it, and the rest is shared, not copied.
  */
 static json_t *walk(json_t *root, const json_t *path, size_t n, bool create, struct where *w,
 		    struct vpc_err *err)
@@ -79,7 +78,10 @@ static json_t *walk(json_t *root, const json_t *path, size_t n, bool create, str
 			return NULL;
 		}
 		json_t *arr = json_object_get(cur, key);
-		if (!arr && create) {
+		if (json_is_array(arr)) {
+			arr = json_copy(arr);
+			json_object_set_new(cur, key, arr);
+		} else if (!arr && create) {
 			arr = json_array();
 			json_object_set_new(cur, key, arr);
 		}
@@ -97,7 +99,8 @@ static json_t *walk(json_t *root, const json_t *path, size_t n, bool create, str
 				 w->text);
 			return NULL;
 		}
-		cur = json_array_get(arr, (size_t)idx);
+		cur = json_copy(json_array_get(arr, (size_t)idx));
+		json_array_set_new(arr, (size_t)idx, cur);
 		snprintf(w->text, sizeof(w->text), "%s %s", c->what, id);
 	}
 	return cur;

@@ -276,11 +276,6 @@ static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static int observe_bpf(const struct vpc_bpf *b, struct obs_router *out)
 {
@@ -301,8 +296,10 @@ static int observe_bpf(const struct vpc_bpf *b, struct obs_router *out)
 		free(ids);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		out->tables[i] = (struct obs_table){ids[i], vbpf_table_hash(b, ids[i])};
+	for (size_t i = 0; i < n; i++) {
+		struct nacl_table_meta m;
+		out->tables[i] = (struct obs_table){ids[i], vbpf_table_info(b, ids[i], &m) ? 0 : m.hash};
+	}
 	out->n_tables = n;
 	out->bpf = true;
 	free(ids);
@@ -671,62 +668,79 @@ static int inst_ensure(struct kernel *k, const struct vpc *v, const struct insta
 	return 0;
 }
 
+/* A live table of the router: its id, what it holds, whose it is, and the full
+ * table it uses (itself, or the one it patches). */
+struct live_table {
+	uint32_t id, base;
+	uint64_t hash, owner;
+};
+
+/* The table holding `rules` for `owner`: a live one with the same hash; else a
+ * patch on the full table under the owner's current version (the one `prefer`
+ * names, when it is the owner's); else a new full table. */
+static int nacl_table_for(struct router_handle *r, struct live_table *lt, size_t *n,
+			  uint64_t owner, uint64_t hash, const struct nacl_rule *rules,
+			  size_t nrules, uint32_t prefer, uint32_t *id)
+{
+	uint32_t base = 0;
+	for (size_t k = 0; k < *n; k++) {
+		if (lt[k].hash == hash) {
+			*id = lt[k].id;
+			return 0;
+		}
+		if (lt[k].owner == owner && (!base || lt[k].id == prefer))
+			base = lt[k].base;
+	}
+	int e = base ? vbpf_patch_add(&r->bpf, base, owner, rules, nrules, id) : -ENOENT;
+	if (e == -ENOENT || e == -E2BIG) {
+		struct nacl_table t;
+		if ((e = nacl_compile(rules, nrules, owner, &t)))
+			return e;
+		e = vbpf_table_add(&r->bpf, &t, rules, nrules, id);
+		nacl_table_free(&t);
+		base = *id;
+	}
+	if (!e)
+		lt[(*n)++] = (struct live_table){*id, base, hash, owner};
+	return e;
+}
+
 /* Points every subnet at tables holding its NACL's rules (building those that do
- * not exist yet), clears entries of subnets that are gone, and drops tables nothing
- * points at. Each subnet flips with one map update. */
+ * not exist yet) and clears entries of subnets that are gone. Each subnet flips
+ * with one map update; the tables left behind go in kernel_gc(), after the change. */
 static int nacl_sync(struct router_handle *r, const struct vpc *v, struct vpc_err *err)
 {
 	struct subnet_cfg *have = calloc(NACL_MAX_SUBNETS, sizeof(*have));
+	bool *wanted = calloc(NACL_MAX_SUBNETS, sizeof(bool));
+	struct live_table *lt = NULL;
 	uint32_t *ids = NULL;
-	uint64_t *hashes = NULL;
 	size_t n = 0;
-	int e;
-	if (!have)
-		return -ENOMEM;
+	int e = -ENOMEM;
+	if (!have || !wanted)
+		goto out;
 	if ((e = vbpf_read_subnets(&r->bpf, have)) || (e = vbpf_tables(&r->bpf, &ids, &n)))
 		goto out;
-	hashes = calloc(n + 2 * v->n_subnets + 1, sizeof(*hashes));
-	ids = realloc(ids, (n + 2 * v->n_subnets + 1) * sizeof(*ids));
-	if (!hashes || !ids) {
+	if (!(lt = calloc(n + 2 * v->n_subnets + 1, sizeof(*lt)))) {
 		e = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		hashes[i] = vbpf_table_hash(&r->bpf, ids[i]);
-	bool *wanted = calloc(NACL_MAX_SUBNETS, sizeof(bool));
-	if (!wanted) {
-		e = -ENOMEM;
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct nacl_table_meta m = {0};
+		vbpf_table_info(&r->bpf, ids[i], &m);
+		lt[i] = (struct live_table){ids[i], m.base, m.hash, m.owner};
 	}
 	for (size_t j = 0; j < v->n_subnets && !e; j++) {
 		const struct subnet *s = &v->subnets[j];
 		const struct nacl *nacl = &v->nacls[s->nacl];
 		struct subnet_cfg want;
 		uint64_t h[2];
-		uint32_t tid[2];
 		want_subnet_cfg(v, s, &want, &h[0], &h[1]);
 		wanted[s->id] = true;
-		for (int d = 0; d < 2 && !e; d++) {
-			size_t k = 0;
-			while (k < n && hashes[k] != h[d])
-				k++;
-			if (k == n) {
-				struct nacl_table t;
-				if ((e = nacl_compile(d ? nacl->out : nacl->in, d ? nacl->n_out : nacl->n_in,
-						      &t)))
-					break;
-				e = vbpf_table_add(&r->bpf, &t, &ids[n]);
-				nacl_table_free(&t);
-				if (e)
-					break;
-				hashes[n++] = h[d];
-			}
-			tid[d] = ids[k];
-		}
-		if (e)
+		if ((e = nacl_table_for(r, lt, &n, nacl_owner(nacl->name, false), h[0], nacl->in,
+					nacl->n_in, have[s->id].table_in, &want.table_in)) ||
+		    (e = nacl_table_for(r, lt, &n, nacl_owner(nacl->name, true), h[1], nacl->out,
+					nacl->n_out, have[s->id].table_out, &want.table_out)))
 			break;
-		want.table_in = tid[0];
-		want.table_out = tid[1];
 		if (memcmp(&want, &have[s->id], sizeof(want)))
 			e = vbpf_subnet_set(&r->bpf, s->id, &want);
 		have[s->id] = want;
@@ -736,23 +750,132 @@ static int nacl_sync(struct router_handle *r, const struct vpc *v, struct vpc_er
 			memset(&have[id], 0, sizeof(have[id]));
 			e = vbpf_subnet_set(&r->bpf, id, &have[id]);
 		}
-	free(wanted);
-	if (e)
-		goto out;
-	for (size_t k = 0; k < n; k++) {
-		bool used = false;
-		for (size_t j = 0; j < v->n_subnets && !used; j++) {
-			const struct subnet_cfg *c = &have[v->subnets[j].id];
-			used = c->table_in == ids[k] || c->table_out == ids[k];
-		}
-		if (!used)
-			vbpf_table_del(&r->bpf, ids[k]);
-	}
 out:
 	free(have);
+	free(wanted);
 	free(ids);
-	free(hashes);
+	free(lt);
 	return e ? kfail(err, e, "install the network ACLs", NULL) : 0;
+}
+
+/* The tables subnets point at, with what they hold. */
+struct in_use {
+	struct live_table *t;
+	size_t n;
+	const struct vpc_bpf *b;
+};
+
+static struct live_table *in_use_find(const struct in_use *u, uint32_t id)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (u->t[i].id == id)
+			return &u->t[i];
+	return NULL;
+}
+
+/* A counter stays while a table in use has its owner, and holds its rule (as far
+ * as this process knows what the table holds). */
+static bool counter_in_use(uint64_t owner, uint32_t number, void *arg)
+{
+	const struct in_use *u = arg;
+	for (size_t i = 0; i < u->n; i++) {
+		size_t n;
+		if (u->t[i].owner != owner || !u->t[i].hash) /* (hash 0: only a patch's base) */
+			continue;
+		const struct nacl_rule *r = vbpf_table_rules(u->b, u->t[i].id, &n);
+		if (!r || number == NACL_FINAL_DENY)
+			return true;
+		for (size_t k = 0; k < n; k++)
+			if (r[k].number == number)
+				return true;
+	}
+	return false;
+}
+
+/* Rebuilds the patch `id` (holding `m`) as a full table and moves the subnets on
+ * it over, one map update each. Only for patches this process built. */
+static int compact(struct router_handle *r, struct subnet_cfg *have, uint32_t id,
+		   const struct nacl_table_meta *m)
+{
+	size_t n;
+	const struct nacl_rule *rules = vbpf_table_rules(&r->bpf, id, &n);
+	struct nacl_table t;
+	uint32_t full;
+	int e;
+	if (!rules)
+		return -ENOENT;
+	if ((e = nacl_compile(rules, n, m->owner, &t)))
+		return e;
+	e = vbpf_table_add(&r->bpf, &t, rules, n, &full);
+	nacl_table_free(&t);
+	for (uint32_t s = 0; s < NACL_MAX_SUBNETS && !e; s++) {
+		struct subnet_cfg c = have[s];
+		if (!c.mask || (c.table_in != id && c.table_out != id))
+			continue;
+		c.table_in = c.table_in == id ? full : c.table_in;
+		c.table_out = c.table_out == id ? full : c.table_out;
+		if (!(e = vbpf_subnet_set(&r->bpf, s, &c)))
+			have[s] = c;
+	}
+	return e;
+}
+
+/* Turns patches of `min` changes or more into full tables, then drops the tables
+ * no subnet uses (directly or as a patch's base) and counters no table uses.
+ * Returns the number of patches left in use. */
+static size_t nacl_gc(struct router_handle *r, uint32_t min)
+{
+	struct subnet_cfg *have = calloc(NACL_MAX_SUBNETS, sizeof(*have));
+	struct live_table *used = calloc(2 * NACL_MAX_SUBNETS, sizeof(*used));
+	struct in_use u = {used, 0, &r->bpf};
+	uint32_t *ids = NULL;
+	size_t n = 0, dropped = 0, patches = 0;
+	if (!have || !used || vbpf_read_subnets(&r->bpf, have) || vbpf_tables(&r->bpf, &ids, &n))
+		goto out;
+	for (int pass = 0; pass < 2; pass++) {
+		u.n = 0;
+		for (uint32_t s = 0; s < NACL_MAX_SUBNETS; s++) {
+			uint32_t tid[2] = {have[s].table_in, have[s].table_out};
+			for (int d = 0; d < 2 && have[s].mask; d++) {
+				struct nacl_table_meta m;
+				if (in_use_find(&u, tid[d]) || vbpf_table_info(&r->bpf, tid[d], &m))
+					continue;
+				if (pass == 0 && m.base != tid[d] && m.n_add + m.n_del >= min &&
+				    !compact(r, have, tid[d], &m))
+					continue; /* the subnets moved on; the second pass sees them */
+				used[u.n++] = (struct live_table){tid[d], m.base, m.hash, m.owner};
+				if (!in_use_find(&u, m.base))
+					used[u.n++] = (struct live_table){m.base, m.base, 0, m.owner};
+			}
+		}
+	}
+	free(ids);
+	ids = NULL;
+	if (vbpf_tables(&r->bpf, &ids, &n))
+		goto out;
+	for (size_t k = 0; k < n; k++)
+		if (!in_use_find(&u, ids[k])) {
+			vbpf_table_del(&r->bpf, ids[k]);
+			dropped++;
+		}
+	for (size_t i = 0; i < u.n; i++)
+		patches += u.t[i].base != u.t[i].id;
+	if (dropped)
+		vbpf_counters_sweep(&r->bpf, counter_in_use, &u);
+out:
+	free(have);
+	free(used);
+	free(ids);
+	return patches;
+}
+
+size_t kernel_gc(struct kernel *k, uint32_t compact_min)
+{
+	size_t patches = 0;
+	for (size_t i = 0; i < k->n_routers; i++)
+		if (k->routers[i]->has_bpf)
+			patches += nacl_gc(k->routers[i], compact_min);
+	return patches;
 }
 
 /* The security-group table as the model says, in one batch. */
@@ -969,23 +1092,14 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 	return e ? e : f;
 }
 
-int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t hash,
-			 struct nacl_counter *out, size_t n)
+int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t owner,
+			 const struct nacl_rule *rules, size_t n, struct nacl_counter *out)
 {
 	struct router_handle *r;
-	uint32_t *ids = NULL;
-	size_t nt = 0;
 	int e = router_get(k, vpc, &r);
 	if (e)
 		return e;
 	if (!r->has_bpf)
 		return -ENOENT;
-	if ((e = vbpf_tables(&r->bpf, &ids, &nt)))
-		return e;
-	e = -ENOENT;
-	for (size_t i = 0; i < nt && e; i++)
-		if (vbpf_table_hash(&r->bpf, ids[i]) == hash)
-			e = vbpf_counters(&r->bpf, ids[i], out, n);
-	free(ids);
-	return e;
+	return vbpf_counters(&r->bpf, owner, rules, n, out);
 }

@@ -29,9 +29,14 @@ int kernel_observe(struct kernel *k, struct observed *out);
 /* Executes the plan; stops at the first failure with `err` set. */
 int kernel_execute(struct kernel *k, const struct topology *t, const struct plan *p,
 		   struct vpc_err *err);
+/* Tidies up after changes, off the path of a change: NACL patches of
+ * `compact_min` changes or more become full tables, and tables and counters
+ * nothing uses go. Returns the number of patches still in use. */
+size_t kernel_gc(struct kernel *k, uint32_t compact_min);
 
-/* Counters of the live NACL table of `vpc` whose rules hash to `hash`. */
-int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t hash,
-			 struct nacl_counter *out, size_t n);
+/* Counters of a NACL direction (`owner`) of `vpc`: out[i] for rules[i], out[n]
+ * for the final deny. */
+int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t owner,
+			 const struct nacl_rule *rules, size_t n, struct nacl_counter *out);
 
 #endif

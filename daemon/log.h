@@ -11,4 +11,13 @@ void vlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 #define log_info(...)  vlog(LOG_INFO_, __VA_ARGS__)
 #define log_debug(...) vlog(LOG_DEBUG_, __VA_ARGS__)
 
+#include <time.h>
+/* Monotonic milliseconds, for the timings debug logging reports. */
+static inline double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 #endif

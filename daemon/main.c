@@ -157,8 +157,10 @@ static void write_all(int fd, const char *s, size_t len)
 static void serve(struct vpcd *d, int cfd)
 {
 	size_t len = 0;
+	double t0 = mono_ms();
 	char *text = read_request(cfd, &len);
 	json_t *reply;
+	log_debug("request read in %.2f ms", mono_ms() - t0);
 	if (!text) {
 		struct vpc_err e = {0};
 		vpc_fail(&e, VPC_E_INVALID, "", "the request was not received completely");
@@ -296,12 +298,19 @@ int main(int argc, char **argv)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	log_info("listening on %s (pid %d)", sock_path, getpid());
 
+	/* Idle work (see vpcd_tidy) waits for a second without requests. */
+	bool idle_work = vpcd_tidy(&d, false);
 	for (;;) {
 		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-		if (poll(p, 2, -1) < 0) {
+		int n = poll(p, 2, idle_work ? 1000 : -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (n == 0) {
+			idle_work = vpcd_tidy(&d, true);
+			continue;
 		}
 		if (p[1].revents) {
 			struct signalfd_siginfo si;
@@ -314,6 +323,7 @@ int main(int argc, char **argv)
 			if (cfd >= 0) {
 				serve(&d, cfd);
 				close(cfd);
+				idle_work = vpcd_tidy(&d, false);
 			}
 		}
 	}

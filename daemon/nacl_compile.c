@@ -13,6 +13,7 @@
  * under the protocol byte. Protocols no rule names share one class: the rules
  * for "all".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,26 @@
 #include "vpc/nacl.h"
 
 
-uint64_t nacl_rules_hash(const struct nacl_rule *r, size_t n)
+uint64_t nacl_owner(const char *nacl, bool outbound)
 {
-	uint64_t h = FNV0;
+	uint64_t h = fnv(FNV0, nacl, strlen(nacl) + 1);
+	return fnv(h, &outbound, sizeof(outbound)) | 1;
+}
+
+/* Everything that makes a rule what it is, as plain integers. */
+static void rule_fields(const struct nacl_rule *r, int32_t f[9])
+{
+	int32_t v[9] = {r->number,    r->allow,	    r->m.proto,		 r->m.port_lo, r->m.port_hi,
+			r->m.icmp_type, r->m.icmp_code, (int32_t)r->cidr.addr, r->cidr.len};
+	memcpy(f, v, sizeof(v));
+}
+
+uint64_t nacl_rules_hash(uint64_t owner, const struct nacl_rule *r, size_t n)
+{
+	uint64_t h = fnv(FNV0, &owner, sizeof(owner));
 	for (size_t i = 0; i < n; i++) {
-		int32_t f[9] = {r[i].number, r[i].allow,    r[i].m.proto,     r[i].m.port_lo,
-				r[i].m.port_hi, r[i].m.icmp_type, r[i].m.icmp_code, (int32_t)r[i].cidr.addr,
-				r[i].cidr.len};
+		int32_t f[9];
+		rule_fields(&r[i], f);
 		h = fnv(h, f, sizeof(f));
 	}
 	return fnv(h, &n, sizeof(n)) | 1; /* never 0: 0 means "no table" */
@@ -59,6 +73,55 @@ static bool rule_matches(const struct nacl_rule *r, uint32_t remote, uint8_t pro
 		return true;
 	rule_range(r, &lo, &hi);
 	return field >= lo && field <= hi;
+}
+
+static bool rule_eq(const struct nacl_rule *a, const struct nacl_rule *b)
+{
+	int32_t fa[9], fb[9];
+	rule_fields(a, fa);
+	rule_fields(b, fb);
+	return !memcmp(fa, fb, sizeof(fa));
+}
+
+int nacl_diff(const struct nacl_rule *base, size_t nb, const struct nacl_rule *want, size_t nw,
+	      uint32_t *del, size_t *n_del, size_t *add, size_t *n_add, size_t max)
+{
+	size_t i = 0, j = 0;
+	*n_del = *n_add = 0;
+	while (i < nb || j < nw) {
+		bool take_base = j == nw || (i < nb && base[i].number < want[j].number);
+		bool take_want = i == nb || (j < nw && want[j].number < base[i].number);
+		if (!take_base && !take_want && rule_eq(&base[i], &want[j])) {
+			i++, j++;
+			continue;
+		}
+		if (!take_want) { /* gone, or changed: the old one goes */
+			if (*n_del == max)
+				return -E2BIG;
+			del[(*n_del)++] = (uint32_t)i++;
+		}
+		if (!take_base) { /* new, or changed: the new one comes */
+			if (*n_add == max)
+				return -E2BIG;
+			add[(*n_add)++] = j++;
+		}
+	}
+	return 0;
+}
+
+void nacl_patch_rule(const struct nacl_rule *r, struct nacl_patch_rule *p)
+{
+	uint32_t lo, hi, mask = cidr_mask(r->cidr.len);
+	rule_range(r, &lo, &hi);
+	*p = (struct nacl_patch_rule){
+		.net = htonl(r->cidr.addr & mask),
+		.mask = htonl(mask),
+		.lo = (uint16_t)lo,
+		.hi = (uint16_t)hi,
+		.proto = r->m.proto == PROTO_ALL ? NACL_PROTO_ANY : (uint16_t)r->m.proto,
+		.number = r->number,
+		.allow = r->allow,
+	};
 }
 
 size_t nacl_match_linear(const struct nacl_rule *r, size_t n, uint32_t remote, uint8_t proto,
@@ -329,7 +392,7 @@ out:
 	return err;
 }
 
-int nacl_compile(const struct nacl_rule *r, size_t n, struct nacl_table *t)
+int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *t)
 {
 	struct bitset bs = {.nwords = n / 64 + 1};
 	int err;
@@ -338,7 +401,8 @@ int nacl_compile(const struct nacl_rule *r, size_t n, struct nacl_table *t)
 		return -E2BIG;
 	t->nrules = (uint32_t)n;
 	t->nwords = (uint32_t)bs.nwords;
-	t->hash = nacl_rules_hash(r, n);
+	t->owner = owner;
+	t->hash = nacl_rules_hash(owner, r, n);
 	t->rules = calloc(n + 1, sizeof(*t->rules));
 	if (!t->rules)
 		return -ENOMEM;

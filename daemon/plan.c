@@ -15,12 +15,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 bool obs_has_ns(const struct observed *o, const char *name)
 {
 	return bsearch0(&name, o->ns, o->n_ns, sizeof(char *), cmp_str) != NULL;
@@ -104,8 +98,8 @@ void want_subnet_cfg(const struct vpc *v, const struct subnet *s, struct subnet_
 	c->net = htonl(s->cidr.addr);
 	c->mask = htonl(cidr_mask(s->cidr.len));
 	c->rt_mark = v->route_tables[s->route_table].table_id;
-	*hin = nacl_rules_hash(n->in, n->n_in);
-	*hout = nacl_rules_hash(n->out, n->n_out);
+	*hin = n->hash_in;
+	*hout = n->hash_out;
 }
 
 int cmp_obs_rt(const void *a, const void *b)
@@ -232,7 +226,7 @@ static bool nacl_in_sync(const struct vpc *v, const struct obs_router *r)
 {
 	if (!r || !r->bpf)
 		return false;
-	size_t live = 0, used = 0;
+	size_t live = 0;
 	for (uint32_t id = 0; id < NACL_MAX_SUBNETS; id++)
 		live += r->subnet_cfgs[id].mask != 0;
 	for (size_t j = 0; j < v->n_subnets; j++) {
@@ -247,18 +241,8 @@ static bool nacl_in_sync(const struct vpc *v, const struct obs_router *r)
 		    table_hash(r, have->table_in) != hin || table_hash(r, have->table_out) != hout)
 			return false;
 	}
-	if (live != v->n_subnets)
-		return false;
-	/* Every live table must be some subnet's. */
-	for (size_t k = 0; k < r->n_tables; k++) {
-		bool ref = false;
-		for (size_t j = 0; j < v->n_subnets && !ref; j++) {
-			const struct subnet_cfg *have = &r->subnet_cfgs[v->subnets[j].id];
-			ref = have->table_in == r->tables[k].id || have->table_out == r->tables[k].id;
-		}
-		used += ref;
-	}
-	return used == r->n_tables;
+	/* (Tables no subnet points at any more are collected after each change.) */
+	return live == v->n_subnets;
 }
 
 static bool port_in_sync(const struct vpc *v, const struct instance *in,

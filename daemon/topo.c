@@ -15,6 +15,7 @@
 
 #include "vpc/util.h"
 #include "topo_internal.h"
+#include "vpc/nacl.h"
 #include "vpc/topo.h"
 
 void jpath_fmt(const struct jpath *p, char *buf, size_t len)
@@ -538,6 +539,11 @@ static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const s
 					      .cidr = {0, 0}};
 		d->out[0] = d->in[0];
 		v->default_nacl = (int)v->n_nacls++;
+	}
+	for (size_t i = 0; i < v->n_nacls; i++) {
+		struct nacl *x = &v->nacls[i];
+		x->hash_in = nacl_rules_hash(nacl_owner(x->name, false), x->in, x->n_in);
+		x->hash_out = nacl_rules_hash(nacl_owner(x->name, true), x->out, x->n_out);
 	}
 	return 0;
 }

@@ -25,6 +25,8 @@ int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *
  * associations of elastic IPs to its instances, and what other VPCs say about
  * it: routes to those peerings and group rules naming its groups. */
 int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err);
+/* The edits by path below change only what lies on the path, and copy it first:
+ * `desired` may be a shallow copy (json_copy) of a state that must not change. */
 int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err);
 int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct vpc_err *err);
 /* Replaces the element at `path` (which must exist) with `object`. */

@@ -51,6 +51,7 @@ struct nacl {
 	bool implicit; /* the VPC's built-in default NACL */
 	struct nacl_rule *in, *out; /* sorted by rule number */
 	size_t n_in, n_out;
+	uint64_t hash_in, hash_out; /* nacl_rules_hash() of each direction */
 };
 
 struct sg_rule {

@@ -19,7 +19,7 @@ struct nacl_lpm_entry {
 
 struct nacl_table {
 	uint32_t nrules, nwords, nclasses;
-	uint64_t hash;
+	uint64_t hash, owner;
 	struct nacl_rule_val *rules; /* nrules */
 	uint64_t *bits;		     /* nclasses * nwords */
 	struct nacl_lpm_entry *addr, *l4;
@@ -27,10 +27,19 @@ struct nacl_table {
 };
 
 /* Rules must be sorted by number (as the compiler of the topology leaves them). */
-int nacl_compile(const struct nacl_rule *r, size_t n, struct nacl_table *out);
+int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *out);
 void nacl_table_free(struct nacl_table *t);
-/* Identifies a rule list: equal lists, equal hashes. */
-uint64_t nacl_rules_hash(const struct nacl_rule *r, size_t n);
+/* What a patch on a table holding `base` must do to hold `want` (both sorted by
+ * number): the indexes of `base` it takes away, the indexes of `want` it adds (a
+ * changed rule is both). -E2BIG when either list would pass `max`. */
+int nacl_diff(const struct nacl_rule *base, size_t nb, const struct nacl_rule *want, size_t nw,
+	      uint32_t *del, size_t *n_del, size_t *add, size_t *n_add, size_t max);
+/* A rule as a patch carries it, to be matched by the program as it stands. */
+void nacl_patch_rule(const struct nacl_rule *r, struct nacl_patch_rule *p);
+/* A NACL's direction: its tables, version after version, carry one owner. */
+uint64_t nacl_owner(const char *nacl, bool outbound);
+/* Identifies a table: the same owner and rules, the same hash. */
+uint64_t nacl_rules_hash(uint64_t owner, const struct nacl_rule *r, size_t n);
 /* The L4 field a rule or packet is matched on: destination port, ICMP type << 8 |
  * code, 0 otherwise. */
 static inline uint16_t nacl_l4_field(int proto, uint16_t dport, uint8_t icmp_type,

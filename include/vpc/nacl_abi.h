@@ -8,12 +8,13 @@
  *   ports[port id]      -> the instance behind the port (address, MAC, checks, subnet)
  *   subnets[subnet id]  -> the subnet's prefix and its NACL tables (inbound, outbound)
  *   a NACL table, by table id:
- *     tables     {rules, words per bitmap, content hash}
+ *     tables     {rules, words per bitmap, content hash, owner, base, patch}
  *     addr_lpm   (table, remote address) -> address class
  *     l4_lpm     (table, protocol, port or ICMP type << 8 | code) -> l4 class
  *     bits       (table, class, chunk) -> 64 words of the class's rule bitmap
  *     rules      (table, index) -> {rule number, allow}
- *     counters   (table, index) -> per-CPU packets/bytes; index = rules: final deny
+ *   counters     (owner, rule number) -> per-CPU packets/bytes; the owner is the
+ *                NACL and direction, so counts outlive table versions
  * The first rule (lowest number) set in bits[address class] & bits[l4 class]
  * decides; a verdict cache keyed by (table, address, protocol, port) makes the
  * common case one hash lookup whatever the number of rules.
@@ -21,7 +22,14 @@
  * Tables are never edited in place: a change builds a new table under a new id and
  * flips the subnet's entry to it with one map update, so a packet is judged by the
  * old rules or the new ones, never by a mix. A retired table loses its `tables`
- * entry first; a packet that still meets the old id re-reads the subnet.
+ * entry first; a packet that still meets the old id re-reads the subnet. Ids come
+ * from `seq` and are never reused, so no cached verdict can outlive its table.
+ *
+ * A small change does not rebuild a big table: the new table is a patch, only a
+ * `tables` entry that names a full table as its base, the base rules it takes away
+ * and up to NACL_PATCH_MAX rules it adds, which the program checks one by one. A
+ * patch is published and flipped to like any table, so a one-entry change costs
+ * one map update whatever the size of the NACL.
  */
 #ifndef VPC_NACL_ABI_H
 #define VPC_NACL_ABI_H
@@ -81,12 +89,30 @@ struct nacl_l4_key {
 	__u8 data[4];
 };
 
+#define NACL_PATCH_MAX	   32
+#define NACL_PROTO_ANY	   0xffff /* a patch rule for every protocol */
+#define NACL_FINAL_DENY	   0xffffffffu /* the counter "number" of the final deny */
+
+/* A rule of a patch, matched as it stands. */
+struct nacl_patch_rule {
+	__u32 net, mask; /* network byte order */
+	__u16 lo, hi;	 /* range of the L4 field */
+	__u16 proto;	 /* or NACL_PROTO_ANY */
+	__u16 number;
+	__u32 allow;
+};
+
 struct nacl_table_meta {
 	__u32 nrules;
 	__u32 nwords;
-	__u64 hash; /* content hash of the rules, to compare without reading them */
+	__u64 hash;  /* identifies the table: its NACL, direction and rules */
 	__u32 nclasses;
-	__u32 pad;
+	__u32 base;  /* the full table whose classes and rules it uses: itself, or the
+		      * table a patch applies to */
+	__u64 owner; /* its NACL and direction */
+	__u32 n_del, n_add;
+	__u32 del[NACL_PATCH_MAX]; /* rule indexes of the base a patch takes away */
+	struct nacl_patch_rule add[NACL_PATCH_MAX];
 };
 
 struct nacl_bits_key {
@@ -109,6 +135,12 @@ struct nacl_rule_val {
 	__u32 allow;
 };
 
+struct nacl_counter_key {
+	__u64 owner;
+	__u32 number; /* the rule's number, or NACL_FINAL_DENY */
+	__u32 pad;
+};
+
 struct nacl_counter {
 	__u64 packets;
 	__u64 bytes;
@@ -123,7 +155,7 @@ struct nacl_cache_key {
 };
 
 struct nacl_cache_val {
-	__u32 idx; /* rule index, or the number of rules for the final deny */
+	__u32 number; /* of the deciding rule, or NACL_FINAL_DENY */
 	__u32 allow;
 };
 

@@ -19,6 +19,12 @@ static inline void qsort0(void *base, size_t n, size_t size, int (*cmp)(const vo
 		qsort(base, n, size, cmp);
 }
 
+static inline int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* FNV-1a: content hashes that name NACL tables, sets and chains. */
 #define FNV0 0xcbf29ce484222325ULL
 static inline uint64_t fnv(uint64_t h, const void *p, size_t n)

@@ -98,6 +98,33 @@ s3=$(stat -c %s "$TMP/recv")
 [ "$s3" -eq "$s2" ] && ok "transfer stopped by the deny ($s2 -> $s3 bytes)" \
 	|| fail "transfer went on: $s2 -> $s3 bytes"
 expect_ok "remove the deny" vpcctl nacl entry remove shop public --inbound --rule 90
+# The inbound rules changed twice; rule 120's count went along with them.
+ssh_now=$(vpcctl nacl show shop public -o json | python3 -c '
+import json, sys
+print([r for r in json.load(sys.stdin)["inbound"] if r["rule"] == 120][0]["packets"])')
+[ "$ssh_now" -ge "$ssh_allow" ] && ok "rule 120 kept its count over changes ($ssh_allow -> $ssh_now)" \
+	|| fail "rule 120 count reset by a change: $ssh_allow -> $ssh_now"
+
+# A one-entry change is a patch on a full table (one map update, however many
+# rules); after a quiet second vpcd rebuilds patches as full tables, which must
+# judge exactly as the patches did.
+patches() {
+	bpftool map dump pinned "$PINS/shop/tables" -j | python3 -c '
+import json, sys
+t = [e.get("formatted", e) for e in json.load(sys.stdin)]
+print(sum(1 for e in t if e["value"]["base"] != e["key"]))'
+}
+expect_ok "allow SMTP from apps" vpcctl nacl entry add shop public --inbound --rule 95 \
+	--protocol tcp --ports 25 --cidr 10.0.2.0/24 --action allow
+[ "$(patches)" -gt 0 ] && ok "the change is a patch" || fail "no patch after a one-entry change"
+tcp_ok shop/app1 10.0.1.10 25
+sleep 1.5
+[ "$(patches)" -eq 0 ] && ok "patches rebuilt as full tables when idle" \
+	|| fail "patches left after an idle second: $(patches)"
+tcp_ok shop/app1 10.0.1.10 25
+tcp_no shop/app1 10.0.1.10 22
+expect_ok "remove the SMTP rule" vpcctl nacl entry remove shop public --inbound --rule 95
+tcp_no shop/app1 10.0.1.10 25
 
 # Re-association switches behaviour at once.
 tcp_ok shop/web1 10.0.2.10 80

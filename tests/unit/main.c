@@ -27,6 +27,7 @@ int main(void)
 	test_plan();
 	test_edit();
 	test_nacl();
+	test_nacl_diff();
 	test_sg();
 	printf("%d checks, %d failed\n", t_run, t_failed);
 	return t_failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -101,6 +101,32 @@ void test_edit(void)
 	json_decref(m);
 	json_decref(path);
 
+	/* Edits by path on a shallow copy leave the original as it was. */
+	json_t *orig = J("{\"vpcs\":[{\"name\":\"v\",\"network_acls\":[{\"name\":\"n\","
+			 "\"inbound\":[{\"rule\":100,\"action\":\"allow\"}]}],"
+			 "\"subnets\":[{\"name\":\"s\"}]}]}");
+	json_t *snap = json_deep_copy(orig), *cow = json_copy(orig);
+	path = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\"]");
+	m = J("{\"rule\":90,\"action\":\"deny\"}");
+	CHECK_INT(edit_add(cow, path, m, &err), 0);
+	json_decref(m);
+	json_decref(path);
+	path = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\",\"100\"]");
+	CHECK_INT(edit_remove(cow, path, NULL, &err), 0);
+	json_decref(path);
+	path = J("[\"vpcs\",\"v\",\"subnets\",\"s\"]");
+	m = json_string("n");
+	CHECK_INT(edit_set(cow, path, "network_acl", m, &err), 0);
+	json_decref(m);
+	json_decref(path);
+	CHECK(json_equal(orig, snap));
+	CHECK_JSON(json_object_get(json_array_get(json_object_get(
+				  json_array_get(json_object_get(cow, "vpcs"), 0), "network_acls"), 0), "inbound"),
+		   "[{\"rule\":90,\"action\":\"deny\"}]");
+	json_decref(cow);
+	json_decref(snap);
+	json_decref(orig);
+
 	/* Destroy also takes what others say about the VPC. */
 	json_t *d2 = J("{\"vpcs\":[{\"name\":\"a\"},{\"name\":\"b\",\"route_tables\":[{\"name\":\"t\","
 		       "\"routes\":[{\"destination\":\"10.1.0.0/16\",\"target\":\"peering:p\"},"

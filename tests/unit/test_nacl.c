@@ -1,4 +1,6 @@
 /* NACL tables against the linear first-match reference. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 
 #include "test.h"
@@ -54,7 +56,7 @@ void test_nacl(void)
 	};
 	size_t n = sizeof(web) / sizeof(web[0]);
 	uint32_t a_any = 0xc6336401, a_doc = 0xc0000205, a_doc_hi = 0xc0000290, a_ten = 0x0a090101;
-	CHECK_INT(nacl_compile(web, n, &t), 0);
+	CHECK_INT(nacl_compile(web, n, nacl_owner("web", false), &t), 0);
 	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 80), 0);
 	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 443), 1);
 	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 22), n); /* ssh only from 192.0.2.0/24 */
@@ -68,13 +70,20 @@ void test_nacl(void)
 	CHECK_INT(nacl_match_table(&t, a_ten, 47, 0), 6);
 	uint32_t probes[] = {a_any, a_doc, a_doc_hi, a_ten, 0, 0xffffffff, 0x0a000001};
 	CHECK_INT(cross_check(web, n, &t, probes, 7), 0);
-	CHECK(t.hash == nacl_rules_hash(web, n));
+	/* A table is named by its owner and rules: two NACLs with the same rules, or
+	 * one NACL's two directions, get tables (and counters) of their own. */
+	CHECK(t.owner == nacl_owner("web", false));
+	CHECK(t.hash == nacl_rules_hash(nacl_owner("web", false), web, n));
+	CHECK(t.hash != nacl_rules_hash(nacl_owner("web", true), web, n));
+	CHECK(t.hash != nacl_rules_hash(nacl_owner("web2", false), web, n));
+	CHECK(nacl_owner("web", false) != nacl_owner("web", true));
+	CHECK(nacl_owner("web", false) != 0);
 	web[0].allow = false;
-	CHECK(t.hash != nacl_rules_hash(web, n));
+	CHECK(t.hash != nacl_rules_hash(nacl_owner("web", false), web, n));
 	nacl_table_free(&t);
 
 	/* A new custom NACL: no rules, everything denied. */
-	CHECK_INT(nacl_compile(NULL, 0, &t), 0);
+	CHECK_INT(nacl_compile(NULL, 0, nacl_owner("new", false), &t), 0);
 	CHECK_INT(nacl_match_table(&t, a_any, PROTO_TCP, 80), 0);
 	nacl_table_free(&t);
 
@@ -108,9 +117,51 @@ void test_nacl(void)
 		for (size_t k = 0; k < 64; k++)
 			pr[k] = k < 48 ? r[random() % nr].cidr.addr | (rnd() & ~cidr_mask(r[random() % nr].cidr.len) & 0xff)
 				       : rnd();
-		CHECK_INT(nacl_compile(r, nr, &t), 0);
+		CHECK_INT(nacl_compile(r, nr, nacl_owner("random", true), &t), 0);
 		CHECK_INT(cross_check(r, nr, &t, pr, 64), 0);
 		nacl_table_free(&t);
 		free(r);
 	}
+}
+
+void test_nacl_diff(void)
+{
+	struct nacl_rule base[] = {rule(10, true, PROTO_TCP, 80, 80, -1, -1, "0.0.0.0/0"),
+				   rule(20, false, PROTO_UDP, 53, 53, -1, -1, "10.0.0.0/8"),
+				   rule(30, true, PROTO_ALL, 0, 65535, -1, -1, "192.0.2.0/24")};
+	struct nacl_rule want[] = {rule(5, false, PROTO_ICMP, 0, 65535, 8, -1, "0.0.0.0/0"), base[0],
+				   rule(20, true, PROTO_UDP, 53, 53, -1, -1, "10.0.0.0/8"),
+				   rule(40, true, PROTO_TCP, 22, 22, -1, -1, "10.0.0.0/8")};
+	uint32_t del[4];
+	size_t add[4], nd = 9, na = 9;
+	/* Same lists: nothing to do. */
+	CHECK_INT(nacl_diff(base, 3, base, 3, del, &nd, add, &na, 4), 0);
+	CHECK_INT(nd, 0);
+	CHECK_INT(na, 0);
+	/* 5 new, 20 changed (out and in), 30 gone, 40 new. */
+	CHECK_INT(nacl_diff(base, 3, want, 4, del, &nd, add, &na, 4), 0);
+	CHECK_INT(nd, 2);
+	CHECK_INT(del[0], 1);
+	CHECK_INT(del[1], 2);
+	CHECK_INT(na, 3);
+	CHECK_INT(add[0], 0);
+	CHECK_INT(add[1], 2);
+	CHECK_INT(add[2], 3);
+	/* More than the patch can hold. */
+	CHECK_INT(nacl_diff(base, 3, want, 4, del, &nd, add, &na, 2), -E2BIG);
+	CHECK_INT(nacl_diff(NULL, 0, want, 4, del, &nd, add, &na, 3), -E2BIG);
+	CHECK_INT(nacl_diff(base, 3, NULL, 0, del, &nd, add, &na, 3), 0);
+	CHECK_INT(nd, 3);
+	/* A patch rule matches what the rule matches. */
+	struct nacl_patch_rule p;
+	nacl_patch_rule(&want[0], &p);
+	CHECK_INT(p.proto, PROTO_ICMP);
+	CHECK_INT(p.lo, 0x0800);
+	CHECK_INT(p.hi, 0x08ff);
+	CHECK_INT(p.number, 5);
+	CHECK_INT(p.allow, 0);
+	nacl_patch_rule(&base[2], &p);
+	CHECK_INT(p.proto, NACL_PROTO_ANY);
+	CHECK_INT(p.net, htonl(0xc0000200));
+	CHECK_INT(p.mask, htonl(0xffffff00));
 }
