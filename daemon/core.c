@@ -104,7 +104,7 @@ static int check_host(const struct topology *t, struct vpc_err *err)
 
 static int compile(struct vpcd *d, const json_t *doc, struct topology **out, struct vpc_err *err)
 {
-	struct compile_opts o = {.features = d->features, .prev_alloc = d->alloc};
+	struct compile_opts o = {.features = d->features, .prev_alloc = d->alloc, .prev = d->topo};
 	return topo_compile(doc, &o, out, err);
 }
 

@@ -323,6 +323,78 @@ static int cmp_nacl_rule(const void *a, const void *b)
 	return (int)x->number - (int)y->number;
 }
 
+static int parse_nacl_rule(struct cctx *c, const json_t *e, const struct jpath *ep,
+			   struct nacl_rule *r)
+{
+	long num;
+	bool has;
+	int err;
+	if ((err = check_keys(c, e, ep, nacl_rule_keys)) ||
+	    (err = get_int(c, e, "rule", ep, VPC_NACL_RULE_MIN, VPC_NACL_RULE_MAX, &num, &has)))
+		return err;
+	if (!has) {
+		struct jpath kp = JP_KEY(ep, "rule");
+		return cfail(c, &kp, VPC_E_INVALID, "is required (a number 1-32766)");
+	}
+	r->number = (uint16_t)num;
+	if ((err = parse_match(c, e, ep, &r->m)) || (err = get_cidr(c, e, "cidr", ep, &r->cidr)))
+		return err;
+	const char *act = get_str(c, e, "action", ep, true);
+	if (!act)
+		return -EINVAL;
+	if (strcmp(act, "allow") && strcmp(act, "deny")) {
+		struct jpath kp = JP_KEY(ep, "action");
+		return cfail(c, &kp, VPC_E_INVALID, "\"%s\" must be \"allow\" or \"deny\"", act);
+	}
+	r->allow = !strcmp(act, "allow");
+	return 0;
+}
+
+/* ---- the rule memo ---- */
+
+static size_t memo_slot(const void *src, size_t cap)
+{
+	return (size_t)(((uintptr_t)src >> 4) * 0x9e3779b97f4a7c15ULL >> 20) & (cap - 1);
+}
+
+static const struct nacl_rule *memo_find(const struct topology *t, const void *src)
+{
+	if (!t || !t->memo_cap)
+		return NULL;
+	for (size_t i = memo_slot(src, t->memo_cap);; i = (i + 1) & (t->memo_cap - 1)) {
+		if (t->memo[i].src == src)
+			return &t->memo[i].r;
+		if (!t->memo[i].src)
+			return NULL;
+	}
+}
+
+static void memo_put(struct topology *t, const void *src, const struct nacl_rule *r)
+{
+	if (!t->memo_cap)
+		return;
+	size_t i = memo_slot(src, t->memo_cap);
+	while (t->memo[i].src && t->memo[i].src != src)
+		i = (i + 1) & (t->memo_cap - 1);
+	t->memo[i] = (struct rule_memo){src, *r};
+}
+
+/* Room for every NACL rule of the document, at most half full. */
+static void memo_init(struct cctx *c, const json_t *doc)
+{
+	size_t n = 0, cap = 16;
+	const json_t *v, *nacl;
+	size_t i, k;
+	json_array_foreach(json_object_get(doc, "vpcs"), i, v)
+		json_array_foreach(json_object_get(v, "network_acls"), k, nacl)
+			n += json_array_size(json_object_get(nacl, "inbound")) +
+			     json_array_size(json_object_get(nacl, "outbound"));
+	while (cap < 2 * n)
+		cap *= 2;
+	c->t->memo = arena_array(c->a, struct rule_memo, cap);
+	c->t->memo_cap = cap;
+}
+
 static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpath *p,
 			    const char *dir, struct nacl_rule **out, size_t *n_out)
 {
@@ -336,21 +408,16 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 	int err = 0;
 	if (!seen)
 		return -ENOMEM;
+	bool sorted = true;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(arr, i);
 		struct jpath ep = JP_IDX(p, i);
-		long num;
-		bool has;
-		if ((err = check_keys(c, e, &ep, nacl_rule_keys)))
+		const struct nacl_rule *known = memo_find(c->prev, e);
+		if (known)
+			r[i] = *known;
+		else if ((err = parse_nacl_rule(c, e, &ep, &r[i])))
 			goto out;
-		if ((err = get_int(c, e, "rule", &ep, VPC_NACL_RULE_MIN, VPC_NACL_RULE_MAX, &num,
-				   &has)))
-			goto out;
-		if (!has) {
-			struct jpath kp = JP_KEY(&ep, "rule");
-			err = cfail(c, &kp, VPC_E_INVALID, "is required (a number 1-32766)");
-			goto out;
-		}
+		long num = r[i].number;
 		if (seen[num / 8] & (1 << (num % 8))) {
 			struct jpath kp = JP_KEY(&ep, "rule");
 			err = cfail(c, &kp, VPC_E_INVALID, "rule number %ld appears twice in %s",
@@ -358,24 +425,11 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 			goto out;
 		}
 		seen[num / 8] |= (uint8_t)(1 << (num % 8));
-		r[i].number = (uint16_t)num;
-		if ((err = parse_match(c, e, &ep, &r[i].m)))
-			goto out;
-		if ((err = get_cidr(c, e, "cidr", &ep, &r[i].cidr)))
-			goto out;
-		const char *act = get_str(c, e, "action", &ep, true);
-		if (!act) {
-			err = -EINVAL;
-			goto out;
-		}
-		if (strcmp(act, "allow") && strcmp(act, "deny")) {
-			struct jpath kp = JP_KEY(&ep, "action");
-			err = cfail(c, &kp, VPC_E_INVALID, "\"%s\" must be \"allow\" or \"deny\"", act);
-			goto out;
-		}
-		r[i].allow = !strcmp(act, "allow");
+		sorted = sorted && (i == 0 || r[i - 1].number < num);
+		memo_put(c->t, e, &r[i]);
 	}
-	qsort0(r, n, sizeof(*r), cmp_nacl_rule);
+	if (!sorted)
+		qsort(r, n, sizeof(*r), cmp_nacl_rule);
 	*out = r;
 	*n_out = n;
 out:
@@ -1240,8 +1294,9 @@ int topo_compile(const json_t *doc, const struct compile_opts *o, struct topolog
 	if (!t)
 		return -ENOMEM;
 	t->arena = arena_new();
-	struct cctx c = {.a = t->arena, .err = err, .features = o->features, .t = t};
+	struct cctx c = {.a = t->arena, .err = err, .features = o->features, .t = t, .prev = o->prev};
 	vpc_err_clear(err);
+	memo_init(&c, doc);
 	int r = compile(&c, doc, o->prev_alloc);
 	if (r) {
 		topo_free(t);

@@ -23,6 +23,7 @@ struct cctx {
 	struct vpc_err *err;
 	unsigned features;
 	struct topology *t;
+	const struct topology *prev; /* its rule memo, if any */
 };
 
 void jpath_fmt(const struct jpath *p, char *buf, size_t len);

@@ -167,6 +167,14 @@ struct topology {
 	struct cidr public_pool;
 	uint32_t internet_host; /* the simulated internet's own address */
 	char uplink[16];	/* opt-in: a host interface to masquerade out of ("" = none) */
+	/* NACL rules by the JSON object they were read from, for the next compile. */
+	struct rule_memo *memo;
+	size_t memo_cap; /* a power of two, or 0 */
+};
+
+struct rule_memo {
+	const void *src; /* the rule's JSON object; NULL: a free slot */
+	struct nacl_rule r;
 };
 
 int topo_find_vpc(const struct topology *t, const char *name);

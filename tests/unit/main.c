@@ -26,6 +26,7 @@ int main(void)
 	test_topo();
 	test_plan();
 	test_edit();
+	test_rule_memo();
 	test_nacl();
 	test_nacl_diff();
 	test_sg();

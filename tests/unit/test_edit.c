@@ -3,6 +3,7 @@
 
 #include "test.h"
 #include "vpc/edit.h"
+#include "vpc/topo.h"
 
 static json_t *J(const char *s)
 {
@@ -150,5 +151,61 @@ void test_edit(void)
 	CHECK(edit_destroy(d, "b", &err) != 0);
 	CHECK_INT(edit_destroy(d, NULL, &err), 0);
 	CHECK_INT(json_array_size(json_object_get(d, "vpcs")), 0);
+	json_decref(d);
+}
+
+/* A compile that reuses rules read from the same JSON objects (the previous model)
+ * gives the model a fresh compile gives, after copy-on-write edits. */
+void test_rule_memo(void)
+{
+	struct vpc_err err;
+	json_t *d = J("{\"vpcs\":[{\"name\":\"v\",\"cidr\":\"10.0.0.0/16\",\"network_acls\":[{"
+		      "\"name\":\"n\",\"inbound\":[{\"rule\":100,\"protocol\":\"tcp\",\"ports\":\"80\","
+		      "\"cidr\":\"0.0.0.0/0\",\"action\":\"allow\"},{\"rule\":200,\"protocol\":\"udp\","
+		      "\"ports\":\"53\",\"cidr\":\"10.0.0.0/8\",\"action\":\"deny\"}]}]}]}");
+	struct compile_opts o = {.features = FEAT_ALL};
+	struct topology *t0 = NULL, *t1 = NULL, *fresh = NULL;
+	vpc_err_clear(&err);
+	CHECK_INT(topo_compile(d, &o, &t0, &err), 0);
+	/* Rule 50 comes before the others (out of order in the array: sorted again),
+	 * and a rule with a bad port is refused although its neighbours are known. */
+	json_t *next = json_copy(d);
+	json_t *path = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\"]");
+	json_t *r50 = J("{\"rule\":50,\"protocol\":\"icmp\",\"cidr\":\"0.0.0.0/0\",\"action\":\"deny\"}");
+	CHECK_INT(edit_add(next, path, r50, &err), 0);
+	struct compile_opts op = {.features = FEAT_ALL, .prev = t0};
+	CHECK_INT(topo_compile(next, &op, &t1, &err), 0);
+	CHECK_INT(topo_compile(next, &o, &fresh, &err), 0);
+	const struct nacl *a = &t1->vpcs[0].nacls[0], *b = &fresh->vpcs[0].nacls[0];
+	CHECK_INT(a->n_in, 3);
+	CHECK_INT(a->in[0].number, 50);
+	CHECK(a->n_in == b->n_in && !memcmp(a->in, b->in, a->n_in * sizeof(*a->in)));
+	CHECK(a->hash_in == b->hash_in);
+	json_t *bad = J("{\"rule\":60,\"protocol\":\"tcp\",\"ports\":\"99999\",\"cidr\":\"0.0.0.0/0\","
+			"\"action\":\"deny\"}");
+	json_t *next2 = json_copy(next);
+	struct topology *t2 = NULL;
+	CHECK_INT(edit_add(next2, path, bad, &err), 0);
+	struct compile_opts op1 = {.features = FEAT_ALL, .prev = t1};
+	CHECK(topo_compile(next2, &op1, &t2, &err) != 0);
+	CHECK_STR(err.path, "vpcs[0].network_acls[0].inbound[3].ports");
+	/* A duplicate number among known rules is still a duplicate. */
+	json_t *dup = J("{\"rule\":100,\"protocol\":\"all\",\"cidr\":\"0.0.0.0/0\",\"action\":\"deny\"}");
+	json_t *next3 = json_copy(next);
+	json_t *at50 = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\",\"50\"]");
+	CHECK_INT(edit_replace(next3, at50, dup, &err), 0);
+	json_decref(at50);
+	CHECK(topo_compile(next3, &op1, &t2, &err) != 0);
+	CHECK_STR(err.path, "vpcs[0].network_acls[0].inbound[2].rule");
+	topo_free(t0);
+	topo_free(t1);
+	topo_free(fresh);
+	json_decref(next);
+	json_decref(next2);
+	json_decref(next3);
+	json_decref(path);
+	json_decref(r50);
+	json_decref(bad);
+	json_decref(dup);
 	json_decref(d);
 }
