@@ -538,17 +538,18 @@ static void known_add(struct vpc_bpf *b, uint32_t id, const struct nacl_rule *ru
 		k.n_addr = t->n_addr;
 		k.n_l4 = t->n_l4;
 		k.lpm = malloc((t->n_addr + t->n_l4 + 1) * sizeof(*k.lpm));
-		if (k.lpm) {
+		if (k.lpm && t->n_addr)
 			memcpy(k.lpm, t->addr, t->n_addr * sizeof(*k.lpm));
+		if (k.lpm && t->n_l4)
 			memcpy(k.lpm + t->n_addr, t->l4, t->n_l4 * sizeof(*k.lpm));
-		}
 	}
 	if (!k.rules || (t && !k.lpm)) {
 		free(k.rules);
 		free(k.lpm);
 		return;
 	}
-	memcpy(k.rules, rules, n * sizeof(*rules));
+	if (n)
+		memcpy(k.rules, rules, n * sizeof(*rules));
 	b->known[b->n_known++] = k;
 }
 
