@@ -15,6 +15,7 @@
 #include "vpc/nacl.h"
 #include "vpc/edit.h"
 #include "vpc/names.h"
+#include "vpc/util.h"
 
 #ifndef VPCD_VERSION
 #define VPCD_VERSION "0"
@@ -71,19 +72,54 @@ static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err
 	return change(d, next, false);
 }
 
+static int cmp_rule_number(const void *key, const void *elem)
+{
+	return (int)*(const long *)key - (int)((const struct nacl_rule *)elem)->number;
+}
+
+/* The compiled state knows each NACL entry's JSON object: finding entry N of a
+ * 10,000-entry list is a binary search instead of reading every entry. */
+static bool nacl_entry_index(void *arg, const json_t *path, size_t n, const char *id,
+			     const json_t **elem)
+{
+	const struct vpcd *d = arg;
+#define SEG(i) (json_string_value(json_array_get(path, i)) ?: "")
+	if (n != 5 || !d->topo || strcmp(SEG(0), "vpcs") || strcmp(SEG(2), "network_acls"))
+		return false;
+	bool out = !strcmp(SEG(4), "outbound");
+	int vi = topo_find_vpc(d->topo, SEG(1));
+	if ((!out && strcmp(SEG(4), "inbound")) || vi < 0)
+		return false;
+	const struct vpc *v = &d->topo->vpcs[vi];
+	const struct nacl *nacl = NULL;
+	for (size_t i = 0; i < v->n_nacls && !nacl; i++)
+		if (!strcmp(v->nacls[i].name, SEG(3)))
+			nacl = &v->nacls[i];
+#undef SEG
+	char *end;
+	long num = strtol(id, &end, 10);
+	if (!nacl || nacl->implicit || !*id || *end)
+		return false;
+	const struct nacl_rule *r = bsearch0(&num, out ? nacl->out : nacl->in,
+					     out ? nacl->n_out : nacl->n_in, sizeof(*r), cmp_rule_number);
+	*elem = r ? r->src : NULL;
+	return true;
+}
+
 static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 {
+	const struct edit_index ix = {nacl_entry_index, d};
 	const char *op = json_string_value(json_object_get(req, "op"));
 	const json_t *path = json_object_get(req, "path");
 	json_t *next = json_copy(d->desired); /* the edits copy what they change */
 	double t0 = mono_ms();
 	int e;
 	if (!strcmp(op, "add"))
-		e = edit_add(next, path, json_object_get(req, "object"), err);
+		e = edit_add(next, path, json_object_get(req, "object"), &ix, err);
 	else if (!strcmp(op, "remove"))
-		e = edit_remove(next, path, json_object_get(req, "match"), err);
+		e = edit_remove(next, path, json_object_get(req, "match"), &ix, err);
 	else if (!strcmp(op, "replace"))
-		e = edit_replace(next, path, json_object_get(req, "object"), err);
+		e = edit_replace(next, path, json_object_get(req, "object"), &ix, err);
 	else {
 		const char *key = json_string_value(json_object_get(req, "key"));
 		json_t *value = json_object_get(req, "value");

@@ -52,6 +52,21 @@ static int find_in(const json_t *arr, const struct coll *c, const char *id)
 	return -1;
 }
 
+/* find_in(), with the index's help where it can give it. */
+static int locate(const struct edit_index *ix, const json_t *path, size_t n, const json_t *arr,
+		  const struct coll *c, const char *id)
+{
+	const json_t *e;
+	if (ix && ix->find(ix->arg, path, n, id, &e)) {
+		if (!e)
+			return -1;
+		for (size_t i = 0; i < json_array_size(arr); i++)
+			if (json_array_get(arr, i) == e)
+				return (int)i;
+	}
+	return find_in(arr, c, id);
+}
+
 /* Describes the object the walk is in, for messages: "VPC shop", "network ACL web". */
 struct where {
 	char text[160];
@@ -120,7 +135,8 @@ static bool path_ok(const json_t *path, struct vpc_err *err)
 	return true;
 }
 
-int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err)
+int edit_add(json_t *desired, const json_t *path, json_t *object, const struct edit_index *ix,
+	     struct vpc_err *err)
 {
 	struct where w;
 	size_t n = json_array_size(path);
@@ -141,7 +157,7 @@ int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err
 			snprintf(id, sizeof(id), "%s", json_string_value(idv));
 		else if (json_is_integer(idv))
 			snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(idv));
-		if (id[0] && find_in(arr, c, id) >= 0)
+		if (id[0] && locate(ix, path, n, arr, c, id) >= 0)
 			return vpc_fail(err, VPC_E_CONFLICT, "", "%s \"%s\" already exists in %s",
 					c->what, id, w.text);
 	} else {
@@ -154,7 +170,8 @@ int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err
 	return 0;
 }
 
-int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct vpc_err *err)
+int edit_remove(json_t *desired, const json_t *path, const json_t *match,
+		const struct edit_index *ix, struct vpc_err *err)
 {
 	struct where w;
 	size_t n = json_array_size(path);
@@ -182,14 +199,15 @@ int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct
 		return -ENOENT;
 	const struct coll *c = coll_of(json_string_value(json_array_get(path, n - 2)));
 	const char *id = json_string_value(json_array_get(path, n - 1));
-	int idx = c->id_key ? find_in(arr, c, id) : -1;
+	int idx = c->id_key ? locate(ix, path, n - 1, arr, c, id) : -1;
 	if (idx < 0)
 		return vpc_fail(err, VPC_E_NOT_FOUND, "", "no %s \"%s\" in %s", c->what, id, w.text);
 	json_array_remove(arr, (size_t)idx);
 	return 0;
 }
 
-int edit_replace(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err)
+int edit_replace(json_t *desired, const json_t *path, json_t *object, const struct edit_index *ix,
+		 struct vpc_err *err)
 {
 	struct where w;
 	size_t n = json_array_size(path);
@@ -204,7 +222,7 @@ int edit_replace(json_t *desired, const json_t *path, json_t *object, struct vpc
 		return -ENOENT;
 	const struct coll *c = coll_of(json_string_value(json_array_get(path, n - 2)));
 	const char *id = json_string_value(json_array_get(path, n - 1));
-	int idx = c->id_key ? find_in(arr, c, id) : -1;
+	int idx = c->id_key ? locate(ix, path, n - 1, arr, c, id) : -1;
 	if (idx < 0)
 		return vpc_fail(err, VPC_E_NOT_FOUND, "", "no %s \"%s\" in %s", c->what, id, w.text);
 	json_array_set(arr, (size_t)idx, object);

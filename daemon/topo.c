@@ -417,6 +417,7 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 			r[i] = *known;
 		else if ((err = parse_nacl_rule(c, e, &ep, &r[i])))
 			goto out;
+		r[i].src = e;
 		long num = r[i].number;
 		if (seen[num / 8] & (1 << (num % 8))) {
 			struct jpath kp = JP_KEY(&ep, "rule");

@@ -25,12 +25,26 @@ int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *
  * associations of elastic IPs to its instances, and what other VPCs say about
  * it: routes to those peerings and group rules naming its groups. */
 int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err);
+/* Optional help in finding elements without reading them all (10,000 NACL entries
+ * are slow to read one by one, and the compiled state knows where each one is). */
+struct edit_index {
+	/* The element with id `id` in the collection path[0..n) of the state being
+	 * edited: returns true with *elem set (NULL: there is none), or false when it
+	 * cannot tell. */
+	bool (*find)(void *arg, const json_t *path, size_t n, const char *id, const json_t **elem);
+	void *arg;
+};
+
 /* The edits by path below change only what lies on the path, and copy it first:
- * `desired` may be a shallow copy (json_copy) of a state that must not change. */
-int edit_add(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err);
-int edit_remove(json_t *desired, const json_t *path, const json_t *match, struct vpc_err *err);
+ * `desired` may be a shallow copy (json_copy) of a state that must not change.
+ * `ix` may be NULL. */
+int edit_add(json_t *desired, const json_t *path, json_t *object, const struct edit_index *ix,
+	     struct vpc_err *err);
+int edit_remove(json_t *desired, const json_t *path, const json_t *match,
+		const struct edit_index *ix, struct vpc_err *err);
 /* Replaces the element at `path` (which must exist) with `object`. */
-int edit_replace(json_t *desired, const json_t *path, json_t *object, struct vpc_err *err);
+int edit_replace(json_t *desired, const json_t *path, json_t *object, const struct edit_index *ix,
+		 struct vpc_err *err);
 /* Sets (or with value == NULL removes) member `key` of the element at `path`. */
 int edit_set(json_t *desired, const json_t *path, const char *key, json_t *value,
 	     struct vpc_err *err);

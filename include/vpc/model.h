@@ -44,6 +44,7 @@ struct nacl_rule {
 	bool allow;
 	struct match m;
 	struct cidr cidr;
+	const void *src; /* the JSON object it was read from (NULL: built in) */
 };
 
 struct nacl {

@@ -27,6 +27,7 @@ int main(void)
 	test_plan();
 	test_edit();
 	test_rule_memo();
+	test_edit_index();
 	test_nacl();
 	test_nacl_diff();
 	test_sg();

@@ -46,13 +46,13 @@ void test_edit(void)
 	/* Add / remove / set by path. */
 	json_t *path = J("[\"vpcs\",\"a\",\"subnets\"]");
 	json_t *sub = J("{\"name\":\"s\"}");
-	CHECK_INT(edit_add(d, path, sub, &err), 0);
+	CHECK_INT(edit_add(d, path, sub, NULL, &err), 0);
 	json_decref(sub);
 	CHECK_JSON(json_object_get(json_array_get(json_object_get(d, "vpcs"), 2), "subnets"),
 		   "[{\"name\":\"s\"}]");
 	vpc_err_clear(&err);
 	json_t *dup = J("{\"name\":\"s\"}");
-	CHECK(edit_add(d, path, dup, &err) != 0);
+	CHECK(edit_add(d, path, dup, NULL, &err) != 0);
 	CHECK_STR(err.code, VPC_E_CONFLICT);
 	CHECK_STR(err.msg, "subnet \"s\" already exists in VPC a");
 	json_decref(dup);
@@ -60,20 +60,20 @@ void test_edit(void)
 
 	vpc_err_clear(&err);
 	path = J("[\"vpcs\",\"zz\",\"subnets\",\"s\"]");
-	CHECK(edit_remove(d, path, NULL, &err) != 0);
+	CHECK(edit_remove(d, path, NULL, NULL, &err) != 0);
 	CHECK_STR(err.code, VPC_E_NOT_FOUND);
 	CHECK_STR(err.msg, "no VPC \"zz\" in the topology");
 	json_decref(path);
 
 	path = J("[\"vpcs\",\"a\",\"network_acls\"]");
 	json_t *nacl = J("{\"name\":\"web\",\"inbound\":[{\"rule\":100}]}");
-	CHECK_INT(edit_add(d, path, nacl, &err), 0);
+	CHECK_INT(edit_add(d, path, nacl, NULL, &err), 0);
 	json_decref(nacl);
 	json_decref(path);
 	vpc_err_clear(&err);
 	path = J("[\"vpcs\",\"a\",\"network_acls\",\"web\",\"inbound\",\"100\"]");
-	CHECK_INT(edit_remove(d, path, NULL, &err), 0);
-	CHECK(edit_remove(d, path, NULL, &err) != 0);
+	CHECK_INT(edit_remove(d, path, NULL, NULL, &err), 0);
+	CHECK(edit_remove(d, path, NULL, NULL, &err) != 0);
 	CHECK_STR(err.msg, "no inbound entry \"100\" in network ACL web");
 	json_decref(path);
 
@@ -88,17 +88,17 @@ void test_edit(void)
 	/* Group rules have no id: removed by content. */
 	path = J("[\"vpcs\",\"a\",\"security_groups\"]");
 	json_t *grp = J("{\"name\":\"g\",\"ingress\":[{\"protocol\":\"tcp\"}]}");
-	CHECK_INT(edit_add(d, path, grp, &err), 0);
+	CHECK_INT(edit_add(d, path, grp, NULL, &err), 0);
 	json_decref(grp);
 	json_decref(path);
 	path = J("[\"vpcs\",\"a\",\"security_groups\",\"g\",\"ingress\"]");
 	json_t *m = J("{\"protocol\":\"udp\"}");
 	vpc_err_clear(&err);
-	CHECK(edit_remove(d, path, m, &err) != 0);
+	CHECK(edit_remove(d, path, m, NULL, &err) != 0);
 	CHECK_STR(err.msg, "security group g has no such ingress rule");
 	json_decref(m);
 	m = J("{\"protocol\":\"tcp\"}");
-	CHECK_INT(edit_remove(d, path, m, &err), 0);
+	CHECK_INT(edit_remove(d, path, m, NULL, &err), 0);
 	json_decref(m);
 	json_decref(path);
 
@@ -109,11 +109,11 @@ void test_edit(void)
 	json_t *snap = json_deep_copy(orig), *cow = json_copy(orig);
 	path = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\"]");
 	m = J("{\"rule\":90,\"action\":\"deny\"}");
-	CHECK_INT(edit_add(cow, path, m, &err), 0);
+	CHECK_INT(edit_add(cow, path, m, NULL, &err), 0);
 	json_decref(m);
 	json_decref(path);
 	path = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\",\"100\"]");
-	CHECK_INT(edit_remove(cow, path, NULL, &err), 0);
+	CHECK_INT(edit_remove(cow, path, NULL, NULL, &err), 0);
 	json_decref(path);
 	path = J("[\"vpcs\",\"v\",\"subnets\",\"s\"]");
 	m = json_string("n");
@@ -172,7 +172,7 @@ void test_rule_memo(void)
 	json_t *next = json_copy(d);
 	json_t *path = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\"]");
 	json_t *r50 = J("{\"rule\":50,\"protocol\":\"icmp\",\"cidr\":\"0.0.0.0/0\",\"action\":\"deny\"}");
-	CHECK_INT(edit_add(next, path, r50, &err), 0);
+	CHECK_INT(edit_add(next, path, r50, NULL, &err), 0);
 	struct compile_opts op = {.features = FEAT_ALL, .prev = t0};
 	CHECK_INT(topo_compile(next, &op, &t1, &err), 0);
 	CHECK_INT(topo_compile(next, &o, &fresh, &err), 0);
@@ -185,7 +185,7 @@ void test_rule_memo(void)
 			"\"action\":\"deny\"}");
 	json_t *next2 = json_copy(next);
 	struct topology *t2 = NULL;
-	CHECK_INT(edit_add(next2, path, bad, &err), 0);
+	CHECK_INT(edit_add(next2, path, bad, NULL, &err), 0);
 	struct compile_opts op1 = {.features = FEAT_ALL, .prev = t1};
 	CHECK(topo_compile(next2, &op1, &t2, &err) != 0);
 	CHECK_STR(err.path, "vpcs[0].network_acls[0].inbound[3].ports");
@@ -193,7 +193,7 @@ void test_rule_memo(void)
 	json_t *dup = J("{\"rule\":100,\"protocol\":\"all\",\"cidr\":\"0.0.0.0/0\",\"action\":\"deny\"}");
 	json_t *next3 = json_copy(next);
 	json_t *at50 = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\",\"50\"]");
-	CHECK_INT(edit_replace(next3, at50, dup, &err), 0);
+	CHECK_INT(edit_replace(next3, at50, dup, NULL, &err), 0);
 	json_decref(at50);
 	CHECK(topo_compile(next3, &op1, &t2, &err) != 0);
 	CHECK_STR(err.path, "vpcs[0].network_acls[0].inbound[2].rule");
@@ -207,5 +207,49 @@ void test_rule_memo(void)
 	json_decref(r50);
 	json_decref(bad);
 	json_decref(dup);
+	json_decref(d);
+}
+
+static const json_t *ix_elem;
+static bool ix_answer;
+static bool fake_index(void *arg, const json_t *path, size_t n, const char *id, const json_t **elem)
+{
+	(void)arg;
+	(void)path;
+	(void)n;
+	(void)id;
+	*elem = ix_elem;
+	return ix_answer;
+}
+
+/* An index, when it answers, is believed; when it cannot tell, the list is read. */
+void test_edit_index(void)
+{
+	struct vpc_err err;
+	const struct edit_index ix = {fake_index, NULL};
+	json_t *d = J("{\"vpcs\":[{\"name\":\"v\",\"network_acls\":[{\"name\":\"n\",\"inbound\":["
+		      "{\"rule\":100},{\"rule\":200}]}]}]}");
+	json_t *path = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\",\"200\"]");
+	json_t *in = json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(d, "vpcs"), 0),
+								     "network_acls"), 0), "inbound");
+	vpc_err_clear(&err);
+	ix_answer = true;
+	ix_elem = NULL; /* "there is no rule 200" */
+	json_t *cow = json_copy(d);
+	CHECK(edit_remove(cow, path, NULL, &ix, &err) != 0);
+	json_decref(cow);
+	ix_answer = false; /* cannot tell: found by reading */
+	cow = json_copy(d);
+	CHECK_INT(edit_remove(cow, path, NULL, &ix, &err), 0);
+	json_decref(cow);
+	ix_answer = true;
+	ix_elem = json_array_get(in, 1);
+	cow = json_copy(d);
+	CHECK_INT(edit_remove(cow, path, NULL, &ix, &err), 0);
+	CHECK_JSON(json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(cow, "vpcs"), 0),
+								  "network_acls"), 0), "inbound"),
+		   "[{\"rule\":100}]");
+	json_decref(cow);
+	json_decref(path);
 	json_decref(d);
 }
