@@ -634,30 +634,43 @@ const struct nacl_rule *vbpf_table_rules(const struct vpc_bpf *b, uint32_t id, s
 	return k ? k->rules : NULL;
 }
 
-/* Deletes the LPM entries of table `id` (their prefixes are not known here). */
-static void lpm_purge(int fd, uint32_t id)
+/* Deletes the keys of a map that `doomed` picks (keys of at most 32 bytes),
+ * collected first: deleting while walking would lose the walk's place. */
+static void delete_where(int fd, size_t ksz, bool (*doomed)(const void *key, void *arg), void *arg)
 {
-	struct nacl_addr_key key, next, *doomed = NULL;
+	uint8_t key[32], next[32], *list = NULL;
 	size_t n = 0, cap = 0;
-	uint32_t be = htonl(id);
-	int r = bpf_map_get_next_key(fd, NULL, &next);
+	int r = bpf_map_get_next_key(fd, NULL, next);
 	while (!r) {
-		key = next;
-		if (!memcmp(key.table, &be, 4) && key.prefixlen >= 32) {
+		memcpy(key, next, ksz);
+		if (doomed(key, arg)) {
 			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				struct nacl_addr_key *p = realloc(doomed, cap * sizeof(*p));
+				cap = cap ? cap * 2 : 64;
+				uint8_t *p = realloc(list, cap * ksz);
 				if (!p)
 					break;
-				doomed = p;
+				list = p;
 			}
-			doomed[n++] = key;
+			memcpy(list + n++ * ksz, key, ksz);
 		}
-		r = bpf_map_get_next_key(fd, &key, &next);
+		r = bpf_map_get_next_key(fd, key, next);
 	}
 	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &doomed[i]);
-	free(doomed);
+		bpf_map_delete_elem(fd, list + i * ksz);
+	free(list);
+}
+
+static bool lpm_of_table(const void *key, void *arg)
+{
+	const struct nacl_addr_key *k = key; /* the table id sits alike in both tries */
+	return !memcmp(k->table, arg, 4) && k->prefixlen >= 32;
+}
+
+/* Deletes the LPM entries of table `id` when their prefixes are not known. */
+static void lpm_purge(int fd, uint32_t id)
+{
+	uint32_t be = htonl(id);
+	delete_where(fd, sizeof(struct nacl_addr_key), lpm_of_table, &be);
 }
 
 /* Deletes the LPM entries of a table as compiled. */
@@ -706,29 +719,23 @@ int vbpf_table_del(struct vpc_bpf *b, uint32_t id)
 	return 0;
 }
 
+struct sweep {
+	bool (*keep)(uint64_t owner, uint32_t number, void *arg);
+	void *arg;
+};
+
+static bool counter_unkept(const void *key, void *arg)
+{
+	const struct nacl_counter_key *k = key;
+	const struct sweep *s = arg;
+	return !s->keep(k->owner, k->number, s->arg);
+}
+
 void vbpf_counters_sweep(const struct vpc_bpf *b,
 			 bool (*keep)(uint64_t owner, uint32_t number, void *arg), void *arg)
 {
-	struct nacl_counter_key key, next, *doomed = NULL;
-	size_t n = 0, cap = 0;
-	int r = bpf_map_get_next_key(b->map[VM_COUNTERS], NULL, &next);
-	while (!r) {
-		key = next;
-		if (!keep(key.owner, key.number, arg)) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				struct nacl_counter_key *p = realloc(doomed, cap * sizeof(*p));
-				if (!p)
-					break;
-				doomed = p;
-			}
-			doomed[n++] = key;
-		}
-		r = bpf_map_get_next_key(b->map[VM_COUNTERS], &key, &next);
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(b->map[VM_COUNTERS], &doomed[i]);
-	free(doomed);
+	struct sweep s = {keep, arg};
+	delete_where(b->map[VM_COUNTERS], sizeof(struct nacl_counter_key), counter_unkept, &s);
 }
 
 int vbpf_tables(const struct vpc_bpf *b, uint32_t **ids, size_t *n)

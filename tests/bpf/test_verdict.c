@@ -447,13 +447,22 @@ int main(void)
 	CHECK_INT(vbpf_table_del(&b, same), 0);
 	CHECK(vbpf_table_info(&b, same, &m1) == -ENOENT);
 	size_t lpm_before = map_size(b.map[VM_ADDR]) + map_size(b.map[VM_L4]);
+	size_t rules_before = map_size(b.map[VM_RULES]);
 	uint32_t after = table(one, 1), zero = 0, seq = 0;
 	CHECK(after > same);
 	CHECK_INT(bpf_map_lookup_elem(b.map[VM_SEQ], &zero, &seq), 0);
 	CHECK_INT(seq, after + 1);
-	/* Deleting a table takes all its entries with it. */
+	/* Deleting a table takes all its entries with it: known to this process (by
+	 * key), or not (after a restart: by walking the tries). */
 	CHECK_INT(vbpf_table_del(&b, after), 0);
 	CHECK_INT(map_size(b.map[VM_ADDR]) + map_size(b.map[VM_L4]), lpm_before);
+	after = table(two, 2);
+	size_t known = b.n_known;
+	b.n_known = 0; /* forget, as a restarted vpcd would */
+	CHECK_INT(vbpf_table_del(&b, after), 0);
+	b.n_known = known;
+	CHECK_INT(map_size(b.map[VM_ADDR]) + map_size(b.map[VM_L4]), lpm_before);
+	CHECK_INT(map_size(b.map[VM_RULES]), rules_before);
 
 	patches();
 	patches_random();
