@@ -8,7 +8,7 @@
 # for N = 0, 100, 1,000 and 10,000, "the matching rule last in number order"
 # (bench/nacl_rules.py): 64-byte UDP packets per second and TCP throughput with
 # iperf3; then how long an entry added or removed with vpcctl takes to reach
-# traffic (bench/nacl_latency.py). Prints one table (bench/nacl_report.py).
+# traffic (bench/rule_latency.py). Prints one table (bench/nacl_report.py).
 #
 # Settings (environment): SIZES, LAT_SIZES (either may be empty: skip that part),
 # REPS (5), LAT_REPS (7), SECS (5);
@@ -30,7 +30,7 @@ CLI_IP=10.20.1.10 SRV_IP=10.20.2.10
 PROBE_PORT=9000
 RULES="python3 $BENCH_DIR/nacl_rules.py"
 REPORT="python3 $BENCH_DIR/nacl_report.py"
-LATENCY=$BENCH_DIR/nacl_latency.py
+LATENCY=$BENCH_DIR/rule_latency.py
 
 for t in iperf3 iptables-restore python3 taskset flock; do
 	command -v $t >/dev/null || die "$t is missing"
@@ -246,8 +246,9 @@ bench_bg ip netns exec "$(cli_ns vpcd)" python3 "$LATENCY" send "$SRV_IP" "$PROB
 for n in $LAT_SIZES; do
 	note "rule change latency with $n rules ($LAT_REPS repetitions)"
 	apply_size "$n"
-	python3 "$LATENCY" drive "$TMP/probe.bin" "$RES" "$n" "$LAT_REPS" "$VPCCTL_BIN" "$VPC" \
-		"$NACL" $((2 * n - 1)) "$CLI_IP/32" "$PROBE_PORT"
+	python3 "$LATENCY" drive "$TMP/probe.bin" "$RES" "$n" "$LAT_REPS" \
+		"$(printf %q "$VPCCTL_BIN") nacl entry add $VPC $NACL --inbound --rule $((2 * n - 1)) --protocol udp --ports $PROBE_PORT --cidr $CLI_IP/32 --action deny" \
+		"$(printf %q "$VPCCTL_BIN") nacl entry remove $VPC $NACL --inbound --rule $((2 * n - 1))"
 done
 
 read -r LOAD1 TICKS1 STEAL1 <<<"$(host_state)"
