@@ -7,7 +7,7 @@
     rule_latency.py send DST PORT USEC [new]  in a client instance: a datagram
                                             every USEC microseconds; new: each
                                             from a fresh socket (a new flow)
-    rule_latency.py drive LOG OUT LABEL REPS STOP START [EST_LOG EST_USEC]
+    rule_latency.py drive LOG OUT LABEL REPS STOP START [EST_LOG]
 
 `drive` runs in the host namespace. STOP and START are commands (one string
 each, split like a shell would) that make the probe flow stop and start again:
@@ -22,14 +22,14 @@ network namespace shares. One row per repetition is appended to OUT:
 (kernel_ms: what vpcd reports for its kernel operations; gap_ms: the largest gap
 between arrivals while nothing changed, i.e. the probe's resolution.)
 
-EST_LOG: the log of a second flow, established before STOP and sent every
-EST_USEC microseconds, that STOP must not cut (removing a security group's rule
-keeps tracked flows). Per repetition, a row
-  est LABEL REP window_ms arrived expected max_gap_ms quiet_gap_ms
-window: from STOP returning to START starting (the rule is surely gone), what
-arrived in it and what the sender's pace would give; max_gap: the largest gap
-between arrivals from STOP starting to START returning; quiet_gap: the same
-before STOP.
+EST_LOG: the log of a second flow, established before STOP, that STOP must not
+cut (removing a security group's rule keeps tracked flows). Per repetition, a row
+  est LABEL REP window_ms sent arrived max_gap_ms max_send_gap_ms quiet_gap_ms
+window: from STOP returning to START starting (the rule is surely gone); sent:
+how many datagrams were sent in it (by sequence number), arrived: how many of
+those arrived; max_gap: the longest silence between arrivals from STOP starting
+to START returning, max_send_gap: the longest between their sending (a sender
+the scheduler held back), quiet_gap: the longest between arrivals before STOP.
 """
 import ctypes
 import os
@@ -146,16 +146,16 @@ def gaps(ts):
     return [b - a for a, b in zip(ts, ts[1:])]
 
 
-def drive(log, out, label, reps, stop_cmd, start_cmd, est_log=None, est_usec=None):
+def drive(log, out, label, reps, stop_cmd, start_cmd, est_log=None):
     stop, start = shlex.split(stop_cmd), shlex.split(start_cmd)
     rows = []
     for rep in range(1, reps + 1):
         for lg in [log] + ([est_log] if est_log else []):
             if not wait_flowing(lg):
                 sys.exit("%s: no traffic arrives (before repetition %d)" % (lg, rep))
-        time.sleep(0.1)  # a stretch of undisturbed traffic, for the resolution
         offsets = {lg: os.path.getsize(lg) // REC.size * REC.size for lg in (log, est_log) if lg}
-        t_quiet = time.monotonic() - 0.1
+        t_quiet = time.monotonic()
+        time.sleep(0.1)  # a stretch of undisturbed traffic, for the resolution
         a0, a1, a_kern = run(stop)
         time.sleep(max(0.0, a1 + SETTLE - time.monotonic()))
         r0, r1, r_kern = run(start)
@@ -177,16 +177,26 @@ def drive(log, out, label, reps, stop_cmd, start_cmd, est_log=None, est_usec=Non
             label, rep, stopped * 1e3, (a1 - a0) * 1e3, a_kern, started * 1e3, (r1 - r0) * 1e3,
             r_kern, gap * 1e3))
         if est_log:
-            est = sorted(r[2] for r in records(est_log, offsets[est_log])[0])
-            window = [t for t in est if a1 <= t < r0]
-            # From the last arrival before STOP to the first after START returned.
-            lo = max([t for t in est if t < a0], default=a0)
-            hi = min([t for t in est if t >= r1], default=r1)
-            span = [lo] + [t for t in est if a0 <= t < r1] + [hi]
-            rows.append("est\t%s\t%d\t%.1f\t%d\t%.0f\t%.3f\t%.3f\n" % (
-                label, rep, (r0 - a1) * 1e3, len(window), (r0 - a1) / (est_usec / 1e6),
-                max(gaps(span)) * 1e3,
-                max(gaps([t for t in est if t_quiet <= t < a0]), default=float("nan")) * 1e3))
+            recs = sorted(records(est_log, offsets[est_log])[0], key=lambda r: r[2])
+            # Sent while the rule was surely absent: the sequence numbers tell how
+            # many were sent (a slow sender is not a lost datagram).
+            prev = max((r[0] for r in recs if r[1] < a1), default=None)
+            nxt = min((r[0] for r in recs if r[1] >= r0), default=None)
+            if prev is None or nxt is None:
+                sys.exit("%s rep %d: the established flow did not run" % (label, rep))
+            win = [r for r in recs if prev < r[0] < nxt]
+            sent = nxt - prev - 1
+            # Arrival gaps from the last arrival before STOP to the first after START
+            # returned; the sender's own gaps over the same datagrams.
+            lo = max((i for i, r in enumerate(recs) if r[2] < a0), default=0)
+            hi = min((i for i, r in enumerate(recs) if r[2] >= r1), default=len(recs) - 1)
+            span = recs[lo:hi + 1]
+            quiet = [r[2] for r in recs if t_quiet <= r[2] < a0]
+            rows.append("est\t%s\t%d\t%.1f\t%d\t%d\t%.3f\t%.3f\t%.3f\n" % (
+                label, rep, (r0 - a1) * 1e3, sent, len(win),
+                max(gaps([r[2] for r in span]), default=float("nan")) * 1e3,
+                max(gaps(sorted(r[1] for r in span)), default=float("nan")) * 1e3,
+                max(gaps(quiet), default=float("nan")) * 1e3))
     with open(out, "a") as f:
         f.writelines(rows)
 
@@ -197,9 +207,8 @@ def main():
         recv(int(a[1]), a[2], echo=a[3:] == ["echo"])
     elif a[:1] == ["send"] and len(a) in (4, 5) and a[4:] in ([], ["new"]):
         send(a[1], int(a[2]), float(a[3]), new=a[4:] == ["new"])
-    elif a[:1] == ["drive"] and len(a) in (7, 9):
-        drive(a[1], a[2], a[3], int(a[4]), a[5], a[6], *a[7:8],
-              *(float(x) for x in a[8:9]))
+    elif a[:1] == ["drive"] and len(a) in (7, 8):
+        drive(a[1], a[2], a[3], int(a[4]), *a[5:])
     else:
         sys.exit(__doc__)
 
