@@ -14,7 +14,8 @@ rules, the one that admits the benchmark traffic last:
     ports and ranges, icmp type/code, "all", protocol numbers, now and then the
     client subnet on ports the benchmark never uses), without their numbers and
     actions, and one in 50 naming one of the groups ga, gb, gc as its source
-    instead of a CIDR (each has one member, an instance a1..a3 in a third subnet);
+    instead of a CIDR (each has one member, an instance a1..a3 in a third
+    subnet; SG_GROUP_EVERY=K in the environment: one in K, 0: none);
   - "udp 9000-9001 from 10.20.1.20/32": lets in the probe instance c2, which
     sends only during the rule-change measurement;
   - "all from group clients": lets in the client instance c1, whose traffic is
@@ -29,6 +30,7 @@ N = 0 is the VPC's default group on c1 and s1 (inbound from its own members),
 and for iptables a chain holding only the accepting rule.
 """
 import json
+import os
 import sys
 
 import nacl_rules as nr
@@ -42,6 +44,8 @@ AUX = {"ga": "10.20.3.10", "gb": "10.20.3.11", "gc": "10.20.3.12"}  # group: its
 # Ports of the benchmark traffic: iperf3 (tcp, udp), connections per second (tcp),
 # the probe (udp, new flows) and the established flow beside it (udp).
 USED_PORTS = (5201, 7001, 9000, 9001)
+# One filler in GROUP_EVERY names a group (environment SG_GROUP_EVERY; 0: none).
+GROUP_EVERY = int(os.environ.get("SG_GROUP_EVERY", "50"))
 PROBE_RULE = {"protocol": "udp", "ports": "9000-9001", "cidr": PROBE_IP + "/32"}
 CLIENT_RULE = {"protocol": "all", "source_group": "clients"}
 
@@ -50,9 +54,9 @@ def filler(i):
     """The i-th rule that admits none of the benchmark traffic."""
     r = nr.filler(i)
     del r["action"]
-    if i % 50 == 25:
+    if GROUP_EVERY and i % GROUP_EVERY == GROUP_EVERY // 2:
         del r["cidr"]
-        r["source_group"] = sorted(AUX)[(i // 50) % len(AUX)]
+        r["source_group"] = sorted(AUX)[(i // GROUP_EVERY) % len(AUX)]
     return r
 
 
