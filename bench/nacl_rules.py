@@ -151,19 +151,19 @@ def iptables(n, client_port):
     return "\n".join(lines) + "\n"
 
 
-def check():
-    """No filler rule may match the benchmark traffic (a cheap self-test)."""
+def check(used_ports=USED_PORTS, hosts=(CLIENT_IP,), rules=None):
+    """No filler rule may match the benchmark traffic from `hosts` to `used_ports`
+    (a cheap self-test; bench/sg_rules.py runs it on its rules too)."""
     import ipaddress
-    cli = ipaddress.ip_address(CLIENT_IP)
-    for i in range(10000):
-        r = filler(i)
-        if cli not in ipaddress.ip_network(r["cidr"]):
+    hosts = [ipaddress.ip_address(h) for h in hosts]
+    for r in rules if rules is not None else map(filler, range(10000)):
+        if "cidr" not in r or not any(h in ipaddress.ip_network(r["cidr"]) for h in hosts):
             continue
         p = r["protocol"]
         assert p in ("tcp", "udp", "47"), r
         if p in ("tcp", "udp"):
             lo, _, hi = r["ports"].partition("-")
-            for port in USED_PORTS:
+            for port in used_ports:
                 assert not (int(lo) <= port <= int(hi or lo)), r
 
 
