@@ -29,22 +29,23 @@ struct arp_hdr {
 	__be16 op;
 };
 
-/* Ports and subnets are hash maps without preallocation: an update swaps in a
- * new element and the old one is freed after RCU, so a packet reads an entry as
- * it was before a change or after it, never half-written; and vpcd reads only the
- * entries that exist. */
+/* Ports and subnets are arrays (a lookup the verifier inlines) that vpcd maps into
+ * its memory: it reads them without a system call, and changes a subnet's table
+ * with one aligned 4-byte store, which a packet sees whole or not at all. An
+ * entry is live while its flags (port) or mask (subnet) are set, and those are
+ * stored last. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NACL_MAX_PORTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct port_cfg);
 } ports SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NACL_MAX_SUBNETS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct subnet_cfg);
 } subnets SEC(".maps");
@@ -231,21 +232,21 @@ __noinline int nacl_judge(__u32 table, __u32 remote, __u32 proto, __u32 port, __
 {
 	struct nacl_cache_key ck = {.table = table, .remote = remote, .port = (__u16)port,
 				    .proto = (__u8)proto};
-	struct nacl_table_meta *m = bpf_map_lookup_elem(&tables, &table);
-	struct nacl_cache_val v, *hit;
-	if (!m)
-		return -1;
-	hit = bpf_map_lookup_elem(&verdicts, &ck);
+	struct nacl_cache_val v, *hit = bpf_map_lookup_elem(&verdicts, &ck);
 	if (hit) {
+		/* Table ids are never reused: a verdict cached under one is that
+		 * table's, whether or not it has been retired since. */
 		v = *hit;
 	} else {
-		if (classify(m, remote, (__u8)proto, (__u16)port, &v))
+		struct nacl_table_meta *m = bpf_map_lookup_elem(&tables, &table);
+		if (!m || classify(m, remote, (__u8)proto, (__u16)port, &v))
 			return -1;
+		v.owner = m->owner;
 		bpf_map_update_elem(&verdicts, &ck, &v, BPF_ANY);
 	}
 	/* Counters are created by the first packet a rule sees: a table with many
 	 * rules is installed without writing one counter per rule and CPU. */
-	struct nacl_counter_key nk = {.owner = m->owner, .number = v.number};
+	struct nacl_counter_key nk = {.owner = v.owner, .number = v.number};
 	struct nacl_counter *c = bpf_map_lookup_elem(&counters, &nk);
 	if (!c) {
 		struct nacl_counter zero = {0, 0};

@@ -48,9 +48,27 @@ json_t *call_raw(struct cli *c, json_t *req)
 	}
 	free(text);
 	shutdown(fd, SHUT_WR);
-	json_error_t je;
-	json_t *reply = json_loadfd(fd, JSON_DISABLE_EOF_CHECK, &je);
+	/* The whole reply first: json_loadfd() reads it a byte per system call. */
+	size_t cap = 1 << 16, got = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	while (buf && (n = read(fd, buf + got, cap - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+		if (got == cap) {
+			char *p = realloc(buf, cap *= 2);
+			if (!p)
+				free(buf);
+			buf = p;
+		}
+	}
 	close(fd);
+	json_error_t je = {.text = "out of memory"};
+	json_t *reply = buf ? json_loadb(buf, got, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	free(buf);
 	if (!reply) {
 		fprintf(stderr, "vpcctl: no valid reply from vpcd (%s)\n", je.text);
 		exit(EXIT_REFUSED);

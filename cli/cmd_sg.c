@@ -7,10 +7,10 @@
 
 #include "vpcctl.h"
 
-/* The VPC's part of `show -o json` and the named group in it. */
+/* The named group as `show -o json` shows it (asked for alone). */
 static json_t *find_group(struct cli *c, const char *vpc, const char *name, json_t **res)
 {
-	*res = call(c, json_pack("{s:s,s:s}", "op", "show", "vpc", vpc));
+	*res = call(c, json_pack("{s:s,s:s,s:s}", "op", "show", "vpc", vpc, "security_group", name));
 	json_t *v = json_array_get(json_object_get(*res, "vpcs"), 0), *g;
 	size_t i;
 	json_array_foreach(json_object_get(v, "security_groups"), i, g)

@@ -224,6 +224,9 @@ static json_t *op_show(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		vpc_fail(err, VPC_E_NOT_FOUND, "", "no VPC named \"%s\"", vpc);
 		return NULL;
 	}
+	const char *sg = json_string_value(json_object_get(req, "security_group"));
+	if (sg && vi >= 0)
+		return ok(topo_show_sg_json(d->topo, vi, sg));
 	json_t *res = topo_show_json(d->topo, vi);
 	add_nacl_counters(d, json_object_get(res, "vpcs"));
 	return ok(res);

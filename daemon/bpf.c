@@ -37,6 +37,10 @@ static const char *const map_names[VM_N] = {
 	[VM_SEQ] = "seq",
 };
 
+#define PAGE_UP(n)    (((n) + 4095) & ~(size_t)4095)
+#define PORTS_BYTES   PAGE_UP(sizeof(struct port_cfg) * NACL_MAX_PORTS)
+#define SUBNETS_BYTES PAGE_UP(sizeof(struct subnet_cfg) * NACL_MAX_SUBNETS)
+
 static void vpc_dir(char *buf, size_t len, const char *vpc)
 {
 	char root[64];
@@ -80,7 +84,21 @@ void vbpf_close(struct vpc_bpf *b)
 		free(b->known[i].lpm);
 	}
 	free(b->known);
+	if (b->ports)
+		munmap(b->ports, PORTS_BYTES);
+	if (b->subnets)
+		munmap(b->subnets, SUBNETS_BYTES);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Maps the ports and subnets arrays into our memory. */
+static int map_arrays(struct vpc_bpf *b)
+{
+	void *p = mmap(NULL, PORTS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, b->map[VM_PORTS], 0);
+	void *s = mmap(NULL, SUBNETS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, b->map[VM_SUBNETS], 0);
+	b->ports = p == MAP_FAILED ? NULL : p;
+	b->subnets = s == MAP_FAILED ? NULL : s;
+	return b->ports && b->subnets ? 0 : -errno;
 }
 
 static uint32_t max_table_id(const struct vpc_bpf *b);
@@ -130,8 +148,8 @@ int vbpf_open(const char *vpc, struct vpc_bpf *b)
 		enum vbpf_map m;
 		uint32_t type, value_size;
 	} layout[] = {
-		{VM_PORTS, BPF_MAP_TYPE_HASH, sizeof(struct port_cfg)},
-		{VM_SUBNETS, BPF_MAP_TYPE_HASH, sizeof(struct subnet_cfg)},
+		{VM_PORTS, BPF_MAP_TYPE_ARRAY, sizeof(struct port_cfg)},
+		{VM_SUBNETS, BPF_MAP_TYPE_ARRAY, sizeof(struct subnet_cfg)},
 		{VM_TABLES, BPF_MAP_TYPE_HASH, sizeof(struct nacl_table_meta)},
 	};
 	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
@@ -142,6 +160,10 @@ int vbpf_open(const char *vpc, struct vpc_bpf *b)
 			vbpf_close(b);
 			return -ESTALE;
 		}
+	}
+	if (map_arrays(b)) {
+		vbpf_close(b);
+		return -ESTALE; /* not mappable: an older layout */
 	}
 	b->next_table = next_table_id(b);
 	return 0;
@@ -236,8 +258,13 @@ int vbpf_load_unpinned(struct vpc_bpf *b)
 	b->prog_out = dup(bpf_program__fd(skel->progs.port_out));
 	for (int i = 0; i < VM_N; i++)
 		b->map[i] = dup(bpf_map__fd(maps[i]));
-	b->next_table = next_table_id(b);
 	nacl_bpf__destroy(skel);
+	int e = map_arrays(b);
+	if (e) {
+		vbpf_close(b);
+		return e;
+	}
+	b->next_table = next_table_id(b);
 	return 0;
 }
 
@@ -377,49 +404,60 @@ bool vbpf_attached(const struct vpc_bpf *b, int ifindex)
 
 /* ---- configuration maps ---- */
 
-/* An all-zero entry is no entry. */
-static int entry_set(int fd, uint32_t id, const void *v, size_t size)
-{
-	static const uint8_t zero[64];
-	if (size <= sizeof(zero) && !memcmp(v, zero, size))
-		return bpf_map_delete_elem(fd, &id) && errno != ENOENT ? -errno : 0;
-	return bpf_map_update_elem(fd, &id, v, BPF_ANY) ? -errno : 0;
-}
+/* Entries change in place under traffic, with the stores ordered so that a
+ * packet never meets a half-written one: an entry is dead while its liveness
+ * field (port flags, subnet mask) is 0, and that field is written last. A field
+ * that changes alone (a subnet's table when its rules change, its route table's
+ * mark, a port's flags) is one store. */
+#define STORE(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 
 int vbpf_port_set(const struct vpc_bpf *b, uint32_t id, const struct port_cfg *c)
 {
-	return entry_set(b->map[VM_PORTS], id, c, sizeof(*c));
+	if (id >= NACL_MAX_PORTS)
+		return -EINVAL;
+	struct port_cfg *e = &b->ports[id];
+	if (e->ip != c->ip || memcmp(e->mac, c->mac, 6) || e->subnet != c->subnet) {
+		STORE(e->flags, 0);
+		e->ip = c->ip;
+		memcpy(e->mac, c->mac, 6);
+		e->subnet = c->subnet;
+		e->pad = 0;
+	}
+	STORE(e->flags, c->flags);
+	return 0;
 }
 
 int vbpf_subnet_set(const struct vpc_bpf *b, uint32_t id, const struct subnet_cfg *c)
 {
-	return entry_set(b->map[VM_SUBNETS], id, c, sizeof(*c));
-}
-
-/* The entries of a map keyed by id, into out[id] (zero where there is none). */
-static int read_entries(int fd, void *out, size_t elem, uint32_t max)
-{
-	uint32_t key, next;
-	memset(out, 0, elem * max);
-	int r = bpf_map_get_next_key(fd, NULL, &next);
-	while (!r) {
-		if (next < max && bpf_map_lookup_elem(fd, &next, (char *)out + next * elem) &&
-		    errno != ENOENT)
-			return -errno;
-		key = next;
-		r = bpf_map_get_next_key(fd, &key, &next);
+	if (id >= NACL_MAX_SUBNETS)
+		return -EINVAL;
+	struct subnet_cfg *e = &b->subnets[id];
+	if (e->net != c->net || e->mask != c->mask) {
+		STORE(e->mask, 0);
+		e->net = c->net;
+		e->table_in = c->table_in;
+		e->table_out = c->table_out;
+		e->rt_mark = c->rt_mark;
+		e->pad = 0;
+		STORE(e->mask, c->mask);
+		return 0;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	STORE(e->table_in, c->table_in);
+	STORE(e->table_out, c->table_out);
+	STORE(e->rt_mark, c->rt_mark);
+	return 0;
 }
 
 int vbpf_read_ports(const struct vpc_bpf *b, struct port_cfg *out)
 {
-	return read_entries(b->map[VM_PORTS], out, sizeof(*out), NACL_MAX_PORTS);
+	memcpy(out, b->ports, sizeof(*out) * NACL_MAX_PORTS);
+	return 0;
 }
 
 int vbpf_read_subnets(const struct vpc_bpf *b, struct subnet_cfg *out)
 {
-	return read_entries(b->map[VM_SUBNETS], out, sizeof(*out), NACL_MAX_SUBNETS);
+	memcpy(out, b->subnets, sizeof(*out) * NACL_MAX_SUBNETS);
+	return 0;
 }
 
 /* ---- tables ---- */

@@ -35,6 +35,8 @@ struct vbpf_known {
 struct vpc_bpf {
 	int prog_in, prog_out;
 	int map[VM_N];
+	struct port_cfg *ports;	    /* the ports array, mapped */
+	struct subnet_cfg *subnets; /* the subnets array, mapped */
 	uint32_t next_table;
 	struct vbpf_known *known;
 	size_t n_known;
@@ -58,7 +60,7 @@ bool vbpf_attached(const struct vpc_bpf *b, int ifindex);
 
 int vbpf_port_set(const struct vpc_bpf *b, uint32_t id, const struct port_cfg *c);
 int vbpf_subnet_set(const struct vpc_bpf *b, uint32_t id, const struct subnet_cfg *c);
-/* Reads the whole ports / subnets arrays (NACL_MAX_PORTS / NACL_MAX_SUBNETS). */
+/* Copies the whole ports / subnets arrays (NACL_MAX_PORTS / NACL_MAX_SUBNETS). */
 int vbpf_read_ports(const struct vpc_bpf *b, struct port_cfg *out);
 int vbpf_read_subnets(const struct vpc_bpf *b, struct subnet_cfg *out);
 

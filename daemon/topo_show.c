@@ -1,6 +1,8 @@
 /* The compiled model rendered as JSON: what `vpcctl show -o json` prints. */
 #include <stdio.h>
 
+#include <string.h>
+
 #include "vpc/names.h"
 #include "vpc/topo.h"
 
@@ -133,6 +135,31 @@ static const char *target_name(const struct vpc *v, const struct topology *t,
 	return "?";
 }
 
+static json_t *sg_json(const struct topology *t, int vi, int i)
+{
+	const struct vpc *v = &t->vpcs[vi];
+	const struct sg *g = &v->sgs[i];
+	json_t *members = json_array();
+	for (size_t k = 0; k < v->n_instances; k++)
+		for (size_t j = 0; j < v->instances[k].n_sgs; j++)
+			if (v->instances[k].sgs[j] == i)
+				json_array_append_new(members, json_string(v->instances[k].name));
+	return json_pack("{s:s,s:b,s:b,s:o,s:o,s:o}", "name", g->name, "default", i == v->default_sg,
+			 "implicit", g->implicit, "members", members, "ingress",
+			 sg_rules_json(t, g->in, g->n_in, "source_group", vi), "egress",
+			 sg_rules_json(t, g->out, g->n_out, "destination_group", vi));
+}
+
+json_t *topo_show_sg_json(const struct topology *t, int vi, const char *name)
+{
+	const struct vpc *v = &t->vpcs[vi];
+	json_t *groups = json_array();
+	for (size_t i = 0; i < v->n_sgs; i++)
+		if (!strcmp(v->sgs[i].name, name))
+			json_array_append_new(groups, sg_json(t, vi, (int)i));
+	return json_pack("{s:[{s:s,s:o}]}", "vpcs", "name", v->name, "security_groups", groups);
+}
+
 static json_t *vpc_json(const struct topology *t, int vi)
 {
 	const struct vpc *v = &t->vpcs[vi];
@@ -187,20 +214,8 @@ static json_t *vpc_json(const struct topology *t, int vi)
 	json_object_set_new(o, "network_acls", a);
 
 	a = json_array();
-	for (size_t i = 0; i < v->n_sgs; i++) {
-		const struct sg *g = &v->sgs[i];
-		json_t *members = json_array();
-		for (size_t k = 0; k < v->n_instances; k++)
-			for (size_t j = 0; j < v->instances[k].n_sgs; j++)
-				if (v->instances[k].sgs[j] == (int)i)
-					json_array_append_new(members,
-							      json_string(v->instances[k].name));
-		json_array_append_new(
-			a, json_pack("{s:s,s:b,s:b,s:o,s:o,s:o}", "name", g->name, "default",
-				     (int)i == v->default_sg, "implicit", g->implicit, "members", members,
-				     "ingress", sg_rules_json(t, g->in, g->n_in, "source_group", vi),
-				     "egress", sg_rules_json(t, g->out, g->n_out, "destination_group", vi)));
-	}
+	for (size_t i = 0; i < v->n_sgs; i++)
+		json_array_append_new(a, sg_json(t, vi, (int)i));
 	json_object_set_new(o, "security_groups", a);
 
 	a = json_array();

@@ -20,8 +20,9 @@
  * common case one hash lookup whatever the number of rules.
  *
  * Tables are never edited in place: a change builds a new table under a new id and
- * flips the subnet's entry to it with one map update, so a packet is judged by the
- * old rules or the new ones, never by a mix. A retired table loses its `tables`
+ * flips the subnet's entry to it with one 4-byte store (vpcd maps the ports and
+ * subnets arrays), so a packet is judged by the old rules or the new ones, never
+ * by a mix. A retired table loses its `tables`
  * entry first; a packet that still meets the old id re-reads the subnet. Ids come
  * from `seq` and are never reused, so no cached verdict can outlive its table.
  *
@@ -157,6 +158,7 @@ struct nacl_cache_key {
 struct nacl_cache_val {
 	__u32 number; /* of the deciding rule, or NACL_FINAL_DENY */
 	__u32 allow;
+	__u64 owner;  /* the table's, for the counter */
 };
 
 #endif

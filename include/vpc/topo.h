@@ -52,5 +52,8 @@ json_t *topo_alloc_json(const struct topology *t);
 
 /* The compiled model as the JSON `vpcctl show -o json` prints. */
 json_t *topo_show_json(const struct topology *t, int only_vpc);
+/* The same for one security group only: {"vpcs": [{"name", "security_groups":
+ * [the group, if there is one of that name]}]}. */
+json_t *topo_show_sg_json(const struct topology *t, int vi, const char *name);
 
 #endif
