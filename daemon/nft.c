@@ -142,6 +142,43 @@ static int chain_cb(const struct nlmsghdr *nlh, void *arg)
 	return r;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A rule of our table; `chain` NULL: any chain (a dump). */
+static struct nftnl_rule *rule_obj(const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return NULL;
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, tbl);
+	if (chain)
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
+	return r;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct obs_nft *o = arg;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (r && !nftnl_rule_nlmsg_parse(nlh, r)) {
+		const char *t = nftnl_rule_get_str(r, NFTNL_RULE_TABLE),
+			   *chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+		if (t && chain && !strcmp(t, tbl)) {
+			char **at = bsearch0(&chain, o->chains, o->n_chains, sizeof(char *), cmp_name);
+			if (!strcmp(chain, NFT_FORWARD_CHAIN))
+				o->base_rules++;
+			else if (at)
+				o->chain_rules[at - o->chains]++;
+		}
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
 struct elem_ctx {
 	struct obs_disp **v;
 	size_t *n;
@@ -177,11 +214,6 @@ static int elem_cb(const struct nlmsghdr *nlh, void *arg)
 	nftnl_set_elems_iter_destroy(it);
 	nftnl_set_free(s);
 	return r;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int cmp_disp(const void *a, const void *b)
@@ -250,7 +282,18 @@ int nft_observe(struct mnl_socket *nl, struct obs_nft *o)
 		return r;
 	qsort0(o->sets, o->n_sets, sizeof(char *), cmp_name);
 	qsort0(o->chains, o->n_chains, sizeof(char *), cmp_name);
-	return 0;
+	/* How many rules each chain holds: a flushed chain is drift too. */
+	if (!(o->chain_rules = calloc(o->n_chains + 1, sizeof(size_t))))
+		return -ENOMEM;
+	struct dump dr = {rule_cb, o};
+	struct nftnl_rule *rq = rule_obj(NULL);
+	if (!rq)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_IPV4, NLM_F_DUMP | NLM_F_ACK,
+				    next_seq());
+	nftnl_rule_nlmsg_build_payload(nlh, rq);
+	nftnl_rule_free(rq);
+	return run_dump(nl, nlh, &dr);
 }
 
 /* ---- batch ---- */
@@ -395,25 +438,29 @@ static void add_chain(struct batch *x, const char *name, bool base)
 	nftnl_chain_free(c);
 }
 
-static void del_chain(struct batch *x, const char *name)
+/* Deletes every rule of a chain. */
+static void flush_chain(struct batch *x, const char *name)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nftnl_rule *r = rule_obj(name);
 	struct nlmsghdr *nlh;
-	/* Flush, then delete. */
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, tbl);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
-	if ((nlh = batch_msg(x, NFT_MSG_DELRULE, 0))) {
+	if (r && (nlh = batch_msg(x, NFT_MSG_DELRULE, 0))) {
 		nftnl_rule_nlmsg_build_payload(nlh, r);
 		batch_done(x);
 	}
+	nftnl_rule_free(r);
+}
+
+static void del_chain(struct batch *x, const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	flush_chain(x, name);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, tbl);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	if ((nlh = batch_msg(x, NFT_MSG_DELCHAIN, 0))) {
 		nftnl_chain_nlmsg_build_payload(nlh, c);
 		batch_done(x);
 	}
-	nftnl_rule_free(r);
 	nftnl_chain_free(c);
 }
 
@@ -675,14 +722,7 @@ static void e_proto(struct nftnl_rule *r, uint8_t proto)
 	e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, 1);
 }
 
-static struct nftnl_rule *rule_obj(const char *chain)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, tbl);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
-	return r;
-}
+
 
 static void add_rule(struct batch *x, struct nftnl_rule *r)
 {
@@ -694,15 +734,11 @@ static void add_rule(struct batch *x, struct nftnl_rule *r)
 	nftnl_rule_free(r);
 }
 
-/* The base chain: replies first, invalid out, then each port's own chains. */
-static void add_base(struct batch *x)
+/* The base chain's rules (SG_BASE_RULES): replies first, invalid out, then each
+ * port's own chains. */
+static void add_base_rules(struct batch *x)
 {
-	struct nftnl_rule *r;
-	add_table(x);
-	add_map(x, NFT_MAP_IN);
-	add_map(x, NFT_MAP_OUT);
-	add_chain(x, NFT_FORWARD_CHAIN, true);
-	r = rule_obj(NFT_FORWARD_CHAIN);
+	struct nftnl_rule *r = rule_obj(NFT_FORWARD_CHAIN);
 	e_ct_state(r, CT_ESTABLISHED | CT_RELATED);
 	e_verdict(r, NF_ACCEPT);
 	add_rule(x, r);
@@ -720,6 +756,15 @@ static void add_base(struct batch *x)
 	e_meta(r, NFT_META_OIF, NFT_REG_1);
 	e_lookup(r, NFT_REG_1, NFT_MAP_IN, NFT_REG_VERDICT);
 	add_rule(x, r);
+}
+
+static void add_base(struct batch *x)
+{
+	add_table(x);
+	add_map(x, NFT_MAP_IN);
+	add_map(x, NFT_MAP_OUT);
+	add_chain(x, NFT_FORWARD_CHAIN, true);
+	add_base_rules(x);
 }
 
 /* The peer's address: the source for ingress, the destination for egress. */
@@ -811,15 +856,23 @@ int nft_sync(struct mnl_socket *nl, const struct sg_objects *w, const struct obs
 	int e = batch_init(&x, est);
 	if (e)
 		return e;
-	if (!have->table)
+	if (!have->table) {
 		add_base(&x);
+	} else if (have->base_rules != SG_BASE_RULES) { /* someone changed it */
+		flush_chain(&x, NFT_FORWARD_CHAIN);
+		add_base_rules(&x);
+	}
 	/* New objects first: they must exist before anything points at them. */
 	for (size_t i = 0; i < w->n_sets; i++)
 		if (!has_name(have->sets, have->n_sets, w->sets[i].name))
 			add_set(&x, &w->sets[i]);
-	for (size_t i = 0; i < w->n_chains; i++)
-		if (!has_name(have->chains, have->n_chains, w->chains[i].name))
-			add_chain_rules(&x, &w->chains[i]);
+	for (size_t i = 0; i < w->n_chains; i++) {
+		if (obs_nft_chain_ok(have, &w->chains[i]))
+			continue;
+		if (has_name(have->chains, have->n_chains, w->chains[i].name))
+			flush_chain(&x, w->chains[i].name); /* rules were taken away */
+		add_chain_rules(&x, &w->chains[i]);
+	}
 	/* Point the ports at them... */
 	for (size_t i = 0; i < w->n_dispatch; i++) {
 		const struct sg_dispatch *d = &w->dispatch[i];

@@ -282,11 +282,12 @@ static int sg_in_sync(const struct topology *t, int vi, const struct obs_router 
 	if ((err = sg_compile(t, vi, &o)))
 		return err;
 	bool same = o.n_sets == r->nft.n_sets && o.n_chains == r->nft.n_chains &&
-		    o.n_dispatch == r->nft.n_in && o.n_dispatch == r->nft.n_out;
+		    o.n_dispatch == r->nft.n_in && o.n_dispatch == r->nft.n_out &&
+		    r->nft.base_rules == SG_BASE_RULES;
 	for (size_t i = 0; i < o.n_sets && same; i++)
 		same = has_name(r->nft.sets, r->nft.n_sets, o.sets[i].name);
 	for (size_t i = 0; i < o.n_chains && same; i++)
-		same = has_name(r->nft.chains, r->nft.n_chains, o.chains[i].name);
+		same = obs_nft_chain_ok(&r->nft, &o.chains[i]);
 	for (size_t i = 0; i < o.n_dispatch && same; i++) {
 		const struct obs_disp *in = disp_of(r->nft.in, r->nft.n_in, o.dispatch[i].ifindex),
 				      *out = disp_of(r->nft.out, r->nft.n_out, o.dispatch[i].ifindex);
@@ -736,6 +737,14 @@ const char *op_kind_name(enum op_kind k)
 	return names[k];
 }
 
+bool obs_nft_chain_ok(const struct obs_nft *n, const struct sg_chain *c)
+{
+	for (size_t i = 0; i < n->n_chains; i++)
+		if (!strcmp(n->chains[i], c->name))
+			return n->chain_rules && n->chain_rules[i] == SG_CHAIN_RULES(c);
+	return false;
+}
+
 void obs_nft_free(struct obs_nft *n)
 {
 	for (size_t i = 0; i < n->n_sets; i++)
@@ -744,6 +753,7 @@ void obs_nft_free(struct obs_nft *n)
 		free(n->chains[i]);
 	free(n->sets);
 	free(n->chains);
+	free(n->chain_rules);
 	free(n->in);
 	free(n->out);
 	memset(n, 0, sizeof(*n));

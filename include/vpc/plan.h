@@ -15,6 +15,7 @@
 #include "vpc/model.h"
 #include "vpc/nacl_abi.h"
 #include "vpc/names.h"
+#include "vpc/sg.h"
 
 /* A route in a router namespace's main table that points out of a port. */
 struct obs_route {
@@ -38,7 +39,9 @@ struct obs_nft {
 	char **sets;	/* names of the group sets, sorted */
 	size_t n_sets;
 	char **chains;	/* names of the instance chains, sorted */
+	size_t *chain_rules; /* how many rules each of them holds */
 	size_t n_chains;
+	size_t base_rules; /* how many rules the base chain holds */
 	struct obs_disp *in, *out; /* dispatch map entries, sorted by ifindex */
 	size_t n_in, n_out;
 };
@@ -181,5 +184,8 @@ bool obs_has_ns(const struct observed *o, const char *name);
 void observed_free(struct observed *o);
 void obs_router_free(struct obs_router *r);
 void obs_nft_free(struct obs_nft *n);
+/* Is chain `c` there with all its rules (a chain's name says what its rules
+ * are, so their number tells whether someone took some away)? */
+bool obs_nft_chain_ok(const struct obs_nft *n, const struct sg_chain *c);
 
 #endif

@@ -112,3 +112,17 @@ tcp_ok shop/bast 10.0.2.30 22
 expect_ok "apply again" vpcctl apply -f "$TMP/shop.json"
 n=$(vpcctl apply -f "$TMP/shop.json" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["changes"])')
 [ "$n" = 0 ] && ok "re-applying changes nothing" || fail "re-apply made $n changes"
+
+# Drift inside the table, not only of its objects' names: rules flushed by hand
+# open everything (8080 has no rule) until `vpcctl reconcile` puts them back.
+ip netns exec "$NSP.shop" nft flush chain ip vpcd forward
+tcp_ok shop/app1 10.0.1.10 8080
+web_in=$(ip netns exec "$NSP.shop" nft list map ip vpcd in_dispatch | grep -o 'i_[0-9a-f]*' | head -1)
+expect_ok "reconcile repairs the base chain" vpcctl reconcile
+tcp_no shop/app1 10.0.1.10 8080
+tcp_ok shop/app1 10.0.1.10 80
+ip netns exec "$NSP.shop" nft flush chain ip vpcd "$web_in"
+n=$(vpcctl reconcile -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["changes"])')
+[ "$n" -ge 1 ] && ok "a flushed instance chain is drift ($n repair)" || fail "flushed chain not seen"
+tcp_ok shop/app1 10.0.1.10 80
+tcp_no shop/app1 10.0.1.10 8080

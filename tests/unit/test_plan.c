@@ -58,12 +58,16 @@ static void observe_model(const struct topology *t, struct observed *o)
 		r->nft.table = true;
 		r->nft.sets = calloc(so.n_sets + 1, sizeof(char *));
 		r->nft.chains = calloc(so.n_chains + 1, sizeof(char *));
+		r->nft.chain_rules = calloc(so.n_chains + 1, sizeof(size_t));
+		r->nft.base_rules = SG_BASE_RULES;
 		r->nft.in = calloc(so.n_dispatch + 1, sizeof(struct obs_disp));
 		r->nft.out = calloc(so.n_dispatch + 1, sizeof(struct obs_disp));
 		for (size_t k = 0; k < so.n_sets; k++)
 			r->nft.sets[r->nft.n_sets++] = strdup(so.sets[k].name);
-		for (size_t k = 0; k < so.n_chains; k++)
+		for (size_t k = 0; k < so.n_chains; k++) {
+			r->nft.chain_rules[r->nft.n_chains] = SG_CHAIN_RULES(&so.chains[k]);
 			r->nft.chains[r->nft.n_chains++] = strdup(so.chains[k].name);
+		}
 		for (size_t k = 0; k < so.n_dispatch; k++) {
 			r->nft.in[k].ifindex = r->nft.out[k].ifindex = so.dispatch[k].ifindex;
 			snprintf(r->nft.in[k].chain, sizeof(r->nft.in[k].chain), "%s", so.dispatch[k].in_chain);
@@ -167,8 +171,24 @@ void test_plan(void)
 	CHECK_INT(p.n, 2);
 	plan_free(&p);
 	observed_free(&full);
+	/* Security-group drift: the base chain flushed; an instance chain short of a
+	 * rule (the names alone look right). */
 	observe_model(t, &full);
+	full.routers[0].nft.base_rules = 0;
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_SG_SYNC), 1);
+	CHECK_INT(p.n, 1);
+	plan_free(&p);
+	observed_free(&full);
+	observe_model(t, &full);
+	full.routers[0].nft.chain_rules[0]--;
+	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
+	CHECK_INT(count(&p, OP_SG_SYNC), 1);
+	CHECK_INT(p.n, 1);
+	plan_free(&p);
+	observed_free(&full);
 	/* A table nothing uses is not drift: it goes after the change (kernel_gc). */
+	observe_model(t, &full);
 	full.routers[0].tables[full.routers[0].n_tables++] = (struct obs_table){77, 5};
 	CHECK_INT(plan_build(t, NULL, &full, false, &p), 0);
 	CHECK_INT(p.n, 0);
