@@ -105,17 +105,17 @@ iperf_client() {
 # 64-byte frames: 14 Ethernet + 20 IPv4 + 8 UDP + 22 bytes of iperf3 payload.
 # -b 0: as fast as the sender can; -w 4M: a receive buffer (within the host's
 # net.core.rmem_max) deep enough that iperf3's receiver does not drop by itself.
-measure_udp() { # CFG N REP
+measure_udp() { # CFG N REP [LABEL: the row's name for CFG]
 	local a b
 	a=$(rx_packets "$1")
 	iperf_client "$1" "$TMP/iperf.json" -u -b 0 -l 22 -w 4M
 	b=$(rx_packets "$1")
-	$REPORT udp "$1" "$2" "$3" "$TMP/iperf.json" "$a" "$b" >>"$RES"
+	$REPORT udp "${4:-$1}" "$2" "$3" "$TMP/iperf.json" "$a" "$b" >>"$RES"
 }
 
-measure_tcp() { # CFG N REP
+measure_tcp() { # CFG N REP [LABEL]
 	iperf_client "$1" "$TMP/iperf.json"
-	$REPORT tcp "$1" "$2" "$3" "$TMP/iperf.json" >>"$RES"
+	$REPORT tcp "${4:-$1}" "$2" "$3" "$TMP/iperf.json" >>"$RES"
 }
 
 # ---- the host ----

@@ -131,6 +131,28 @@ for n in $SIZES; do
 	CHECKS+=("$(check_counters "$n")")
 done
 
+# The NACL programs' own cost: the same VPC and traffic with the programs taken off
+# the router's ports (conntrack and the security-group table stay), alternating
+# with them on, at the largest N. `vpcctl reconcile` puts them back.
+PROG_N=$(printf '%s\n' $SIZES | sort -n | tail -1)
+if [ -n "$PROG_N" ]; then
+	note "N=$PROG_N: the programs' own cost ($REPS repetitions)"
+	apply_size "$PROG_N"
+	for rep in $(seq "$REPS"); do
+		for kind in udp tcp; do
+			measure_$kind vpcd "$PROG_N" "$rep" vpcd-on
+			n_off=$(ip netns exec "$PFX.$VPC" "$BUILD/bench/tcx_detach") ||
+				die "could not take the programs off"
+			[ "$n_off" -ge 4 ] || die "only $n_off programs were attached"
+			measure_$kind vpcd "$PROG_N" "$rep" vpcd-off
+			vpcctl reconcile >/dev/null
+			[ "$(ip netns exec "$PFX.$VPC" "$BUILD/bench/tcx_detach")" -ge 4 ] ||
+				die "reconcile did not put the programs back"
+			vpcctl reconcile >/dev/null
+		done
+	done
+fi
+
 # Rule-change latency: a probe flow from the client to the server instance.
 bench_bg ip netns exec "$(srv_ns vpcd)" python3 "$LATENCY" recv "$PROBE_PORT" "$TMP/probe.bin"
 bench_bg ip netns exec "$(cli_ns vpcd)" python3 "$LATENCY" send "$SRV_IP" "$PROBE_PORT" 200
@@ -140,6 +162,12 @@ for n in $LAT_SIZES; do
 	python3 "$LATENCY" drive "$TMP/probe.bin" "$RES" "$n" "$LAT_REPS" \
 		"$(printf %q "$VPCCTL_BIN") nacl entry add $VPC $NACL --inbound --rule $((2 * n - 1)) --protocol udp --ports $PROBE_PORT --cidr $CLI_IP/32 --action deny" \
 		"$(printf %q "$VPCCTL_BIN") nacl entry remove $VPC $NACL --inbound --rule $((2 * n - 1))"
+	# A whole NACL replaced: another N rules, all different, the last keeping the
+	# client out; then the first NACL again.
+	$RULES other "$n" "$TMP/other.json"
+	python3 "$LATENCY" drive "$TMP/probe.bin" "$RES" "$n whole" "$LAT_REPS" \
+		"$(printf %q "$VPCCTL_BIN") apply -f $TMP/other.json" \
+		"$(printf %q "$VPCCTL_BIN") apply -f $TMP/topo.json"
 done
 
 echo

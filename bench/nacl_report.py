@@ -25,12 +25,18 @@ def report(path):
         b.latency_table(R, [
             "Rule change under traffic (a probe datagram every 0.2 ms; median [min-max] ms of %s"
             " repetitions)",
+            "N: one entry - add a deny for the probe, then remove it (vpcctl nacl entry add/remove);",
+            "N whole: the whole NACL replaced - apply a file whose NACL holds N other rules and",
+            "         keeps the probe out, then the first file again (vpcctl apply -f)",
             "visible = from just before vpcctl starts to the last datagram that got through (deny)",
-            "          or the first that gets through again (remove); wall = vpcctl's run time;",
+            "          or the first that gets through again (allow); wall = vpcctl's run time;",
             "          vpcd = the time vpcd reports for the change (validate, plan, kernel, save)"],
-            "add deny", "remove deny")
+            "deny", "allow")
+    own = program_cost(R)
     print()
     b.target(R, BASE)
+    for line in own:
+        print(line)
     if R.sizes:
         print()
         print("Details")
@@ -42,6 +48,34 @@ def report(path):
         if R.apply:
             print()
             b.apply_times(R)
+
+
+def program_cost(R):
+    """The table of the programs' own cost (vpcd-on / vpcd-off rows); returns the
+    target lines it supports."""
+    sizes = sorted({n for k in ("udp", "tcp") for c, n in R.data.get(k, {}) if c == "vpcd-off"})
+    if not sizes:
+        return []
+    print()
+    print("The NACL programs' own cost: the same VPC and traffic with the programs taken off")
+    print("the router's ports (tcx_detach; conntrack and the security-group table stay),")
+    print("alternating with them on (medians; % = per-repetition on / off)")
+    print()
+    out, lines = [], []
+    for n in sizes:
+        row = ["{:,}".format(n)]
+        for kind, fmt in (("udp", b.kpps), ("tcp", lambda x: "%.2f" % x)):
+            on, off = R.data[kind].get(("vpcd-on", n), {}), R.data[kind].get(("vpcd-off", n), {})
+            r = [on[k][0] / off[k][0] for k in sorted(on) if k in off and off[k][0]]
+            pct = 100 * b.med(r) if r else float("nan")
+            row += [fmt(b.med([v[0] for v in off.values()])),
+                    "%s (%.0f%%)" % (fmt(b.med([v[0] for v in on.values()])), pct)]
+            lines.append("  %-42s%s %.0f%% of the same VPC without them (%s)" % (
+                "at {:,} rules, programs on:".format(n) if kind == "udp" else "", kind.upper(),
+                pct, "met" if pct >= 90 else "MISSED"))
+        out.append(row)
+    b.table(["N", "programs off pps", "programs on pps (%)", "off TCP Gbit/s", "on TCP (%)"], out)
+    return lines
 
 
 def main():

@@ -2,6 +2,8 @@
 """Rule sets for bench/nacl.sh: one NACL and its iptables twin.
 
     nacl_rules.py topo N FILE      the benchmark VPC as a vpcctl topology file
+    nacl_rules.py other N FILE     the same VPC with another NACL of N rules, every
+                                   one different, that keeps the client out
     nacl_rules.py iptables N FILE PORT  the same N rules as an iptables-restore
                                    file; PORT: the router's port to the client
 
@@ -83,19 +85,25 @@ def filler(i):
     return r
 
 
-def nacl_rules(n):
-    """The N inbound rules with their numbers; the last one lets the client in."""
+OTHER = 100003  # where the other NACL's fillers start
+
+
+def nacl_rules(n, other=False):
+    """The N inbound rules with their numbers; the last one lets the client in.
+    other: N different rules (no filler the same), the last one keeping it out:
+    replacing one NACL with the other changes every rule."""
     rules = []
     for i in range(n - 1):
         r = {"rule": 2 * (i + 1)}
-        r.update(filler(i))
+        r.update(filler(i + OTHER if other else i))
         rules.append(r)
     if n:
-        rules.append({"rule": 2 * n, "protocol": "all", "cidr": CLIENT_NET, "action": "allow"})
+        rules.append({"rule": 2 * n, "protocol": "all", "cidr": CLIENT_NET,
+                      "action": "deny" if other else "allow"})
     return rules
 
 
-def topo(n):
+def topo(n, other=False):
     server = {"name": "srv", "cidr": SERVER_NET}
     vpc = {
         "name": VPC, "cidr": VPC_CIDR,
@@ -109,7 +117,7 @@ def topo(n):
         server["network_acl"] = NACL
         vpc["network_acls"] = [{
             "name": NACL,
-            "inbound": nacl_rules(n),
+            "inbound": nacl_rules(n, other),
             # Replies leave the server subnet: allow all, as the default NACL does.
             "outbound": [{"rule": 100, "protocol": "all", "cidr": "0.0.0.0/0", "action": "allow"}],
         }]
@@ -156,7 +164,8 @@ def check(used_ports=USED_PORTS, hosts=(CLIENT_IP,), rules=None):
     (a cheap self-test; bench/sg_rules.py runs it on its rules too)."""
     import ipaddress
     hosts = [ipaddress.ip_address(h) for h in hosts]
-    for r in rules if rules is not None else map(filler, range(10000)):
+    for r in rules if rules is not None else map(filler, list(range(10000)) +
+                                                  list(range(OTHER, OTHER + 10000))):
         if "cidr" not in r or not any(h in ipaddress.ip_network(r["cidr"]) for h in hosts):
             continue
         p = r["protocol"]
@@ -175,8 +184,8 @@ def main():
         check()
         return
     n, path = int(sys.argv[2]), sys.argv[3]
-    if what == "topo":
-        text = json.dumps(topo(n), indent=1) + "\n"
+    if what in ("topo", "other"):
+        text = json.dumps(topo(n, what == "other"), indent=1) + "\n"
     elif what == "iptables":
         # Port names of the hand-built router (bench/nacl.sh).
         text = iptables(n, client_port=sys.argv[4])

@@ -179,6 +179,7 @@ static __always_inline void patch_match(const struct nacl_table_meta *m, __u32 r
 			continue;
 		v->number = p->number;
 		v->allow = p->allow;
+		v->tag = p->tag;
 	}
 }
 
@@ -212,6 +213,7 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
 		return -1;
 	v->number = NACL_FINAL_DENY;
 	v->allow = 0;
+	v->tag = 0;
 	if (s.found < bm->nrules) {
 		struct nacl_rule_key rk = {.table = base, .idx = s.found};
 		struct nacl_rule_val *r = bpf_map_lookup_elem(&rules, &rk);
@@ -219,6 +221,7 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
 			return -1;
 		v->number = r->number;
 		v->allow = r->allow;
+		v->tag = r->tag;
 	}
 	patch_match(m, remote, proto, port, v);
 	return 0;
@@ -232,7 +235,7 @@ __noinline int nacl_judge(__u32 table, __u32 remote, __u32 proto, __u32 port, __
 {
 	struct nacl_cache_key ck = {.table = table, .remote = remote, .port = (__u16)port,
 				    .proto = (__u8)proto};
-	struct nacl_cache_val v, *hit = bpf_map_lookup_elem(&verdicts, &ck);
+	struct nacl_cache_val v = {0}, *hit = bpf_map_lookup_elem(&verdicts, &ck);
 	if (hit) {
 		/* Table ids are never reused: a verdict cached under one is that
 		 * table's, whether or not it has been retired since. */
@@ -246,7 +249,7 @@ __noinline int nacl_judge(__u32 table, __u32 remote, __u32 proto, __u32 port, __
 	}
 	/* Counters are created by the first packet a rule sees: a table with many
 	 * rules is installed without writing one counter per rule and CPU. */
-	struct nacl_counter_key nk = {.owner = v.owner, .number = v.number};
+	struct nacl_counter_key nk = {.owner = v.owner, .number = v.number, .tag = v.tag};
 	struct nacl_counter *c = bpf_map_lookup_elem(&counters, &nk);
 	if (!c) {
 		struct nacl_counter zero = {0, 0};

@@ -758,19 +758,18 @@ int vbpf_table_del(struct vpc_bpf *b, uint32_t id)
 }
 
 struct sweep {
-	bool (*keep)(uint64_t owner, uint32_t number, void *arg);
+	bool (*keep)(const struct nacl_counter_key *k, void *arg);
 	void *arg;
 };
 
 static bool counter_unkept(const void *key, void *arg)
 {
-	const struct nacl_counter_key *k = key;
 	const struct sweep *s = arg;
-	return !s->keep(k->owner, k->number, s->arg);
+	return !s->keep(key, s->arg);
 }
 
 void vbpf_counters_sweep(const struct vpc_bpf *b,
-			 bool (*keep)(uint64_t owner, uint32_t number, void *arg), void *arg)
+			 bool (*keep)(const struct nacl_counter_key *k, void *arg), void *arg)
 {
 	struct sweep s = {keep, arg};
 	delete_where(b->map[VM_COUNTERS], sizeof(struct nacl_counter_key), counter_unkept, &s);
@@ -807,7 +806,8 @@ int vbpf_counters(const struct vpc_bpf *b, uint64_t owner, const struct nacl_rul
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i <= n; i++) {
-		struct nacl_counter_key k = {owner, i < n ? rules[i].number : NACL_FINAL_DENY, 0};
+		struct nacl_counter_key k = {owner, i < n ? rules[i].number : NACL_FINAL_DENY,
+					     i < n ? nacl_rule_tag(&rules[i]) : 0};
 		out[i] = (struct nacl_counter){0, 0};
 		if (bpf_map_lookup_elem(b->map[VM_COUNTERS], &k, v))
 			continue;

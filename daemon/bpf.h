@@ -87,6 +87,6 @@ int vbpf_counters(const struct vpc_bpf *b, uint64_t owner, const struct nacl_rul
 		  struct nacl_counter *out);
 /* Deletes the counters `keep` says no to. */
 void vbpf_counters_sweep(const struct vpc_bpf *b,
-			 bool (*keep)(uint64_t owner, uint32_t number, void *arg), void *arg);
+			 bool (*keep)(const struct nacl_counter_key *k, void *arg), void *arg);
 
 #endif

@@ -773,20 +773,20 @@ static struct live_table *in_use_find(const struct in_use *u, uint32_t id)
 	return NULL;
 }
 
-/* A counter stays while a table in use has its owner, and holds its rule (as far
- * as this process knows what the table holds). */
-static bool counter_in_use(uint64_t owner, uint32_t number, void *arg)
+/* A counter stays while a table in use has its owner and holds its rule, number
+ * and tag (as far as this process knows what the table holds). */
+static bool counter_in_use(const struct nacl_counter_key *c, void *arg)
 {
 	const struct in_use *u = arg;
 	for (size_t i = 0; i < u->n; i++) {
 		size_t n;
-		if (u->t[i].owner != owner || !u->t[i].hash) /* (hash 0: only a patch's base) */
+		if (u->t[i].owner != c->owner || !u->t[i].hash) /* (hash 0: only a patch's base) */
 			continue;
 		const struct nacl_rule *r = vbpf_table_rules(u->b, u->t[i].id, &n);
-		if (!r || number == NACL_FINAL_DENY)
+		if (!r || c->number == NACL_FINAL_DENY)
 			return true;
 		for (size_t k = 0; k < n; k++)
-			if (r[k].number == number)
+			if (r[k].number == c->number && nacl_rule_tag(&r[k]) == c->tag)
 				return true;
 	}
 	return false;

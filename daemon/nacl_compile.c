@@ -75,6 +75,14 @@ static bool rule_matches(const struct nacl_rule *r, uint32_t remote, uint8_t pro
 	return field >= lo && field <= hi;
 }
 
+uint32_t nacl_rule_tag(const struct nacl_rule *r)
+{
+	int32_t f[9];
+	rule_fields(r, f);
+	uint64_t h = fnv(FNV0, f, sizeof(f));
+	return (uint32_t)(h ^ h >> 32) | 1; /* never 0, the final deny's */
+}
+
 static bool rule_eq(const struct nacl_rule *a, const struct nacl_rule *b)
 {
 	int32_t fa[9], fb[9];
@@ -121,6 +129,7 @@ void nacl_patch_rule(const struct nacl_rule *r, struct nacl_patch_rule *p)
 		.proto = r->m.proto == PROTO_ALL ? NACL_PROTO_ANY : (uint16_t)r->m.proto,
 		.number = r->number,
 		.allow = r->allow,
+		.tag = nacl_rule_tag(r),
 	};
 }
 
@@ -407,7 +416,8 @@ int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nac
 	if (!t->rules)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		t->rules[i] = (struct nacl_rule_val){.number = r[i].number, .allow = r[i].allow};
+		t->rules[i] = (struct nacl_rule_val){.number = r[i].number, .allow = r[i].allow,
+						     .tag = nacl_rule_tag(&r[i])};
 	if ((err = addr_classes(r, n, &bs, t)) || (err = l4_classes(r, n, &bs, t))) {
 		free(bs.w);
 		nacl_table_free(t);

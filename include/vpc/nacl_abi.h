@@ -13,8 +13,9 @@
  *     l4_lpm     (table, protocol, port or ICMP type << 8 | code) -> l4 class
  *     bits       (table, class, chunk) -> 64 words of the class's rule bitmap
  *     rules      (table, index) -> {rule number, allow}
- *   counters     (owner, rule number) -> per-CPU packets/bytes; the owner is the
- *                NACL and direction, so counts outlive table versions
+ *   counters     (owner, rule number, rule tag) -> per-CPU packets/bytes; the
+ *                owner is the NACL and direction, the tag a hash of the rule, so
+ *                counts outlive table versions but not a rule's replacement
  * The first rule (lowest number) set in bits[address class] & bits[l4 class]
  * decides; a verdict cache keyed by (table, address, protocol, port) makes the
  * common case one hash lookup whatever the number of rules.
@@ -101,6 +102,7 @@ struct nacl_patch_rule {
 	__u16 proto;	 /* or NACL_PROTO_ANY */
 	__u16 number;
 	__u32 allow;
+	__u32 tag;
 };
 
 struct nacl_table_meta {
@@ -131,15 +133,18 @@ struct nacl_rule_key {
 	__u32 idx;
 };
 
+/* A rule's tag tells its versions apart: a rule replaced under the same number
+ * counts from zero. */
 struct nacl_rule_val {
 	__u32 number;
 	__u32 allow;
+	__u32 tag;
 };
 
 struct nacl_counter_key {
 	__u64 owner;
 	__u32 number; /* the rule's number, or NACL_FINAL_DENY */
-	__u32 pad;
+	__u32 tag;    /* the rule's tag, 0 for the final deny */
 };
 
 struct nacl_counter {
@@ -159,6 +164,8 @@ struct nacl_cache_val {
 	__u32 number; /* of the deciding rule, or NACL_FINAL_DENY */
 	__u32 allow;
 	__u64 owner;  /* the table's, for the counter */
+	__u32 tag;
+	__u32 pad;
 };
 
 #endif

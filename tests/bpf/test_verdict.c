@@ -148,11 +148,10 @@ static void port(uint8_t flags)
 #define A "10.0.1.10"
 #define ALL "0.0.0.0/0"
 
-static bool keep_not_other(uint64_t owner, uint32_t number, void *arg)
+static bool keep_not_other(const struct nacl_counter_key *k, void *arg)
 {
-	(void)number;
 	(void)arg;
-	return owner != nacl_owner("other", false);
+	return k->owner != nacl_owner("other", false);
 }
 
 static size_t map_size(int fd)
@@ -423,6 +422,17 @@ int main(void)
 	CHECK_INT(cnt[0].packets, 0);
 	CHECK_INT(cnt[1].packets, 3);
 	CHECK_INT(cnt[2].packets, 1);
+	/* A rule replaced under the same number is another rule: it counts from 0. */
+	struct nacl_rule two_b[] = {R(90, true, 6, 22, 22, ALL), R(100, true, 6, 443, 444, ALL)};
+	use(table_of("count", two_b, 2), empty);
+	CHECK_INT(vbpf_counters(&b, cown, two_b, 2, cnt), 0);
+	CHECK_INT(cnt[1].packets, 0);
+	CHECK_INT(IN(ipv4(MAC_X, "10.0.2.5", A, 6, 1, 444)), TC_ACT_OK);
+	CHECK_INT(vbpf_counters(&b, cown, two_b, 2, cnt), 0);
+	CHECK_INT(cnt[1].packets, 1);
+	CHECK_INT(vbpf_counters(&b, cown, two, 2, cnt), 0);
+	CHECK_INT(cnt[1].packets, 3); /* the old rule 100's count, until it is swept */
+	use(v2, empty);
 	/* Another NACL with the same rules counts on its own. */
 	uint32_t same = table_of("other", one, 1);
 	use(same, empty);
