@@ -142,9 +142,17 @@ expect_fail "associating an unknown NACL is refused" vpcctl nacl associate shop 
 bg vpcctl exec shop/admin -- socat -u UDP-RECVFROM:7000,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR >>'"$TMP/peers"
 wait_listen shop/admin 7000 udp
 vpcctl exec shop/app1 -- ip addr add 10.0.2.99/24 dev eth0
+# Each round sends the spoofed datagram, then a genuine one as a marker, and waits
+# for the marker (the receiver forks per datagram, slow on a busy machine); the
+# spoofed one, sent first, has had its chance by then, and a bit more.
 send_spoofed() {
+	: >"$TMP/peers"
 	echo x | vpcctl exec shop/app1 -- socat -u - UDP-SENDTO:10.0.9.10:7000,bind=10.0.2.99 2>/dev/null
 	echo x | vpcctl exec shop/app1 -- socat -u - UDP-SENDTO:10.0.9.10:7000,bind=10.0.2.10 2>/dev/null
+	for _ in $(seq 100); do
+		grep -q '^10.0.2.10$' "$TMP/peers" && break
+		sleep 0.1
+	done
 	sleep 0.5
 }
 send_spoofed
@@ -156,8 +164,8 @@ send_spoofed
 grep -q '^10.0.2.99$' "$TMP/peers" && ok "spoofed source passes with the check off" \
 	|| fail "spoofed packet lost with the check off"
 expect_ok "turn the check on" vpcctl instance set shop app1 --source-dest-check on
-: >"$TMP/peers"
 send_spoofed
+grep -q '^10.0.2.10$' "$TMP/peers" || fail "genuine packet lost"
 grep -q '^10.0.2.99$' "$TMP/peers" && fail "spoofed source delivered again" || ok "check on again"
 # A spoofed MAC is dropped too.
 vpcctl exec shop/app1 -- ip link set eth0 address 0a:58:de:ad:be:ef
