@@ -80,19 +80,33 @@ struct dump {
 	void *arg;
 };
 
+/* Replies are read into one buffer, as large as the largest reply the kernel
+ * sends: it sizes a dump's messages after the largest read the socket has seen
+ * (the batches' acks are read with this buffer too), and an error ack echoes
+ * the request it refuses. A read that does not fit fails with ENOSPC. */
+static char rx[1 << 20];
+
+/* After a failure: what is still queued (the rest of a dump, the acks of an
+ * aborted batch) would otherwise be read as the answer to the next request. */
+static void drain(struct mnl_socket *nl)
+{
+	while (recv(mnl_socket_get_fd(nl), rx, sizeof(rx), MSG_DONTWAIT) >= 0)
+		;
+}
+
 static int run_dump(struct mnl_socket *nl, struct nlmsghdr *req, struct dump *d)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	uint32_t seq = req->nlmsg_seq, portid = mnl_socket_get_portid(nl);
 	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		int r = mnl_cb_run(buf, (size_t)n, seq, portid, d->cb, d->arg);
-		if (r < 0)
-			return -errno;
+		ssize_t n = mnl_socket_recvfrom(nl, rx, sizeof(rx));
+		int r = n < 0 ? -1 : mnl_cb_run(rx, (size_t)n, seq, portid, d->cb, d->arg);
+		if (r < 0) {
+			int e = -errno;
+			drain(nl);
+			return e;
+		}
 		if (r == MNL_CB_STOP)
 			return 0;
 	}
@@ -383,14 +397,16 @@ static int batch_send(struct mnl_socket *nl, struct batch *x, char *errbuf, size
 	if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(x->b), mnl_nlmsg_batch_size(x->b)) < 0)
 		return -errno;
 	/* One ack per message: count them all, keep the first error. */
-	static char buf[1 << 20];
 	struct ack_ctx a = {.errbuf = errbuf, .errlen = errlen};
 	unsigned got = 0;
 	while (got < x->n_acks) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+		ssize_t n = mnl_socket_recvfrom(nl, rx, sizeof(rx));
+		if (n < 0) {
+			int e = -errno;
+			drain(nl);
+			return e;
+		}
+		const struct nlmsghdr *h = (const struct nlmsghdr *)rx;
 		int len = (int)n;
 		while (mnl_nlmsg_ok(h, len)) {
 			if (h->nlmsg_type == NLMSG_ERROR) {
@@ -399,8 +415,10 @@ static int batch_send(struct mnl_socket *nl, struct batch *x, char *errbuf, size
 			}
 			h = mnl_nlmsg_next(h, &len);
 		}
-		if (a.err)
-			break; /* the transaction is void; the kernel aborted it whole */
+		if (a.err) { /* the transaction is void; the kernel aborted it whole */
+			drain(nl);
+			break;
+		}
 	}
 	return a.err;
 }

@@ -126,3 +126,28 @@ n=$(vpcctl reconcile -o json | python3 -c 'import json,sys; print(json.load(sys.
 [ "$n" -ge 1 ] && ok "a flushed instance chain is drift ($n repair)" || fail "flushed chain not seen"
 tcp_ok shop/app1 10.0.1.10 80
 tcp_no shop/app1 10.0.1.10 8080
+
+# A large group: 300 rules that name a group are 300 nftables rules, so reading
+# the table back takes more than one 32 KB message. Every change after it (each
+# one reads the kernel first) must still work, and the rules must still decide.
+python3 - "$TMP/shop.json" "$TMP/big.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = d["vpcs"][0]
+v["security_groups"].append({"name": "many", "ingress": [
+    {"protocol": "tcp", "ports": str(20000 + i), "source_group": "bastion"} for i in range(300)]})
+for i in v["instances"]:
+    if i["name"] == "app1":
+        i["security_groups"] = ["default", "many"]
+json.dump(d, open(sys.argv[2], "w"))
+PY
+expect_ok "apply a group of 300 group-naming rules" vpcctl apply -f "$TMP/big.json"
+serve_tcp shop/app1 20299
+tcp_ok shop/bast 10.0.2.20 20299
+tcp_no shop/web1 10.0.2.20 20299
+expect_ok "a change after it" vpcctl sg rule remove shop many --ingress --protocol tcp --ports 20299 \
+	--group bastion
+tcp_no shop/bast 10.0.2.20 20299
+expect_ok "reconcile after it" vpcctl reconcile
+expect_ok "back to the first file" vpcctl apply -f "$TMP/shop.json"
+tcp_ok shop/app1 10.0.1.10 80
