@@ -141,12 +141,12 @@ if [ -n "$PROG_N" ]; then
 	for rep in $(seq "$REPS"); do
 		for kind in udp tcp; do
 			measure_$kind vpcd "$PROG_N" "$rep" vpcd-on
-			n_off=$(ip netns exec "$PFX.$VPC" "$BUILD/bench/tcx_detach") ||
+			n_off=$(ip netns exec "$PFX.$VPC" "$BUILD/bench/nacl_detach") ||
 				die "could not take the programs off"
 			[ "$n_off" -ge 4 ] || die "only $n_off programs were attached"
 			measure_$kind vpcd "$PROG_N" "$rep" vpcd-off
 			vpcctl reconcile >/dev/null
-			[ "$(ip netns exec "$PFX.$VPC" "$BUILD/bench/tcx_detach")" -ge 4 ] ||
+			[ "$(ip netns exec "$PFX.$VPC" "$BUILD/bench/nacl_detach")" -ge 4 ] ||
 				die "reconcile did not put the programs back"
 			vpcctl reconcile >/dev/null
 		done

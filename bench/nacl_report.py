@@ -58,7 +58,7 @@ def program_cost(R):
         return []
     print()
     print("The NACL programs' own cost: the same VPC and traffic with the programs taken off")
-    print("the router's ports (tcx_detach; conntrack and the security-group table stay),")
+    print("the router's ports (nacl_detach; conntrack and the security-group table stay),")
     print("alternating with them on (medians; % = per-repetition on / off)")
     print()
     out, lines = [], []

@@ -998,8 +998,13 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 			if (vpc && !strchr(vpc, '.'))
 				router_forget(k, vpc);
 			ns_forget(k, o->name);
-			/* Links to namespaces that stay (internet, peer routers) go now. */
-			ns_cut_links(o->name);
+			/* Links to namespaces that stay (internet, peer routers) go now. An
+			 * instance's or NAT gateway's only link ends in its router: that
+			 * end went with its port-delete when the router stays, and goes
+			 * with the router otherwise. Deleting a link waits for an RCU grace
+			 * period; leaving it to the namespace's teardown does not. */
+			if (!vpc || (!strstr(vpc, ".i.") && !strstr(vpc, ".n.")))
+				ns_cut_links(o->name);
 			if ((e = netns_delete(o->name)))
 				kfail(err, e, "delete a namespace", o->name);
 			break;

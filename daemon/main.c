@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "bpf.h"
 #include "log.h"
 #include "vpc/names.h"
 
@@ -36,6 +37,10 @@ static void usage(FILE *f)
 		"                       (default " VPC_DEFAULT_PREFIX "; lets several vpcd share a host)\n"
 		"  -d, --daemon         detach once the socket is ready\n"
 		"  -l, --log FILE       with --daemon, log here (default /var/log/vpcd.log)\n"
+		"  -H, --hook tc|tcx    where NACL programs attach to ports: classic tc\n"
+		"                       (clsact, the default) or tcx; the other one when\n"
+		"                       the kernel lacks it. tcx waits for an RCU grace\n"
+		"                       period per attach (~10 ms): slow VPC builds\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n"
@@ -205,13 +210,13 @@ int main(int argc, char **argv)
 		{"daemon", no_argument, NULL, 'd'},	     {"log", required_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},	     {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},	     {"prefix", required_argument, NULL, 'p'},
-		{NULL, 0, NULL, 0},
+		{"hook", required_argument, NULL, 'H'},	     {NULL, 0, NULL, 0},
 	};
 	const char *state_dir = VPC_DEFAULT_STATE_DIR, *run_dir = VPC_DEFAULT_RUN_DIR;
 	const char *log_path = "/var/log/vpcd.log";
 	bool detach = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "s:r:dl:vhVp:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:dl:vhVp:H:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			state_dir = optarg;
@@ -233,6 +238,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vpcd: --prefix takes 1-16 of a-z, 0-9 and '-'\n");
 				return 2;
 			}
+			break;
+		case 'H':
+			if (strcmp(optarg, "tc") && strcmp(optarg, "tcx")) {
+				fprintf(stderr, "vpcd: --hook takes tc or tcx\n");
+				return 2;
+			}
+			vbpf_prefer_hook(strcmp(optarg, "tc") ? VBPF_HOOK_TCX : VBPF_HOOK_TC);
 			break;
 		case 'h':
 			usage(stdout);

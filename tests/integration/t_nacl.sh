@@ -66,6 +66,29 @@ import json, sys
 print([r for r in json.load(sys.stdin)["inbound"] if r["rule"] == 120][0]["packets"])')
 [ "$ssh_allow" -gt 0 ] && ok "rule 120 counted $ssh_allow packets" || fail "rule 120 counter $ssh_allow"
 
+# The hook: a classic tc clsact filter by default; restarted with --hook tcx, vpcd
+# moves every port's programs to tcx at the next reconcile, and the NACL decides
+# as before (the final deny keeps counting); then back.
+port=$(ip -n "$NSP.shop" -br link | awk '$1 ~ /^vpc-i/ {sub(/@.*/, "", $1); print $1; exit}')
+tc_filters() { ip netns exec "$NSP.shop" tc filter show dev "$port" ingress | grep -c port_in || true; }
+[ "$(tc_filters)" = 1 ] && ok "$port: the program sits in a tc clsact filter" || fail "$port: no tc filter"
+stop_vpcd
+start_vpcd --hook tcx
+expect_ok "reconcile with --hook tcx" vpcctl reconcile
+[ "$(tc_filters)" = 0 ] && ok "$port: the tc filter is gone" || fail "$port: tc filter still there"
+tcp_ok shop/app1 10.0.1.10 80
+tcp_no shop/app1 10.0.1.10 22
+deny2=$(vpcctl nacl show shop public -o json | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["inbound"][-1]["packets"])')
+[ "$deny2" -gt "$deny" ] && ok "at tcx, the final deny counts on ($deny -> $deny2)" || fail "deny counter $deny -> $deny2"
+stop_vpcd
+start_vpcd
+expect_ok "reconcile with the default hook" vpcctl reconcile
+[ "$(tc_filters)" = 1 ] && ok "$port: back in a tc filter" || fail "$port: not back in tc"
+tcp_ok shop/app1 10.0.1.10 80
+tcp_no shop/app1 10.0.1.10 22
+
 # Statelessness: without the outbound ephemeral rule the SYN gets in but the
 # SYN-ACK cannot leave, so the connection fails although inbound 80 is allowed.
 expect_ok "remove outbound rule 120" vpcctl nacl entry remove shop public --outbound --rule 120
