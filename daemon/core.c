@@ -46,6 +46,17 @@ static json_t *plan_summary(const struct plan *p, const struct topology *t)
 			 checks, "counts", counts, "operations", ops);
 }
 
+/* Check operations that had to put something back are changes after all. */
+static void count_repairs(json_t *result, unsigned n)
+{
+	json_t *counts = json_object_get(result, "counts");
+	json_object_set_new(result, "changes",
+			    json_integer(json_integer_value(json_object_get(result, "changes")) + n));
+	json_object_set_new(result, "checked",
+			    json_integer(json_integer_value(json_object_get(result, "checked")) - n));
+	json_object_set_new(counts, "nacl-program-attach", json_integer(n));
+}
+
 /* Observe, plan towards `t` (the kernel having been built from `prev`), execute. */
 static int converge(struct vpcd *d, const struct topology *t, const struct topology *prev,
 		    bool deep, bool dry_run, json_t **result, struct vpc_err *err)
@@ -65,8 +76,11 @@ static int converge(struct vpcd *d, const struct topology *t, const struct topol
 	if (result)
 		*result = plan_summary(&p, t);
 	t2 = mono_ms();
-	if (!dry_run)
+	if (!dry_run) {
 		e = kernel_execute(&d->k, t, &p, err);
+		if (!e && d->k.repaired && result && *result)
+			count_repairs(*result, d->k.repaired);
+	}
 	plan_free(&p);
 	t3 = mono_ms();
 	d->tidy_due |= !dry_run;

@@ -514,7 +514,8 @@ static int queue_port_config(struct nlbatch *b, uint32_t id, const struct route_
 
 /* The port's filters and its entry in the NACL program, before it comes up. */
 static int port_setup(struct router_handle *r, const char *vpc, uint32_t id,
-		      const struct port_cfg *pc, bool check_first, struct vpc_err *err)
+		      const struct port_cfg *pc, bool check_first, unsigned *repaired,
+		      struct vpc_err *err)
 {
 	int e;
 	if (!r->has_bpf)
@@ -525,9 +526,12 @@ static int port_setup(struct router_handle *r, const char *vpc, uint32_t id,
 		return kfail(err, e, "write a port's filter entry", NULL);
 	if ((e = netns_enter(r->nsfd)))
 		return kfail(err, e, "enter the router namespace", NULL);
-	if (!check_first || !vbpf_attached(&r->bpf, port_ifindex(id)))
+	bool attach = !check_first || !vbpf_attached(&r->bpf, port_ifindex(id));
+	if (attach)
 		e = vbpf_attach(&r->bpf, port_ifindex(id));
 	netns_home();
+	if (attach && check_first && !e)
+		(*repaired)++;
 	return e ? kfail(err, e, "attach the NACL program to a port", NULL) : 0;
 }
 
@@ -616,7 +620,7 @@ static int ep_create(struct kernel *k, const struct vpc *v, const struct endpoin
 		kfail(err, e, "set up the NAT gateway's masquerading", msg);
 		goto fail;
 	}
-	if ((e = port_setup(r, v->name, ep->id, &ep->cfg, false, err)))
+	if ((e = port_setup(r, v->name, ep->id, &ep->cfg, false, NULL, err)))
 		goto fail;
 	nlb_free(&b);
 	nl_socket_free(sk);
@@ -984,6 +988,7 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 		   struct vpc_err *err)
 {
 	int e = 0;
+	k->repaired = 0;
 	for (size_t i = 0; i < p->n && !e; i++) {
 		const struct op *o = &p->ops[i];
 		struct timespec t0, t1;
@@ -1053,7 +1058,8 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 			if ((e = router_get(k, v->name, &r)))
 				kfail(err, e, "open the router namespace", NULL);
 			else
-				e = port_setup(r, v->name, ep.id, &ep.cfg, true, err);
+				e = port_setup(r, v->name, ep.id, &ep.cfg, true, &k->repaired,
+					       err);
 			break;
 		}
 		case OP_INTERNET_CREATE:

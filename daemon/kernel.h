@@ -21,6 +21,9 @@ struct kernel {
 	size_t n_others;
 	struct nl_sock *home_sk;	 /* vpcd's own namespace: the uplink only */
 	struct mnl_socket *home_nft;
+	/* Of the last kernel_execute's check operations (re-asserting what should
+	 * be there), how many found it missing and put it back. */
+	unsigned repaired;
 };
 
 int kernel_init(struct kernel *k);

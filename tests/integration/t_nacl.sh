@@ -86,6 +86,13 @@ stop_vpcd
 start_vpcd
 expect_ok "reconcile with the default hook" vpcctl reconcile
 [ "$(tc_filters)" = 1 ] && ok "$port: back in a tc filter" || fail "$port: not back in tc"
+# A program taken off by hand is drift: reconcile puts it back and says so.
+ip netns exec "$NSP.shop" tc filter del dev "$port" ingress
+[ "$(tc_filters)" = 0 ] || fail "could not take the filter off $port"
+out=$(vpcctl reconcile -o json)
+n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["counts"].get("nacl-program-attach", 0))' "$out")
+[ "$n" = 1 ] && [ "$(tc_filters)" = 1 ] && ok "reconcile re-attached the program taken off $port (1 repair)" \
+	|| fail "reconcile after the filter went: $out; filters $(tc_filters)"
 tcp_ok shop/app1 10.0.1.10 80
 tcp_no shop/app1 10.0.1.10 22
 
