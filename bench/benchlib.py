@@ -87,6 +87,16 @@ def conn_row(cfg, n, rep, path):
     print("conn\t%s\t%s\t%s\t%.0f\t%s\t%s" % (cfg, n, rep, int(ok) / float(secs), failed, iv))
 
 
+def main(argv, report, doc):
+    """A report script's command line: the row verbs, or `table FILE`."""
+    if row_main(argv):
+        return
+    if argv[1:2] == ["table"] and len(argv) == 3:
+        report(argv[2])
+    else:
+        sys.exit(doc)
+
+
 def row_main(argv):
     """The row-printing verbs, shared by the report scripts; False if none."""
     a = argv[1:]
@@ -201,20 +211,26 @@ def head(R, base, short=False):
     return h
 
 
-def main_table(R, base, title):
-    print(title)
-    print("(medians; %% = median over the repetitions of the figure / %s's figure" % base)
-    print(" measured in the same repetition, seconds apart)")
-    print()
+def rate_table(R, base, value, share):
+    """Rows per N: the base figure, then vpcd's and iptables' with their share of
+    it; value(kind, cfg, n) gives a figure, share(kind, cfg, n) its share."""
     out = []
     for n in R.sizes:
         row = ["{:,}".format(n)]
         for k in R.kinds:
             f = KINDS[k][2]
-            row.append(f(med(R.vals(k, "raw", n))))
-            row += ["%s (%s)" % (f(med(R.vals(k, c, n))), R.share(k, c, n)) for c in ("vpcd", "ipt")]
+            row.append(f(value(k, "raw", n)))
+            row += ["%s (%s)" % (f(value(k, c, n)), share(k, c, n)) for c in ("vpcd", "ipt")]
         out.append(row)
     table(head(R, base), out)
+
+
+def main_table(R, base, title):
+    print(title)
+    print("(medians; %% = median over the repetitions of the figure / %s's figure" % base)
+    print(" measured in the same repetition, seconds apart)")
+    print()
+    rate_table(R, base, lambda k, c, n: med(R.vals(k, c, n)), R.share)
 
 
 def noise_table(R, base):
@@ -311,15 +327,7 @@ def p90_table(R, base):
     print("Less exposed to other tenants: 90th percentile of the sender's 0.5 s intervals,")
     print("all repetitions pooled (interference only ever lowers a rate)")
     print()
-    out = []
-    for n in R.sizes:
-        row = ["{:,}".format(n)]
-        for k in R.kinds:
-            f, b = KINDS[k][2], R.p90(k, "raw", n)
-            row.append(f(b))
-            row += ["%s (%s)" % (f(R.p90(k, c, n)), pct(R.p90(k, c, n), b)) for c in ("vpcd", "ipt")]
-        out.append(row)
-    table(head(R, base), out)
+    rate_table(R, base, R.p90, lambda k, c, n: pct(R.p90(k, c, n), R.p90(k, "raw", n)))
 
 
 def apply_times(R):

@@ -118,6 +118,33 @@ measure_tcp() { # CFG N REP [LABEL]
 	$REPORT tcp "${4:-$1}" "$2" "$3" "$TMP/iperf.json" >>"$RES"
 }
 
+# run_sizes "KIND..." CHECK: for each N of $SIZES, the script's apply_size and
+# load_iptables N, then REPS repetitions of measure_KIND for every configuration,
+# in another order each repetition; CHECK N prints what to report after N
+# (collected in CHECKS).
+run_sizes() {
+	local kinds=$1 check=$2 n rep order kind cfg
+	CHECKS=()
+	for n in $SIZES; do
+		note "N=$n: applying $n rules (vpcd, iptables)"
+		apply_size "$n"
+		load_iptables "$n"
+		for rep in $(seq "$REPS"); do
+			# No configuration always runs first.
+			case $((rep % 3)) in
+			1) order="raw vpcd ipt" ;;
+			2) order="vpcd ipt raw" ;;
+			0) order="ipt raw vpcd" ;;
+			esac
+			note "N=$n repetition $rep/$REPS: $kinds, $order"
+			for kind in $kinds; do
+				for cfg in $order; do "measure_$kind" "$cfg" "$n" "$rep"; done
+			done
+		done
+		CHECKS+=("$("$check" "$n")")
+	done
+}
+
 # ---- the host ----
 
 # The host is shared (and virtual): note how busy it was around the run.

@@ -112,24 +112,7 @@ for cfg in raw ipt vpcd; do
 		die "no connectivity in $cfg"
 done
 
-CHECKS=()
-for n in $SIZES; do
-	note "N=$n: applying $n rules (vpcd, iptables)"
-	apply_size "$n"
-	load_iptables "$n"
-	for rep in $(seq "$REPS"); do
-		# A different order each repetition: no configuration always runs first.
-		case $((rep % 3)) in
-		1) order="raw vpcd ipt" ;;
-		2) order="vpcd ipt raw" ;;
-		0) order="ipt raw vpcd" ;;
-		esac
-		note "N=$n repetition $rep/$REPS: UDP and TCP, $order"
-		for cfg in $order; do measure_udp "$cfg" "$n" "$rep"; done
-		for cfg in $order; do measure_tcp "$cfg" "$n" "$rep"; done
-	done
-	CHECKS+=("$(check_counters "$n")")
-done
+run_sizes "udp tcp" check_counters
 
 # The NACL programs' own cost: the same VPC and traffic with the programs taken off
 # the router's ports (conntrack and the security-group table stay), alternating

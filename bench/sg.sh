@@ -188,25 +188,7 @@ for cfg in raw ipt vpcd; do
 done
 
 [ -z "$SIZES" ] || measure_conn_loopback 1
-CHECKS=()
-for n in $SIZES; do
-	note "N=$n: applying $n rules (vpcd, iptables)"
-	apply_size "$n"
-	load_iptables "$n"
-	for rep in $(seq "$REPS"); do
-		# A different order each repetition: no configuration always runs first.
-		case $((rep % 3)) in
-		1) order="raw vpcd ipt" ;;
-		2) order="vpcd ipt raw" ;;
-		0) order="ipt raw vpcd" ;;
-		esac
-		note "N=$n repetition $rep/$REPS: UDP, TCP, connections/s, $order"
-		for cfg in $order; do measure_udp "$cfg" "$n" "$rep"; done
-		for cfg in $order; do measure_tcp "$cfg" "$n" "$rep"; done
-		for cfg in $order; do measure_conn "$cfg" "$n" "$rep"; done
-	done
-	CHECKS+=("$(what_ran "$n")")
-done
+run_sizes "udp tcp conn" what_ran
 [ -z "$SIZES" ] || measure_conn_loopback 2
 
 for n in $LAT_SIZES; do

@@ -96,14 +96,5 @@ def report(path):
             b.apply_times(R)
 
 
-def main():
-    if b.row_main(sys.argv):
-        return
-    if sys.argv[1:2] == ["table"] and len(sys.argv) == 3:
-        report(sys.argv[2])
-    else:
-        sys.exit(__doc__)
-
-
 if __name__ == "__main__":
-    main()
+    b.main(sys.argv, report, __doc__)
