@@ -120,14 +120,23 @@ sets = {o["set"]["name"]: len(o["set"].get("elem", [])) for o in objs if "set" i
 # The server instance'"'"'s ingress chain: the longest i_ chain.
 name, chain = max(((c, r) for c, r in rules.items() if c.startswith("i_")),
                   key=lambda x: len(x[1]))
-text = json.dumps(chain)
-looked = [s for s in sets if "\"@%s\"" % s in text]
-kinds = {"a": "all", "p": "proto", "l": "l4", "c": "icmp", "m": "members"}
-desc = ", ".join("%s %d" % (kinds.get(s[0], s), sets[s]) for s in looked if not s.startswith("m"))
-groups = sum(1 for r in chain if any(("\"@m_" in json.dumps(e)) for e in r["expr"]))
+kinds = {"a": "all", "p": "proto", "l": "l4", "c": "icmp"}
+def lookups(r):
+    t = json.dumps(r)
+    return [s for s in sets if "\"@%s\"" % s in t]
+cidr, gsets, groups = [], 0, 0
+for r in chain[:-1]:
+    l = lookups(r)
+    if not any(s.startswith("m") for s in l):
+        cidr += l
+    elif len(l) > 1:
+        gsets += 1
+    else:
+        groups += 1
+desc = ", ".join("%s %d" % (kinds.get(s[0], s), sets[s]) for s in cidr)
 print("  N=%d vpcd: the server'"'"'s ingress chain holds %d rules: %d set lookups (elements: %s),"
-      " %d group rules, the final drop" % (n, len(chain), len(chain) - groups - 1, desc or "-",
-                                            groups))
+      " %d lookups of rules naming a group (member set, then rule set), %d rules naming a"
+      " group one by one, the final drop" % (n, len(chain), len(cidr), desc or "-", gsets, groups))
 ' "$n"
 	ip netns exec "$(rtr_ns ipt)" iptables-save -c -t filter | python3 -c '
 import re, sys

@@ -801,6 +801,10 @@ static void add_chain_rules(struct batch *x, const struct sg_chain *c)
 		switch (o->kind) {
 		case SGR_ANY:
 			break;
+		case SGR_GROUP_SET:
+			load_peer(r, c->egress, NFT_REG_1);
+			e_lookup(r, NFT_REG_1, o->members, -1);
+			/* fall through */
 		case SGR_SET:
 			if (o->set_kind == SGSET_ICMP)
 				e_proto(r, PROTO_ICMP);

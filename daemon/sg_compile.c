@@ -258,11 +258,11 @@ static int cmp_box(const void *a, const void *b)
 	return x->a_lo < y->a_lo ? -1 : x->a_lo > y->a_lo;
 }
 
-/* The CIDR rules of one group and direction, as sets. */
-static int group_sets(struct ctx *c, const struct sg *g, bool egress, struct group_sets *out)
+/* Rules as sets: their CIDRs, or with `any_addr` 0.0.0.0/0 (rules naming a group,
+ * whose addresses are the member set's business). `tag` goes into set names. */
+static int rule_sets(struct ctx *c, const struct sg_rule *const *r, size_t n, bool any_addr,
+		     const char *tag, struct group_sets *out)
 {
-	const struct sg_rule *r = egress ? g->out : g->in;
-	size_t n = egress ? g->n_out : g->n_in;
 	struct box *all = calloc(n + 1, sizeof(*all)), *l4 = calloc(n + 1, sizeof(*l4)),
 		   *icmp = calloc(n + 1, sizeof(*icmp)), *proto = calloc(n + 1, sizeof(*proto));
 	size_t na = 0, nl = 0, ni = 0, np = 0;
@@ -271,32 +271,29 @@ static int group_sets(struct ctx *c, const struct sg *g, bool egress, struct gro
 	if (!all || !l4 || !icmp || !proto)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		const struct sg_rule *x = &r[i];
+		const struct sg_rule *x = r[i];
+		const struct cidr a = any_addr ? (struct cidr){0} : x->cidr;
 		uint32_t lo, hi;
-		if (x->is_group)
-			continue;
 		switch (x->m.proto) {
 		case PROTO_ALL:
-			out->any |= x->cidr.len == 0;
-			all[na++] = cidr_box(x->cidr, 0, 0);
+			out->any |= a.len == 0;
+			all[na++] = cidr_box(a, 0, 0);
 			break;
 		case PROTO_TCP:
 		case PROTO_UDP:
 			/* The protocol is a third axis: fold it into the field range. */
-			l4[nl++] = cidr_box(x->cidr, (uint32_t)x->m.proto << 16 | x->m.port_lo,
+			l4[nl++] = cidr_box(a, (uint32_t)x->m.proto << 16 | x->m.port_lo,
 					    (uint32_t)x->m.proto << 16 | x->m.port_hi);
 			break;
 		case PROTO_ICMP:
 			icmp_range(&x->m, &lo, &hi);
-			icmp[ni++] = cidr_box(x->cidr, lo, hi);
+			icmp[ni++] = cidr_box(a, lo, hi);
 			break;
 		default:
-			proto[np++] = cidr_box(x->cidr, (uint32_t)x->m.proto, (uint32_t)x->m.proto);
+			proto[np++] = cidr_box(a, (uint32_t)x->m.proto, (uint32_t)x->m.proto);
 		}
 	}
-	char tag[64];
 	struct elems v = {0};
-	snprintf(tag, sizeof(tag), "%c_%s", egress ? 'e' : 'i', g->name);
 	/* l4 keeps protocol and port apart once decomposed. */
 	if (nl) {
 		for (int p = 0; p < 2; p++) {
@@ -361,6 +358,24 @@ out:
 	return err;
 }
 
+/* The CIDR rules of one group and direction, as sets. */
+static int group_sets(struct ctx *c, const struct sg *g, bool egress, struct group_sets *out)
+{
+	const struct sg_rule *r = egress ? g->out : g->in;
+	size_t n = egress ? g->n_out : g->n_in, k = 0;
+	const struct sg_rule **cidr_rules = calloc(n + 1, sizeof(*cidr_rules));
+	char tag[64];
+	if (!cidr_rules)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].is_group)
+			cidr_rules[k++] = &r[i];
+	snprintf(tag, sizeof(tag), "%c_%s", egress ? 'e' : 'i', g->name);
+	int err = rule_sets(c, cidr_rules, k, false, tag, out);
+	free(cidr_rules);
+	return err;
+}
+
 /* ---- chains ---- */
 
 static uint64_t rule_hash(uint64_t h, const struct sg_rule_out *r)
@@ -368,12 +383,72 @@ static uint64_t rule_hash(uint64_t h, const struct sg_rule_out *r)
 	int f[7] = {r->kind, r->set_kind, r->m.proto, r->m.port_lo, r->m.port_hi, r->m.icmp_type,
 		    r->m.icmp_code};
 	h = fnv(h, f, sizeof(f));
+	if (r->members)
+		h = fnv(h, r->members, strlen(r->members) + 1);
 	return r->set ? fnv(h, r->set, strlen(r->set)) : h;
 }
 
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
+}
+
+/* The rules of group g naming other groups, appended to r[*n]: per group named,
+ * a rule each, or once SG_GROUP_SET_MIN rules name it, the member set and one
+ * set lookup per protocol kind, so that a SYN meets a few lookups, not a rule
+ * per reference. */
+static int group_ref_rules(struct ctx *c, const struct topology *t, const struct sg *g,
+			   bool egress, struct sg_rule_out *r, size_t *n)
+{
+	const struct sg_rule *sr = egress ? g->out : g->in;
+	size_t sn = egress ? g->n_out : g->n_in;
+	const struct sg_rule **same = calloc(sn + 1, sizeof(*same));
+	bool *done = calloc(sn + 1, sizeof(*done));
+	int err = -ENOMEM;
+	if (!same || !done)
+		goto out;
+	for (size_t i = 0; i < sn; i++) {
+		if (!sr[i].is_group || done[i])
+			continue;
+		size_t ns = 0;
+		const struct sg_rule *all = NULL;
+		for (size_t j = i; j < sn; j++)
+			if (sr[j].is_group && sr[j].group_vpc == sr[i].group_vpc &&
+			    sr[j].group == sr[i].group) {
+				same[ns++] = &sr[j];
+				done[j] = true;
+				if (sr[j].m.proto == PROTO_ALL && !all)
+					all = &sr[j];
+			}
+		const char *ms = member_set(c, t, sr[i].group_vpc, sr[i].group);
+		if (!ms)
+			goto out;
+		if (all) { /* everything from the members: nothing else matters */
+			same[0] = all;
+			ns = 1;
+		}
+		if (ns < SG_GROUP_SET_MIN) {
+			for (size_t k = 0; k < ns; k++)
+				r[(*n)++] = (struct sg_rule_out){.kind = SGR_GROUP, .set = ms,
+								 .m = same[k]->m};
+			continue;
+		}
+		struct group_sets gs;
+		char tag[64];
+		snprintf(tag, sizeof(tag), "%c_%.20s_%.20s", egress ? 'e' : 'i', g->name,
+			 t->vpcs[sr[i].group_vpc].sgs[sr[i].group].name);
+		if ((err = rule_sets(c, same, ns, true, tag, &gs)))
+			goto out;
+		for (int kind = SGSET_PROTO; kind <= SGSET_ICMP; kind++)
+			if (gs.set[kind])
+				r[(*n)++] = (struct sg_rule_out){.kind = SGR_GROUP_SET, .set_kind = kind,
+								 .set = gs.set[kind], .members = ms};
+	}
+	err = 0;
+out:
+	free(same);
+	free(done);
+	return err;
 }
 
 /* The chain for a set of groups (sorted indices) and a direction. */
@@ -398,16 +473,8 @@ static const char *chain_for(struct ctx *c, const struct topology *t, int vi, co
 			if (g->set[kind])
 				r[n++] = (struct sg_rule_out){.kind = SGR_SET, .set_kind = kind,
 							      .set = g->set[kind]};
-		const struct sg_rule *sr = egress ? sg->out : sg->in;
-		size_t sn = egress ? sg->n_out : sg->n_in;
-		for (size_t i = 0; i < sn; i++) {
-			if (!sr[i].is_group)
-				continue;
-			const char *ms = member_set(c, t, sr[i].group_vpc, sr[i].group);
-			if (!ms)
-				return NULL;
-			r[n++] = (struct sg_rule_out){.kind = SGR_GROUP, .set = ms, .m = sr[i].m};
-		}
+		if (group_ref_rules(c, t, sg, egress, r, &n))
+			return NULL;
 	}
 	uint64_t h = fnv(FNV0, &egress, sizeof(egress));
 	for (size_t i = 0; i < n; i++)

@@ -52,14 +52,21 @@ enum sgr_kind {
 	SGR_ANY,   /* unconditional (a rule for all protocols from 0.0.0.0/0) */
 	SGR_SET,   /* the address . fields tuple is in `set` (of the set's kind) */
 	SGR_GROUP, /* the address is in member set `set`, and `m` matches */
+	/* The address is in member set `members`, and the tuple in `set`: the rules
+	 * naming one group, several at once (the set's address part is 0.0.0.0/0). */
+	SGR_GROUP_SET,
 };
 
 struct sg_rule_out {
 	enum sgr_kind kind;
 	enum sgset_kind set_kind;
-	const char *set;
+	const char *set, *members;
 	struct match m;
 };
+
+/* A group named by fewer rules of one group and direction than this gets a rule
+ * per reference; from this many on, one set lookup per protocol kind. */
+#define SG_GROUP_SET_MIN 3
 
 struct sg_chain {
 	char name[80];

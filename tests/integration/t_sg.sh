@@ -17,7 +17,9 @@ topo shop <<'JSON'
   "subnets": [{"name": "a", "cidr": "10.0.1.0/24"}, {"name": "b", "cidr": "10.0.2.0/24"}],
   "security_groups": [
     {"name": "web", "ingress": [{"protocol": "tcp", "ports": "80", "cidr": "0.0.0.0/0"},
-                                {"protocol": "tcp", "ports": "22", "source_group": "bastion"}]},
+                                {"protocol": "tcp", "ports": "22", "source_group": "bastion"},
+                                {"protocol": "tcp", "ports": "2200-2299", "source_group": "bastion"},
+                                {"protocol": "icmp", "icmp_type": 8, "source_group": "bastion"}]},
     {"name": "bastion", "ingress": [{"protocol": "tcp", "ports": "22", "cidr": "0.0.0.0/0"}]},
     {"name": "db", "ingress": [{"protocol": "tcp", "ports": "5432", "source_group": "web"}],
      "egress": []},
@@ -35,6 +37,8 @@ expect_ok "apply groups" vpcctl apply -f "$TMP/shop.json"
 serve_tcp shop/web1 80
 serve_tcp shop/web1 22
 serve_tcp shop/web1 8080
+serve_tcp shop/web1 2250
+serve_tcp shop/web1 2300
 serve_tcp shop/db1 5432
 serve_tcp shop/app1 7
 serve_tcp shop/both 22
@@ -50,9 +54,19 @@ ping_no shop/bast 10.0.2.20
 # rule for the reply; 8080 has no rule.
 tcp_ok shop/app1 10.0.1.10 80
 tcp_no shop/app1 10.0.1.10 8080
-# A group reference: 22 on web1 only from members of bastion.
+# A group reference: 22 on web1 only from members of bastion. Three rules name
+# bastion: they are one member-set lookup and a set of (protocol, port) and one
+# of ICMP types, instead of a rule each.
 tcp_ok shop/bast 10.0.1.10 22
 tcp_no shop/app1 10.0.1.10 22
+tcp_ok shop/bast 10.0.1.10 2250
+tcp_no shop/app1 10.0.1.10 2250
+tcp_no shop/bast 10.0.1.10 2300
+ping_ok shop/bast 10.0.1.10
+ping_no shop/app1 10.0.1.10
+out=$(ip netns exec "$NSP.shop" nft list ruleset)
+grep -q 'ip saddr @m_[0-9]*_bastion_[0-9a-f]* meta l4proto \. th dport' <<<"$out" &&
+	ok "the rules naming bastion are set lookups" || fail "no set lookup after the bastion member set"
 
 # "egress": [] : db1 opens nothing, yet answers what its ingress allows.
 tcp_no shop/db1 10.0.2.20 7
@@ -127,15 +141,18 @@ n=$(vpcctl reconcile -o json | python3 -c 'import json,sys; print(json.load(sys.
 tcp_ok shop/app1 10.0.1.10 80
 tcp_no shop/app1 10.0.1.10 8080
 
-# A large group: 300 rules that name a group are 300 nftables rules, so reading
+# A large group: 300 rules naming 150 groups, two each, are 300 nftables rules
+# (a group named by fewer than three rules gets a rule per reference), so reading
 # the table back takes more than one 32 KB message. Every change after it (each
 # one reads the kernel first) must still work, and the rules must still decide.
 python3 - "$TMP/shop.json" "$TMP/big.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 v = d["vpcs"][0]
+v["security_groups"] += [{"name": "r%d" % g} for g in range(149)]
 v["security_groups"].append({"name": "many", "ingress": [
-    {"protocol": "tcp", "ports": str(20000 + i), "source_group": "bastion"} for i in range(300)]})
+    {"protocol": "tcp", "ports": str(20000 + i),
+     "source_group": "bastion" if i >= 298 else "r%d" % (i // 2)} for i in range(300)]})
 for i in v["instances"]:
     if i["name"] == "app1":
         i["security_groups"] = ["default", "many"]

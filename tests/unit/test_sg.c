@@ -84,6 +84,18 @@ static bool chain_allows(const struct sg_objects *o, const char *chain, uint32_t
 			if (s && sg_set_match(s, peer, proto, field) && match_m(&r->m, proto, field))
 				return true;
 			break;
+		case SGR_GROUP_SET: {
+			const struct sg_set *m = set_named(o, r->members);
+			if (!m || !sg_set_match(m, peer, 0, 0))
+				break;
+			if (r->set_kind == SGSET_ICMP && proto != PROTO_ICMP)
+				break;
+			if (r->set_kind == SGSET_L4 && proto != PROTO_TCP && proto != PROTO_UDP)
+				break;
+			if (s && sg_set_match(s, peer, proto, field))
+				return true;
+			break;
+		}
 		}
 	}
 	return false;
@@ -95,6 +107,10 @@ static const char *shop =
 	"\"security_groups\":["
 	" {\"name\":\"web\",\"ingress\":[{\"protocol\":\"tcp\",\"ports\":\"80\",\"cidr\":\"0.0.0.0/0\"},"
 	"   {\"protocol\":\"tcp\",\"ports\":\"22\",\"source_group\":\"bastion\"},"
+	"   {\"protocol\":\"tcp\",\"ports\":\"80-85\",\"source_group\":\"bastion\"},"
+	"   {\"protocol\":\"udp\",\"ports\":\"53\",\"source_group\":\"bastion\"},"
+	"   {\"protocol\":\"icmp\",\"icmp_type\":8,\"icmp_code\":1,\"source_group\":\"bastion\"},"
+	"   {\"protocol\":47,\"source_group\":\"bastion\"},"
 	"   {\"protocol\":\"tcp\",\"ports\":\"70-90\",\"cidr\":\"10.0.0.0/16\"},"
 	"   {\"protocol\":\"tcp\",\"ports\":\"85-443\",\"cidr\":\"10.0.2.0/24\"},"
 	"   {\"protocol\":\"icmp\",\"icmp_type\":8,\"cidr\":\"10.0.0.0/8\"},"
@@ -105,14 +121,21 @@ static const char *shop =
 	"  \"egress\":[]},"
 	" {\"name\":\"lan\",\"ingress\":[{\"protocol\":\"all\",\"cidr\":\"10.0.1.0/24\"},"
 	"   {\"protocol\":\"all\",\"cidr\":\"10.0.1.0/25\"},{\"protocol\":\"all\",\"cidr\":\"10.0.3.0/24\"}],"
-	"  \"egress\":[{\"protocol\":\"udp\",\"ports\":\"53\",\"cidr\":\"10.0.0.2/32\"}]}],"
+	"  \"egress\":[{\"protocol\":\"udp\",\"ports\":\"53\",\"cidr\":\"10.0.0.2/32\"},"
+	"   {\"protocol\":\"tcp\",\"ports\":\"5432\",\"destination_group\":\"db\"},"
+	"   {\"protocol\":\"udp\",\"ports\":\"69\",\"destination_group\":\"db\"},"
+	"   {\"protocol\":\"all\",\"destination_group\":\"web\"},"
+	"   {\"protocol\":\"tcp\",\"ports\":\"22\",\"destination_group\":\"web\"},"
+	"   {\"protocol\":\"udp\",\"ports\":\"53\",\"destination_group\":\"web\"},"
+	"   {\"protocol\":\"icmp\",\"destination_group\":\"db\"}]}],"
 	"\"instances\":["
 	" {\"name\":\"web1\",\"subnet\":\"a\",\"security_groups\":[\"web\"]},"
 	" {\"name\":\"web2\",\"subnet\":\"a\",\"security_groups\":[\"web\",\"lan\"]},"
 	" {\"name\":\"bast\",\"subnet\":\"a\",\"security_groups\":[\"bastion\"]},"
 	" {\"name\":\"db1\",\"subnet\":\"b\",\"security_groups\":[\"db\"]},"
 	" {\"name\":\"dflt\",\"subnet\":\"b\"},"
-	" {\"name\":\"dflt2\",\"subnet\":\"b\"}]}]}";
+	" {\"name\":\"dflt2\",\"subnet\":\"b\"},"
+	" {\"name\":\"lan1\",\"subnet\":\"b\",\"security_groups\":[\"lan\"]}]}]}";
 
 void test_sg(void)
 {
@@ -120,7 +143,7 @@ void test_sg(void)
 	struct sg_objects o;
 	const struct vpc *v = &t->vpcs[0];
 	CHECK_INT(sg_compile(t, 0, &o), 0);
-	CHECK_INT(o.n_dispatch, 6);
+	CHECK_INT(o.n_dispatch, 7);
 	/* web1 and web2 differ; the two default instances share chains. */
 	CHECK(strcmp(o.dispatch[0].in_chain, o.dispatch[1].in_chain));
 	CHECK_STR(o.dispatch[4].in_chain, o.dispatch[5].in_chain);
@@ -162,6 +185,21 @@ void test_sg(void)
 								peers[p], protos[q], fields[f], got, want);
 					}
 	CHECK_INT(bad, 0);
+	/* web1's ingress: five rules naming bastion become its member set and three
+	 * lookups (proto, l4, icmp). lan1's egress: three naming db become two (l4,
+	 * icmp); of those naming web one allows all, so one plain group rule. */
+	size_t gset = 0, grule = 0;
+	for (size_t i = 0; i < o.n_chains; i++) {
+		const struct sg_chain *c = &o.chains[i];
+		if (strcmp(c->name, o.dispatch[0].in_chain) && strcmp(c->name, o.dispatch[6].out_chain))
+			continue;
+		for (size_t k = 0; k < c->n; k++) {
+			gset += c->r[k].kind == SGR_GROUP_SET;
+			grule += c->r[k].kind == SGR_GROUP;
+		}
+	}
+	CHECK_INT(gset, 5);
+	CHECK_INT(grule, 1);
 	/* Egress []: nothing leaves db1; no egress key: everything leaves web1. */
 	uint32_t any;
 	ip_parse("8.8.8.8", &any);
@@ -189,6 +227,13 @@ void test_sg(void)
 		json_array_append_new(rules, json_pack("{s:s,s:s,s:s}", "protocol", "tcp", "ports",
 						       i % 2 ? "8080" : "9000-9100", "cidr", c));
 	}
+	/* And 1,000 naming a group: still a few lookups. */
+	for (int i = 0; i < 1000; i++) {
+		char p[8];
+		snprintf(p, sizeof(p), "%d", 20000 + 2 * i);
+		json_array_append_new(rules, json_pack("{s:s,s:s,s:s}", "protocol", i % 3 ? "tcp" : "udp",
+						       "ports", p, "source_group", "bastion"));
+	}
 	struct vpc_err err;
 	struct compile_opts co = {.features = FEAT_ALL};
 	CHECK_INT(topo_compile(doc, &co, &t, &err), 0);
@@ -201,11 +246,18 @@ void test_sg(void)
 		if (!strcmp(o.chains[i].name, o.dispatch[0].in_chain))
 			rules_in_chain = o.chains[i].n;
 	CHECK(n_l4 >= 10000);
-	CHECK(rules_in_chain <= 6);
+	CHECK(rules_in_chain <= 8);
 	uint32_t src;
 	ip_parse("198.18.3.7", &src); /* i = 775: odd, port 8080 */
 	CHECK(chain_allows(&o, o.dispatch[0].in_chain, src, PROTO_TCP, 8080));
 	CHECK(!chain_allows(&o, o.dispatch[0].in_chain, src, PROTO_TCP, 9050));
+	uint32_t bast = t->vpcs[0].instances[2].private_ip;
+	CHECK(chain_allows(&o, o.dispatch[0].in_chain, bast, PROTO_TCP, 21996)); /* i = 998 */
+	CHECK(!chain_allows(&o, o.dispatch[0].in_chain, bast, PROTO_UDP, 21996));
+	CHECK(chain_allows(&o, o.dispatch[0].in_chain, bast, PROTO_UDP, 21998)); /* i = 999 */
+	CHECK(!chain_allows(&o, o.dispatch[0].in_chain, bast, PROTO_TCP, 21998));
+	CHECK(!chain_allows(&o, o.dispatch[0].in_chain, bast, PROTO_TCP, 21997));
+	CHECK(!chain_allows(&o, o.dispatch[0].in_chain, src, PROTO_TCP, 21996)); /* not a member */
 	sg_objects_free(&o);
 	topo_free(t);
 	json_decref(doc);
