@@ -21,10 +21,11 @@ rules, the one that admits the benchmark traffic last:
   - "all from group clients": lets in the client instance c1, whose traffic is
     measured (iperf3, connections per second).
 A group's rules have no order: vpcd compiles the CIDR rules of a group into
-nftables sets (one lookup per kind whatever their number) and each rule naming a
-group into a rule of its own, tried after the sets. So the rule admitting the
-client, naming a group, is tried last: a new flow from the client first misses
-every set, then every other group rule.
+nftables sets (one lookup per kind whatever their number), then the rules naming
+each group, in the order the groups first appear (a member set lookup and sets
+once a group is named three times or more, a rule per reference below that). So
+the rule admitting the client, the only one naming its group, is tried last: a
+new flow from the client first misses every set and every other group's rules.
 
 N = 0 is the VPC's default group on c1 and s1 (inbound from its own members),
 and for iptables a chain holding only the accepting rule.
