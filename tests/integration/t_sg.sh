@@ -65,7 +65,7 @@ tcp_no shop/bast 10.0.1.10 2300
 ping_ok shop/bast 10.0.1.10
 ping_no shop/app1 10.0.1.10
 out=$(ip netns exec "$NSP.shop" nft list ruleset)
-grep -q 'ip saddr @m_[0-9]*_bastion_[0-9a-f]* meta l4proto \. th dport' <<<"$out" &&
+grep -q 'ip saddr @m_[0-9]*_bastion_[0-9a-f]* ip saddr \. meta l4proto \. th dport @' <<<"$out" &&
 	ok "the rules naming bastion are set lookups" || fail "no set lookup after the bastion member set"
 
 # "egress": [] : db1 opens nothing, yet answers what its ingress allows.
