@@ -223,7 +223,8 @@ static const char *add_set(struct ctx *c, enum sgset_kind k, const char *tag, st
 	s->kind = k;
 	s->n = v->n;
 	s->e = arena_array(c->o->a, struct sg_elem, v->n ? v->n : 1);
-	memcpy(s->e, v->e, v->n * sizeof(*v->e));
+	if (v->n) /* a group without members has no elements, and no array */
+		memcpy(s->e, v->e, v->n * sizeof(*v->e));
 	free(v->e);
 	*v = (struct elems){0};
 	return arena_strdup(c->o->a, name);
@@ -524,7 +525,8 @@ int sg_compile(const struct topology *t, int vi, struct sg_objects *o)
 	for (size_t i = 0; i < v->n_instances; i++) {
 		const struct instance *in = &v->instances[i];
 		int *groups = arena_array(o->a, int, in->n_sgs);
-		memcpy(groups, in->sgs, in->n_sgs * sizeof(int));
+		if (in->n_sgs)
+			memcpy(groups, in->sgs, in->n_sgs * sizeof(int));
 		qsort0(groups, in->n_sgs, sizeof(int), cmp_int);
 		struct sg_dispatch *d = &o->dispatch[o->n_dispatch++];
 		d->ifindex = 1000 + in->id;
