@@ -56,6 +56,17 @@ static const struct sg_set *set_named(const struct sg_objects *o, const char *na
 	return NULL;
 }
 
+/* A rule's lookup in set s: the protocols its key has room for, then the tuple. */
+static bool set_lookup(const struct sg_rule_out *r, const struct sg_set *s, uint32_t peer,
+		       uint8_t proto, uint16_t field)
+{
+	if (r->set_kind == SGSET_ICMP && proto != PROTO_ICMP)
+		return false;
+	if (r->set_kind == SGSET_L4 && proto != PROTO_TCP && proto != PROTO_UDP)
+		return false;
+	return s && sg_set_match(s, peer, proto, field);
+}
+
 /* What the kernel does with the compiled chain. */
 static bool chain_allows(const struct sg_objects *o, const char *chain, uint32_t peer,
 			 uint8_t proto, uint16_t field)
@@ -73,11 +84,7 @@ static bool chain_allows(const struct sg_objects *o, const char *chain, uint32_t
 		case SGR_ANY:
 			return true;
 		case SGR_SET:
-			if (r->set_kind == SGSET_ICMP && proto != PROTO_ICMP)
-				break;
-			if (r->set_kind == SGSET_L4 && proto != PROTO_TCP && proto != PROTO_UDP)
-				break;
-			if (s && sg_set_match(s, peer, proto, field))
+			if (set_lookup(r, s, peer, proto, field))
 				return true;
 			break;
 		case SGR_GROUP:
@@ -86,13 +93,7 @@ static bool chain_allows(const struct sg_objects *o, const char *chain, uint32_t
 			break;
 		case SGR_GROUP_SET: {
 			const struct sg_set *m = set_named(o, r->members);
-			if (!m || !sg_set_match(m, peer, 0, 0))
-				break;
-			if (r->set_kind == SGSET_ICMP && proto != PROTO_ICMP)
-				break;
-			if (r->set_kind == SGSET_L4 && proto != PROTO_TCP && proto != PROTO_UDP)
-				break;
-			if (s && sg_set_match(s, peer, proto, field))
+			if (m && sg_set_match(m, peer, 0, 0) && set_lookup(r, s, peer, proto, field))
 				return true;
 			break;
 		}
