@@ -54,11 +54,11 @@ int vbpf_unpin(const char *vpc);
 /* Names of VPCs that have pins; free with netns_list_free(). */
 int vbpf_list_pinned(char ***names, size_t *n);
 
-/* Attaches both programs to a port of the router namespace the thread is in. */
 /* Where programs attach: classic tc (the default) or tcx, the other one when the
  * kernel lacks the preferred one. */
 enum vbpf_hook { VBPF_HOOK_UNKNOWN, VBPF_HOOK_TC, VBPF_HOOK_TCX };
 void vbpf_prefer_hook(enum vbpf_hook h);
+/* Attaches both programs to a port of the router namespace the thread is in. */
 int vbpf_attach(const struct vpc_bpf *b, int ifindex);
 bool vbpf_attached(const struct vpc_bpf *b, int ifindex);
 
