@@ -612,19 +612,22 @@ static void del_set(struct batch *x, const char *name)
 	set_msg(x, name, NFT_MSG_DELSET);
 }
 
-static void add_map(struct batch *x, const char *name)
+/* A map of 4-byte keys (ifindexes host-endian, or addresses) to verdicts or
+ * 4-byte data. Set ids only need to be unique within one batch. */
+static void add_map4(struct batch *x, const char *name, uint32_t key_type, uint32_t data_type)
 {
 	struct nftnl_set *s = set_obj(name);
 	static uint32_t map_id = 1u << 30;
+	bool verdicts = data_type == NFT_DATA_VERDICT;
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_IPV4);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 4);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, T_IFINDEX);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, verdicts ? 0 : 4);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, ++map_id);
-	/* Tell nft(8) the keys are host-endian ifindexes, so it prints them right. */
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+	/* Tell nft(8) ifindex keys are host-endian, so it prints them right. */
+	struct nftnl_udata_buf *ud = key_type == T_IFINDEX ? nftnl_udata_buf_alloc(64) : NULL;
 	if (ud) {
 		nftnl_udata_put_u32(ud, 0 /* NFTNL_UDATA_SET_KEYBYTEORDER */, 1 /* host */);
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
@@ -637,6 +640,11 @@ static void add_map(struct batch *x, const char *name)
 		batch_done(x);
 	}
 	nftnl_set_free(s);
+}
+
+static void add_map(struct batch *x, const char *name)
+{
+	add_map4(x, name, T_IFINDEX, NFT_DATA_VERDICT);
 }
 
 /* One dispatch entry: add (chain != NULL) or delete. */
@@ -943,21 +951,7 @@ int nft_sync(struct mnl_socket *nl, const struct sg_objects *w, const struct obs
 
 static void add_addr_map(struct batch *x, const char *name)
 {
-	struct nftnl_set *s = set_obj(name);
-	static uint32_t id = 1u << 29;
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_IPV4);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 4);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, T_IPADDR);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, T_IPADDR);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 4);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
-	nftnl_set_set_u32(s, NFTNL_SET_ID, ++id);
-	struct nlmsghdr *nlh = batch_msg(x, NFT_MSG_NEWSET, NLM_F_CREATE);
-	if (nlh) {
-		nftnl_set_nlmsg_build_payload(nlh, s);
-		batch_done(x);
-	}
-	nftnl_set_free(s);
+	add_map4(x, name, T_IPADDR, T_IPADDR);
 }
 
 static void add_hook_chain(struct batch *x, const char *name, const char *type, uint32_t hook,
