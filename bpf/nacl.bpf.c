@@ -59,36 +59,12 @@ struct {
 } tables SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, NACL_LPM_MAX);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct nacl_addr_key);
-	__type(value, __u32);
-} addr_lpm SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, NACL_LPM_MAX);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct nacl_l4_key);
-	__type(value, __u32);
-} l4_lpm SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NACL_BITS_MAX);
+	__uint(max_entries, NACL_BLOB_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct nacl_bits_key);
-	__type(value, struct nacl_chunk);
-} bits SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, NACL_RULES_MAX);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct nacl_rule_key);
-	__type(value, struct nacl_rule_val);
-} rules SEC(".maps");
+	__type(key, struct nacl_blob_key);
+	__type(value, struct nacl_blob_chunk);
+} blob SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -98,10 +74,11 @@ struct {
 	__type(value, struct nacl_counter);
 } counters SEC(".maps");
 
-/* The next table id (vpcd's, kept here so it survives a restart). */
+/* vpcd's: [NACL_SEQ_NEXT] the next table id (kept here so it survives a restart),
+ * [NACL_SEQ_ABI] the NACL_ABI this program and its maps were made for. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u32);
 } seq SEC(".maps");
@@ -126,8 +103,9 @@ static __always_inline __u32 ctz64(__u64 x)
 }
 
 struct scan {
-	__u32 table, cls_a, cls_b, nwords;
+	__u32 table, bits_a, bits_b, nwords;
 	__u32 found;
+	__u32 gone; /* the blob went away during the scan */
 	__u32 n_del;
 	__u32 del[NACL_PATCH_MAX]; /* rules of the table a patch takes away */
 };
@@ -142,29 +120,59 @@ static __always_inline __u64 deleted(const struct scan *s, __u32 w)
 	return m;
 }
 
+/* Word i of a table's blob; NULL when the table is gone. */
+static __always_inline __u64 *blob_word(__u32 table, __u32 i)
+{
+	struct nacl_blob_key k = {.table = table, .chunk = i / NACL_BLOB_CHUNK};
+	struct nacl_blob_chunk *c = bpf_map_lookup_elem(&blob, &k);
+	__u64 at = i % NACL_BLOB_CHUNK;
+	asm volatile("" : "+r"(at)); /* keep the check: the verifier cannot see at < CHUNK */
+	if (!c || at >= NACL_BLOB_CHUNK)
+		return NULL;
+	return &c->w[at];
+}
+
 /* bpf_loop callback: AND one word of the two class bitmaps; stop at a set bit.
- * (A 64-word inner loop per chunk is what one would write; the verifier gives up
- * on it, so each word looks its chunk up again. This is the slow path only.) */
+ * (Each word looks its chunk up again: simpler for the verifier than a loop
+ * within a chunk, and this is the slow path only.) */
 static long scan_word(__u32 w, void *ctx)
 {
 	struct scan *s = ctx;
-	struct nacl_bits_key ka = {.table = s->table, .cls = s->cls_a, .chunk = w / NACL_CHUNK_WORDS};
-	struct nacl_bits_key kb = {.table = s->table, .cls = s->cls_b, .chunk = w / NACL_CHUNK_WORDS};
-	struct nacl_chunk *a, *b;
 	if (w >= s->nwords)
 		return 1;
-	a = bpf_map_lookup_elem(&bits, &ka);
-	b = bpf_map_lookup_elem(&bits, &kb);
+	__u64 *a = blob_word(s->table, s->bits_a + w), *b = blob_word(s->table, s->bits_b + w);
 	if (!a || !b)
-		return 0; /* a chunk of zeros is not stored */
-	__u32 i = w & (NACL_CHUNK_WORDS - 1);
-	__u64 x = a->w[i] & b->w[i];
+		goto gone;
+	__u64 x = *a & *b;
 	if (x && s->n_del)
 		x &= ~deleted(s, w);
 	if (!x)
 		return 0;
 	s->found = w * 64 + ctz64(x);
 	return 1;
+gone:
+	s->gone = 1;
+	return 1;
+}
+
+/* The class of `key` among the n spans at word `off` of the table's blob (binary
+ * search); -1 when the table is gone. */
+static __always_inline __s64 span_class(__u32 table, __u32 off, __u32 n, __u32 key)
+{
+	__u32 lo = 0, hi = n;
+	__u64 *w;
+	for (int step = 0; step < NACL_SEARCH_STEPS && hi - lo > 1; step++) {
+		__u32 mid = (lo + hi) / 2;
+		if (!(w = blob_word(table, off + mid)))
+			return -1;
+		if ((__u32)(*w >> 32) <= key)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (!(w = blob_word(table, off + lo)))
+		return -1;
+	return (__u32)*w;
 }
 
 /* The rule of a patch that matches, if it comes before `v`'s. */
@@ -189,39 +197,30 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
 {
 	__u32 base = m->base;
 	struct nacl_table_meta *bm = bpf_map_lookup_elem(&tables, &base);
-	struct nacl_addr_key ak = {.prefixlen = 64, .addr = remote};
-	struct nacl_l4_key lk = {.prefixlen = 56};
-	__u32 tbe = bpf_htonl(base), *ca, *cl;
 	if (!bm)
 		return -1;
-	__builtin_memcpy(ak.table, &tbe, 4);
-	__builtin_memcpy(lk.table, &tbe, 4);
-	lk.data[0] = proto;
-	lk.data[1] = port >> 8;
-	lk.data[2] = port & 0xff;
-	ca = bpf_map_lookup_elem(&addr_lpm, &ak);
-	cl = bpf_map_lookup_elem(&l4_lpm, &lk);
-	if (!ca || !cl)
-		return -1; /* both tries hold a /0 entry for every live full table */
-	struct scan s = {.table = base, .cls_a = *ca, .cls_b = *cl, .nwords = bm->nwords,
+	__u32 nwords = bm->nwords;
+	__s64 ca = span_class(base, NACL_BLOB_ADDR(bm), bm->n_addr, bpf_ntohl(remote));
+	__s64 cl = span_class(base, NACL_BLOB_L4(bm), bm->n_l4, (__u32)proto << 16 | port);
+	if (ca < 0 || cl < 0)
+		return -1;
+	struct scan s = {.table = base, .bits_a = (__u32)ca * nwords,
+			 .bits_b = (__u32)cl * nwords, .nwords = nwords,
 			 .found = bm->nrules, .n_del = m->n_del};
 	__builtin_memcpy(s.del, m->del, sizeof(s.del));
 	bpf_loop(NACL_MAX_WORDS, scan_word, &s, 0);
-	/* A table is unpublished before its chunks go: if it is still there, no chunk
-	 * was missing because it was being deleted. */
-	if (!bpf_map_lookup_elem(&tables, &base))
+	if (s.gone)
 		return -1;
 	v->number = NACL_FINAL_DENY;
 	v->allow = 0;
 	v->tag = 0;
 	if (s.found < bm->nrules) {
-		struct nacl_rule_key rk = {.table = base, .idx = s.found};
-		struct nacl_rule_val *r = bpf_map_lookup_elem(&rules, &rk);
+		__u64 *r = blob_word(base, NACL_BLOB_RULES(bm) + s.found);
 		if (!r)
 			return -1;
-		v->number = r->number;
-		v->allow = r->allow;
-		v->tag = r->tag;
+		v->number = (__u32)(*r & 0xffff);
+		v->allow = (__u32)(*r >> 16 & 1);
+		v->tag = (__u32)(*r >> 32);
 	}
 	patch_match(m, remote, proto, port, v);
 	return 0;

@@ -31,9 +31,8 @@
 #endif
 
 static const char *const map_names[VM_N] = {
-	[VM_PORTS] = "ports",	[VM_SUBNETS] = "subnets", [VM_TABLES] = "tables",
-	[VM_ADDR] = "addr_lpm", [VM_L4] = "l4_lpm",	  [VM_BITS] = "bits",
-	[VM_RULES] = "rules",	[VM_COUNTERS] = "counters", [VM_VERDICTS] = "verdicts",
+	[VM_PORTS] = "ports",	    [VM_SUBNETS] = "subnets",	[VM_TABLES] = "tables",
+	[VM_BLOB] = "blob",	    [VM_COUNTERS] = "counters", [VM_VERDICTS] = "verdicts",
 	[VM_SEQ] = "seq",
 };
 
@@ -79,10 +78,8 @@ void vbpf_close(struct vpc_bpf *b)
 	for (int i = 0; i < VM_N; i++)
 		if (b->map[i] > 0)
 			close(b->map[i]);
-	for (size_t i = 0; i < b->n_known; i++) {
+	for (size_t i = 0; i < b->n_known; i++)
 		free(b->known[i].rules);
-		free(b->known[i].lpm);
-	}
 	free(b->known);
 	if (b->ports)
 		munmap(b->ports, PORTS_BYTES);
@@ -107,8 +104,8 @@ static uint32_t max_table_id(const struct vpc_bpf *b);
  * is higher). */
 static uint32_t next_table_id(const struct vpc_bpf *b)
 {
-	uint32_t zero = 0, seq = 0;
-	bpf_map_lookup_elem(b->map[VM_SEQ], &zero, &seq);
+	uint32_t key = NACL_SEQ_NEXT, seq = 0;
+	bpf_map_lookup_elem(b->map[VM_SEQ], &key, &seq);
 	uint32_t live = max_table_id(b) + 1;
 	return seq > live ? seq : live;
 }
@@ -161,9 +158,12 @@ int vbpf_open(const char *vpc, struct vpc_bpf *b)
 			return -ESTALE;
 		}
 	}
-	if (map_arrays(b)) {
+	/* The program's own version: pins of another program are stale too, even
+	 * with maps alike. */
+	uint32_t key = NACL_SEQ_ABI, abi = 0;
+	if (bpf_map_lookup_elem(b->map[VM_SEQ], &key, &abi) || abi != NACL_ABI || map_arrays(b)) {
 		vbpf_close(b);
-		return -ESTALE; /* not mappable: an older layout */
+		return -ESTALE;
 	}
 	b->next_table = next_table_id(b);
 	return 0;
@@ -238,10 +238,7 @@ static void skel_maps(struct nacl_bpf *skel, struct bpf_map **maps)
 	maps[VM_PORTS] = skel->maps.ports;
 	maps[VM_SUBNETS] = skel->maps.subnets;
 	maps[VM_TABLES] = skel->maps.tables;
-	maps[VM_ADDR] = skel->maps.addr_lpm;
-	maps[VM_L4] = skel->maps.l4_lpm;
-	maps[VM_BITS] = skel->maps.bits;
-	maps[VM_RULES] = skel->maps.rules;
+	maps[VM_BLOB] = skel->maps.blob;
 	maps[VM_COUNTERS] = skel->maps.counters;
 	maps[VM_VERDICTS] = skel->maps.verdicts;
 	maps[VM_SEQ] = skel->maps.seq;
@@ -284,7 +281,9 @@ int vbpf_create(const char *vpc, struct vpc_bpf *b)
 		e = -errno;
 		goto out;
 	}
-	if ((e = nacl_bpf__load(skel)))
+	uint32_t key = NACL_SEQ_ABI, abi = NACL_ABI;
+	if ((e = nacl_bpf__load(skel)) ||
+	    (e = bpf_map_update_elem(bpf_map__fd(skel->maps.seq), &key, &abi, BPF_ANY)))
 		goto out;
 	struct bpf_map *maps[VM_N];
 	skel_maps(skel, maps);
@@ -524,67 +523,32 @@ static int update_many(int fd, const void *keys, size_t ksz, const void *vals, s
 	return 0;
 }
 
-static int lpm_fill(int fd, uint32_t id, const struct nacl_lpm_entry *e, size_t n)
+static uint32_t blob_chunks(const struct nacl_table_meta *m)
 {
-	struct nacl_addr_key *k = calloc(n, sizeof(*k)); /* same layout as nacl_l4_key */
-	uint32_t *v = calloc(n, sizeof(*v)), be = htonl(id);
-	int r = -ENOMEM;
-	if (k && v) {
-		for (size_t i = 0; i < n; i++) {
-			k[i].prefixlen = 32 + e[i].prefixlen;
-			memcpy(k[i].table, &be, 4);
-			memcpy(&k[i].addr, e[i].data, 4);
-			v[i] = e[i].cls;
-		}
-		r = update_many(fd, k, sizeof(*k), v, sizeof(*v), (uint32_t)n);
-	}
-	free(k);
-	free(v);
-	return r;
+	return (uint32_t)((NACL_BLOB_WORDS(m) + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK);
 }
 
-static int bits_fill(int fd, uint32_t id, const struct nacl_table *t)
+/* A full table's blob (compiled in its final layout), in one batch of chunks. */
+static int blob_fill(int fd, uint32_t id, const struct nacl_table *t)
 {
-	uint32_t nchunks = (t->nwords + NACL_CHUNK_WORDS - 1) / NACL_CHUNK_WORDS;
-	size_t n = (size_t)t->nclasses * nchunks;
-	struct nacl_bits_key *k = calloc(n, sizeof(*k));
-	struct nacl_chunk *v = calloc(n, sizeof(*v));
-	static const struct nacl_chunk zero;
-	size_t used = 0;
-	int r = -ENOMEM;
-	if (k && v) {
-		/* A chunk of zeros is left out: the program reads a missing one as zeros. */
-		for (uint32_t c = 0; c < t->nclasses; c++)
-			for (uint32_t ch = 0; ch < nchunks; ch++) {
-				uint32_t w0 = ch * NACL_CHUNK_WORDS;
-				uint32_t nw = t->nwords - w0 < NACL_CHUNK_WORDS ? t->nwords - w0
-										: NACL_CHUNK_WORDS;
-				const uint64_t *src = t->bits + (size_t)c * t->nwords + w0;
-				if (!memcmp(src, zero.w, nw * 8))
-					continue;
-				k[used] = (struct nacl_bits_key){id, c, ch};
-				memcpy(v[used++].w, src, nw * 8);
-			}
-		r = update_many(fd, k, sizeof(*k), v, sizeof(*v), (uint32_t)used);
-	}
-	free(k);
-	free(v);
-	return r;
-}
-
-/* Rules. (Counters appear with the first packet a rule decides.) */
-static int rules_fill(const struct vpc_bpf *b, uint32_t id, const struct nacl_table *t)
-{
-	struct nacl_rule_key *k = calloc(t->nrules + 1, sizeof(*k));
-	int r = -ENOMEM;
+	uint32_t n = (uint32_t)(t->blob_words / NACL_BLOB_CHUNK);
+	struct nacl_blob_key *k = calloc(n, sizeof(*k));
+	int e = -ENOMEM;
 	if (k) {
-		for (uint32_t i = 0; i < t->nrules; i++)
-			k[i] = (struct nacl_rule_key){id, i};
-		r = update_many(b->map[VM_RULES], k, sizeof(*k), t->rules, sizeof(*t->rules),
-				t->nrules);
+		for (uint32_t c = 0; c < n; c++)
+			k[c] = (struct nacl_blob_key){id, c};
+		e = update_many(fd, k, sizeof(*k), t->bits, sizeof(struct nacl_blob_chunk), n);
 	}
 	free(k);
-	return r;
+	return e;
+}
+
+static void blob_drop(int fd, uint32_t id, const struct nacl_table_meta *m)
+{
+	for (uint32_t c = 0; c < blob_chunks(m); c++) {
+		struct nacl_blob_key k = {id, c};
+		bpf_map_delete_elem(fd, &k);
+	}
 }
 
 static struct vbpf_known *known_find(const struct vpc_bpf *b, uint32_t id)
@@ -601,34 +565,19 @@ static void known_drop(struct vpc_bpf *b, uint32_t id)
 	if (!k)
 		return;
 	free(k->rules);
-	free(k->lpm);
 	*k = b->known[--b->n_known];
 }
 
 /* Remembers what table `id` holds (a copy); without memory it is only forgotten. */
-static void known_add(struct vpc_bpf *b, uint32_t id, const struct nacl_rule *rules, size_t n,
-		      const struct nacl_table *t)
+static void known_add(struct vpc_bpf *b, uint32_t id, const struct nacl_rule *rules, size_t n)
 {
 	struct vbpf_known k = {.id = id, .n = n};
 	struct vbpf_known *grown = realloc(b->known, (b->n_known + 1) * sizeof(*grown));
 	if (!grown)
 		return;
 	b->known = grown;
-	k.rules = malloc((n + 1) * sizeof(*k.rules));
-	if (t) {
-		k.n_addr = t->n_addr;
-		k.n_l4 = t->n_l4;
-		k.lpm = malloc((t->n_addr + t->n_l4 + 1) * sizeof(*k.lpm));
-		if (k.lpm && t->n_addr)
-			memcpy(k.lpm, t->addr, t->n_addr * sizeof(*k.lpm));
-		if (k.lpm && t->n_l4)
-			memcpy(k.lpm + t->n_addr, t->l4, t->n_l4 * sizeof(*k.lpm));
-	}
-	if (!k.rules || (t && !k.lpm)) {
-		free(k.rules);
-		free(k.lpm);
+	if (!(k.rules = malloc((n + 1) * sizeof(*k.rules))))
 		return;
-	}
 	if (n)
 		memcpy(k.rules, rules, n * sizeof(*rules));
 	b->known[b->n_known++] = k;
@@ -638,8 +587,8 @@ static void known_add(struct vpc_bpf *b, uint32_t id, const struct nacl_rule *ru
  * meet another table. */
 static int take_id(struct vpc_bpf *b, uint32_t *id)
 {
-	uint32_t zero = 0, next = b->next_table + 1;
-	if (bpf_map_update_elem(b->map[VM_SEQ], &zero, &next, BPF_ANY))
+	uint32_t key = NACL_SEQ_NEXT, next = b->next_table + 1;
+	if (bpf_map_update_elem(b->map[VM_SEQ], &key, &next, BPF_ANY))
 		return -errno;
 	*id = b->next_table++;
 	return 0;
@@ -655,20 +604,19 @@ static int publish(const struct vpc_bpf *b, uint32_t id, const struct nacl_table
 int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct nacl_rule *rules,
 		   size_t n, uint32_t *id_out)
 {
+	struct nacl_table_meta m = {.nrules = t->nrules, .nwords = t->nwords, .hash = t->hash,
+				    .n_addr = (uint32_t)t->n_addr, .n_l4 = (uint32_t)t->n_l4,
+				    .nclasses = t->nclasses, .owner = t->owner};
 	uint32_t id;
 	int e = take_id(b, &id);
 	if (e)
 		return e;
-	struct nacl_table_meta m = {.nrules = t->nrules, .nwords = t->nwords, .hash = t->hash,
-				    .nclasses = t->nclasses, .owner = t->owner, .base = id};
-	known_add(b, id, rules, n, t);
-	if ((e = lpm_fill(b->map[VM_ADDR], id, t->addr, t->n_addr)) ||
-	    (e = lpm_fill(b->map[VM_L4], id, t->l4, t->n_l4)) ||
-	    (e = bits_fill(b->map[VM_BITS], id, t)) || (e = rules_fill(b, id, t)) ||
-	    (e = publish(b, id, &m))) {
-		vbpf_table_del(b, id);
+	m.base = id;
+	if ((e = blob_fill(b->map[VM_BLOB], id, t)) || (e = publish(b, id, &m))) {
+		blob_drop(b->map[VM_BLOB], id, &m);
 		return e;
 	}
+	known_add(b, id, rules, n);
 	*id_out = id;
 	return 0;
 }
@@ -698,7 +646,7 @@ int vbpf_patch_add(struct vpc_bpf *b, uint32_t base, uint64_t owner, const struc
 		nacl_patch_rule(&rules[add[i]], &m.add[i]);
 	if ((e = publish(b, id, &m)))
 		return e;
-	known_add(b, id, rules, n, NULL);
+	known_add(b, id, rules, n);
 	*id_out = id;
 	return 0;
 }
@@ -741,62 +689,16 @@ static void delete_where(int fd, size_t ksz, bool (*doomed)(const void *key, voi
 	free(list);
 }
 
-static bool lpm_of_table(const void *key, void *arg)
-{
-	const struct nacl_addr_key *k = key; /* the table id sits alike in both tries */
-	return !memcmp(k->table, arg, 4) && k->prefixlen >= 32;
-}
-
-/* Deletes the LPM entries of table `id` when their prefixes are not known. */
-static void lpm_purge(int fd, uint32_t id)
-{
-	uint32_t be = htonl(id);
-	delete_where(fd, sizeof(struct nacl_addr_key), lpm_of_table, &be);
-}
-
-/* Deletes the LPM entries of a table as compiled. */
-static void lpm_drop(int fd, uint32_t id, const struct nacl_lpm_entry *e, size_t n)
-{
-	uint32_t be = htonl(id);
-	for (size_t i = 0; i < n; i++) {
-		struct nacl_addr_key k = {.prefixlen = 32 + e[i].prefixlen};
-		memcpy(k.table, &be, 4);
-		memcpy(&k.addr, e[i].data, 4);
-		bpf_map_delete_elem(fd, &k);
-	}
-}
-
 int vbpf_table_del(struct vpc_bpf *b, uint32_t id)
 {
-	struct nacl_table_meta m = {0};
-	const struct vbpf_known *k = known_find(b, id);
-	bool known = !bpf_map_lookup_elem(b->map[VM_TABLES], &id, &m);
-	/* The entry that makes the table visible goes first. */
+	struct nacl_table_meta m;
+	bool live = !bpf_map_lookup_elem(b->map[VM_TABLES], &id, &m);
+	/* The entry that makes the table visible goes first. A packet that meets a
+	 * chunk missing takes the table for gone and reads the subnet again. */
 	bpf_map_delete_elem(b->map[VM_TABLES], &id);
-	if (known && m.base != id) { /* a patch has nothing else */
-		known_drop(b, id);
-		return 0;
-	}
-	if (k && k->lpm) {
-		lpm_drop(b->map[VM_ADDR], id, k->lpm, k->n_addr);
-		lpm_drop(b->map[VM_L4], id, k->lpm + k->n_addr, k->n_l4);
-	} else {
-		lpm_purge(b->map[VM_ADDR], id);
-		lpm_purge(b->map[VM_L4], id);
-	}
+	if (live && m.base == id)
+		blob_drop(b->map[VM_BLOB], id, &m);
 	known_drop(b, id);
-	if (!known)
-		return 0;
-	uint32_t nchunks = (m.nwords + NACL_CHUNK_WORDS - 1) / NACL_CHUNK_WORDS;
-	for (uint32_t c = 0; c < m.nclasses; c++)
-		for (uint32_t ch = 0; ch < nchunks; ch++) {
-			struct nacl_bits_key bk = {id, c, ch};
-			bpf_map_delete_elem(b->map[VM_BITS], &bk);
-		}
-	for (uint32_t i = 0; i < m.nrules; i++) {
-		struct nacl_rule_key rk = {id, i};
-		bpf_map_delete_elem(b->map[VM_RULES], &rk);
-	}
 	return 0;
 }
 

@@ -12,10 +12,7 @@ enum vbpf_map {
 	VM_PORTS,
 	VM_SUBNETS,
 	VM_TABLES,
-	VM_ADDR,
-	VM_L4,
-	VM_BITS,
-	VM_RULES,
+	VM_BLOB,
 	VM_COUNTERS,
 	VM_VERDICTS,
 	VM_SEQ,
@@ -23,13 +20,11 @@ enum vbpf_map {
 };
 
 /* What this process knows of a table it built: the rules (a patch needs its
- * base's), and a full table's LPM entries (to delete them without a walk). */
+ * base's). */
 struct vbpf_known {
 	uint32_t id;
 	struct nacl_rule *rules;
 	size_t n;
-	struct nacl_lpm_entry *lpm; /* n_addr address entries, then n_l4 */
-	size_t n_addr, n_l4;
 };
 
 struct vpc_bpf {

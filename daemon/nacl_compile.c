@@ -1,17 +1,17 @@
 /*
  * NACL rules -> classes and bitmaps (see vpc/nacl_abi.h for the idea).
  *
- * Address classes: one per distinct rule prefix plus 0.0.0.0/0. A longest-prefix
- * match on the remote address finds prefix P; the rules that match the address are
- * exactly those whose prefix contains P (a rule prefix inside P that contained the
- * address would itself be a longer match). So class(P) = class(parent of P) plus
- * the rules written with P.
+ * Address classes: one per distinct rule prefix plus 0.0.0.0/0. The rules that
+ * match an address are exactly those whose prefix contains the longest rule prefix
+ * P that contains the address (a rule prefix inside P that contained the address
+ * would itself be a longer match). So class(P) = class(parent of P) plus the rules
+ * written with P. The address axis is then cut into spans, each the class of the
+ * longest prefix covering it, which the program finds by binary search.
  *
  * L4 classes: per protocol that some rule names, the port axis (or ICMP type/code)
  * is cut at every rule's range boundary; each piece gets the bitmap of the rules
- * covering it (a sweep), equal neighbours merge, and pieces become LPM prefixes
- * under the protocol byte. Protocols no rule names share one class: the rules
- * for "all".
+ * covering it (a sweep), and equal neighbours merge. Protocols no rule names share
+ * one class: the rules for "all".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -162,6 +162,31 @@ static void *grow_push(struct grow *g)
 	return (char *)g->p + g->elem * g->n++;
 }
 
+static int span_push(struct grow *g, uint32_t start, uint32_t cls)
+{
+	struct nacl_span *sp = grow_push(g);
+	if (!sp)
+		return -ENOMEM;
+	*sp = (struct nacl_span){start, cls};
+	return 0;
+}
+
+/* Spans pushed in order of their starts: of several with one start the last
+ * counts, and a span of the class before it is no span. */
+static void spans_tidy(struct grow *g)
+{
+	struct nacl_span *sp = g->p;
+	size_t k = 0;
+	for (size_t i = 0; i < g->n; i++) {
+		if (k && sp[k - 1].start == sp[i].start)
+			k--;
+		if (k && sp[k - 1].cls == sp[i].cls)
+			continue;
+		sp[k++] = sp[i];
+	}
+	g->n = k;
+}
+
 /* Class bitmaps are appended to one array of words. */
 struct bitset {
 	uint64_t *w;
@@ -210,12 +235,46 @@ static struct pfx *find_pfx(struct pfx *arr, size_t n, uint32_t addr, uint8_t le
 	return bsearch0(&key, arr, n, sizeof(key), cmp_pfx);
 }
 
-static void be32_put(uint8_t *d, uint32_t v)
+static int cmp_pfx_start(const void *a, const void *b)
 {
-	d[0] = (uint8_t)(v >> 24);
-	d[1] = (uint8_t)(v >> 16);
-	d[2] = (uint8_t)(v >> 8);
-	d[3] = (uint8_t)v;
+	const struct pfx *x = a, *y = b;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* The address axis cut into spans: the prefixes by start, outer ones first; a
+ * stack holds those that cover the current point. */
+static int addr_spans(struct pfx *p, size_t np, struct nacl_table *t)
+{
+	struct grow g = {.elem = sizeof(struct nacl_span)};
+	struct {
+		uint64_t end;
+		uint32_t cls;
+	} open[33];
+	int top = 0;
+	qsort0(p, np, sizeof(*p), cmp_pfx_start);
+	for (size_t i = 0; i <= np; i++) {
+		uint64_t start = i < np ? p[i].addr : (uint64_t)1 << 32;
+		while (top && open[top - 1].end < start) {
+			uint64_t after = open[--top].end + 1;
+			if (top && after <= UINT32_MAX && span_push(&g, (uint32_t)after, open[top - 1].cls))
+				goto nomem;
+		}
+		if (i == np)
+			break;
+		if (span_push(&g, p[i].addr, p[i].cls))
+			goto nomem;
+		open[top].end = (uint64_t)p[i].addr + ((uint64_t)1 << (32 - p[i].len)) - 1;
+		open[top++].cls = p[i].cls;
+	}
+	spans_tidy(&g);
+	t->addr = g.p;
+	t->n_addr = g.n;
+	return 0;
+nomem:
+	free(g.p);
+	return -ENOMEM;
 }
 
 static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
@@ -239,8 +298,7 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
 	/* The rules written with each prefix, as linked lists in rule order. */
 	first = malloc(np * sizeof(size_t));
 	next = malloc((n + 1) * sizeof(size_t));
-	t->addr = calloc(np, sizeof(*t->addr));
-	if (!first || !next || !t->addr)
+	if (!first || !next)
 		goto out;
 	for (size_t i = 0; i < np; i++)
 		first[i] = SIZE_MAX;
@@ -266,12 +324,8 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
 		}
 		for (size_t j = first[i]; j != SIZE_MAX; j = next[j])
 			set_bit(row, j);
-		t->addr[i].prefixlen = p[i].len;
-		be32_put(t->addr[i].data, p[i].addr);
-		t->addr[i].cls = p[i].cls;
 	}
-	t->n_addr = np;
-	err = 0;
+	err = addr_spans(p, np, t);
 out:
 	free(first);
 	free(next);
@@ -280,31 +334,6 @@ out:
 }
 
 /* ---- L4 classes ---- */
-
-/* Appends LPM prefixes covering [lo, hi] of protocol `proto` (prefix 8 + k). */
-static int l4_prefixes(struct grow *g, uint8_t proto, uint32_t lo, uint32_t hi, uint32_t cls)
-{
-	while (lo <= hi) {
-		uint32_t size = 1;
-		/* The largest aligned block starting at lo that fits. */
-		while (size < 65536 && !(lo & size) && lo + size * 2 - 1 <= hi)
-			size *= 2;
-		int bits = 0;
-		while ((1u << bits) < size)
-			bits++;
-		struct nacl_lpm_entry *e = grow_push(g);
-		if (!e)
-			return -ENOMEM;
-		e->prefixlen = 8 + 16 - (uint32_t)bits;
-		e->data[0] = proto;
-		e->data[1] = (uint8_t)(lo >> 8);
-		e->data[2] = (uint8_t)lo;
-		e->data[3] = 0;
-		e->cls = cls;
-		lo += size;
-	}
-	return 0;
-}
 
 struct event {
 	uint32_t at;
@@ -320,7 +349,7 @@ static int cmp_event(const void *a, const void *b)
 
 static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, struct nacl_table *t)
 {
-	struct grow g = {.elem = sizeof(struct nacl_lpm_entry)};
+	struct grow g = {.elem = sizeof(struct nacl_span)};
 	struct event *ev = calloc(2 * n + 1, sizeof(*ev));
 	uint64_t *cur = calloc(bs->nwords, sizeof(uint64_t));
 	bool named[256] = {false};
@@ -338,18 +367,16 @@ static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, st
 			set_bit(other, i);
 		else
 			named[r[i].m.proto] = true;
-	struct nacl_lpm_entry *def = grow_push(&g);
-	if (!def)
-		goto out;
-	*def = (struct nacl_lpm_entry){.prefixlen = 0, .cls = other_cls};
-
-	for (int proto = 0; proto < 256; proto++) {
-		if (!named[proto])
+	for (uint32_t proto = 0; proto < 256; proto++) {
+		if (!named[proto]) {
+			if (span_push(&g, proto << 16, other_cls))
+				goto out;
 			continue;
+		}
 		size_t ne = 0;
 		for (size_t i = 0; i < n; i++) {
 			uint32_t lo, hi;
-			if (r[i].m.proto != PROTO_ALL && r[i].m.proto != proto)
+			if (r[i].m.proto != PROTO_ALL && r[i].m.proto != (int)proto)
 				continue;
 			rule_range(&r[i], &lo, &hi);
 			ev[ne++] = (struct event){lo, (uint32_t)i, true};
@@ -360,7 +387,6 @@ static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, st
 		size_t e = 0;
 		uint32_t start = 0;
 		int64_t last_cls = -1;
-		uint32_t run_lo = 0;
 		while (start <= 65535) {
 			while (e < ne && ev[e].at == start) {
 				if (ev[e].start)
@@ -375,21 +401,18 @@ static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, st
 			/* Merge with the previous piece when the rules are the same. */
 			if (last_cls < 0 ||
 			    memcmp(bs->w + (size_t)last_cls * bs->nwords, cur, bs->nwords * 8)) {
-				if (last_cls >= 0 &&
-				    l4_prefixes(&g, (uint8_t)proto, run_lo, start - 1, (uint32_t)last_cls))
-					goto out;
 				uint64_t *row = class_new(bs);
 				if (!row)
 					goto out;
 				memcpy(row, cur, bs->nwords * sizeof(uint64_t));
 				last_cls = (int64_t)(bs->nclasses - 1);
-				run_lo = start;
+				if (span_push(&g, proto << 16 | start, (uint32_t)last_cls))
+					goto out;
 			}
 			start = end + 1;
 		}
-		if (l4_prefixes(&g, (uint8_t)proto, run_lo, 65535, (uint32_t)last_cls))
-			goto out;
 	}
+	spans_tidy(&g);
 	t->l4 = g.p;
 	t->n_l4 = g.n;
 	g.p = NULL;
@@ -399,6 +422,53 @@ out:
 	free(ev);
 	free(cur);
 	return err;
+}
+
+#define RESERVE_MAX ((size_t)1 << 30)
+
+/* Words the blob can need at most: a class per distinct prefix and /0; the class
+ * of unnamed protocols; per named protocol, two per rule that applies to it (each
+ * range opens and closes a piece) and one; then the spans (at most two per
+ * prefix, one per L4 class and per protocol), the rules, and a chunk's rounding. */
+static size_t blob_bound(const struct nacl_rule *r, size_t n, size_t nwords)
+{
+	size_t per_proto[256] = {0}, all = 0, classes = n + 2;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].m.proto == PROTO_ALL)
+			all++;
+		else
+			per_proto[r[i].m.proto]++;
+	for (int p = 0; p < 256; p++)
+		if (per_proto[p])
+			classes += 2 * (per_proto[p] + all) + 1;
+	return classes * nwords + 2 * (n + 2) + classes + 256 + n + NACL_BLOB_CHUNK;
+}
+
+/* The spans and rules after the bitmaps, and zeros to the end of the last chunk. */
+static int blob_finish(struct bitset *bs, struct nacl_table *t)
+{
+	size_t rows = bs->nclasses * bs->nwords;
+	size_t words = rows + t->n_addr + t->n_l4 + t->nrules;
+	size_t total = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK * NACL_BLOB_CHUNK;
+	if (total > bs->cap * bs->nwords) {
+		uint64_t *w = realloc(bs->w, total * sizeof(uint64_t));
+		if (!w)
+			return -ENOMEM;
+		bs->w = w;
+		bs->cap = total / bs->nwords;
+	}
+	uint64_t *at = bs->w + rows;
+	for (size_t i = 0; i < t->n_addr; i++)
+		*at++ = NACL_SPAN(t->addr[i].start, t->addr[i].cls);
+	for (size_t i = 0; i < t->n_l4; i++)
+		*at++ = NACL_SPAN(t->l4[i].start, t->l4[i].cls);
+	for (size_t i = 0; i < t->nrules; i++)
+		*at++ = NACL_RULE(t->rules[i].number, t->rules[i].allow, t->rules[i].tag);
+	memset(at, 0, (total - words) * sizeof(uint64_t));
+	t->bits = bs->w;
+	t->blob_words = total;
+	t->nclasses = (uint32_t)bs->nclasses;
+	return 0;
 }
 
 int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *t)
@@ -415,16 +485,20 @@ int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nac
 	t->rules = calloc(n + 1, sizeof(*t->rules));
 	if (!t->rules)
 		return -ENOMEM;
+	/* The whole blob's room at once: growing it by copying costs more than the
+	 * compile itself at 10,000 rules. Only the words written are ever touched. */
+	size_t bound = blob_bound(r, n, bs.nwords);
+	if (bound * sizeof(uint64_t) <= RESERVE_MAX && (bs.w = malloc(bound * sizeof(uint64_t))))
+		bs.cap = bound / bs.nwords;
 	for (size_t i = 0; i < n; i++)
 		t->rules[i] = (struct nacl_rule_val){.number = r[i].number, .allow = r[i].allow,
 						     .tag = nacl_rule_tag(&r[i])};
-	if ((err = addr_classes(r, n, &bs, t)) || (err = l4_classes(r, n, &bs, t))) {
+	if ((err = addr_classes(r, n, &bs, t)) || (err = l4_classes(r, n, &bs, t)) ||
+	    (err = blob_finish(&bs, t))) {
 		free(bs.w);
 		nacl_table_free(t);
 		return err;
 	}
-	t->bits = bs.w;
-	t->nclasses = (uint32_t)bs.nclasses;
 	return 0;
 }
 
@@ -439,34 +513,27 @@ void nacl_table_free(struct nacl_table *t)
 
 /* ---- the BPF program's decision, in C ---- */
 
-static uint32_t be32_get(const uint8_t *d)
+/* The class of the span that holds `key` (binary search, as the program does it). */
+static uint32_t span_class(const struct nacl_span *sp, size_t n, uint32_t key)
 {
-	return (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-}
-
-static const struct nacl_lpm_entry *lpm(const struct nacl_lpm_entry *e, size_t n, uint32_t key,
-					uint32_t width)
-{
-	const struct nacl_lpm_entry *best = NULL;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t plen = e[i].prefixlen;
-		uint32_t mask = plen ? ~0u << (width - plen) : 0;
-		uint32_t v = be32_get(e[i].data) >> (32 - width);
-		if ((key & mask) == (v & mask) && (!best || plen > best->prefixlen))
-			best = &e[i];
+	size_t lo = 0, hi = n;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (sp[mid].start <= key)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return best;
+	return sp[lo].cls;
 }
 
 size_t nacl_match_table(const struct nacl_table *t, uint32_t remote, uint8_t proto,
 			uint16_t field)
 {
-	const struct nacl_lpm_entry *a = lpm(t->addr, t->n_addr, remote, 32);
-	const struct nacl_lpm_entry *l = lpm(t->l4, t->n_l4, (uint32_t)proto << 16 | field, 24);
-	if (!a || !l)
-		return t->nrules;
+	uint32_t a = span_class(t->addr, t->n_addr, remote);
+	uint32_t l = span_class(t->l4, t->n_l4, (uint32_t)proto << 16 | field);
 	for (uint32_t w = 0; w < t->nwords; w++) {
-		uint64_t x = t->bits[a->cls * t->nwords + w] & t->bits[l->cls * t->nwords + w];
+		uint64_t x = t->bits[a * t->nwords + w] & t->bits[l * t->nwords + w];
 		if (x) {
 			size_t i = w * 64 + (size_t)__builtin_ctzll(x);
 			return i < t->nrules ? i : t->nrules;

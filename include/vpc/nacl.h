@@ -11,19 +11,33 @@
 #include "vpc/model.h"
 #include "vpc/nacl_abi.h"
 
-struct nacl_lpm_entry {
-	uint32_t prefixlen; /* within the table: 0..32 (address) or 0..24 (l4) */
-	uint8_t data[4];    /* address, or protocol + port, big-endian */
-	uint32_t cls;
+/* A rule's tag tells its versions apart: a rule replaced under the same number
+ * counts from zero. */
+struct nacl_rule_val {
+	uint32_t number;
+	uint32_t allow;
+	uint32_t tag;
+};
+
+/* One piece of an axis: the keys from `start` up to the next span's start belong
+ * to class `cls`. Address axis: the remote address (host order); L4 axis:
+ * protocol << 16 | port (or ICMP type << 8 | code). A table's spans are sorted
+ * and the first starts at 0. */
+struct nacl_span {
+	uint32_t start, cls;
 };
 
 struct nacl_table {
 	uint32_t nrules, nwords, nclasses;
 	uint64_t hash, owner;
 	struct nacl_rule_val *rules; /* nrules */
-	uint64_t *bits;		     /* nclasses * nwords */
-	struct nacl_lpm_entry *addr, *l4;
+	struct nacl_span *addr, *l4;
 	size_t n_addr, n_l4;
+	/* The blob as the program reads it (vpc/nacl_abi.h): the class bitmaps,
+	 * nclasses * nwords words, then the spans and rules; blob_words is a whole
+	 * number of chunks, the tail zeros. */
+	uint64_t *bits;
+	size_t blob_words;
 };
 
 /* Rules must be sorted by number (as the compiler of the topology leaves them). */

@@ -8,23 +8,26 @@
  *   ports[port id]      -> the instance behind the port (address, MAC, checks, subnet)
  *   subnets[subnet id]  -> the subnet's prefix and its NACL tables (inbound, outbound)
  *   a NACL table, by table id:
- *     tables     {rules, words per bitmap, content hash, owner, base, patch}
- *     addr_lpm   (table, remote address) -> address class
- *     l4_lpm     (table, protocol, port or ICMP type << 8 | code) -> l4 class
- *     bits       (table, class, chunk) -> 64 words of the class's rule bitmap
- *     rules      (table, index) -> {rule number, allow}
+ *     tables     {rules, words per bitmap, spans, content hash, owner, base, patch}
+ *     blob       (table, chunk) -> NACL_BLOB_CHUNK words of the table's blob,
+ *                the 64-bit words that hold its bitmaps, spans and rules (layout
+ *                below). vpcd compiles a table straight into this layout and
+ *                stores it with one batch update: a table of 1,000 rules takes a
+ *                few chunks, one of 10,000 rules a few hundred
  *   counters     (owner, rule number, rule tag) -> per-CPU packets/bytes; the
  *                owner is the NACL and direction, the tag a hash of the rule, so
  *                counts outlive table versions but not a rule's replacement
- * The first rule (lowest number) set in bits[address class] & bits[l4 class]
- * decides; a verdict cache keyed by (table, address, protocol, port) makes the
- * common case one hash lookup whatever the number of rules.
+ * A binary search over the address spans gives the remote address's class, one
+ * over the L4 spans the class of (protocol, port or ICMP type << 8 | code); the
+ * first rule (lowest number) set in both classes' bitmaps decides. A verdict cache
+ * keyed by (table, address, protocol, port) makes the common case one hash lookup
+ * whatever the number of rules.
  *
  * Tables are never edited in place: a change builds a new table under a new id and
  * flips the subnet's entry to it with one 4-byte store (vpcd maps the ports and
  * subnets arrays), so a packet is judged by the old rules or the new ones, never
- * by a mix. A retired table loses its `tables`
- * entry first; a packet that still meets the old id re-reads the subnet. Ids come
+ * by a mix. A retired table loses its `tables` entry first, then its chunks; a
+ * packet that still meets the old id, or a missing chunk, re-reads the subnet. Ids come
  * from `seq` and are never reused, so no cached verdict can outlive its table.
  *
  * A small change does not rebuild a big table: the new table is a patch, only a
@@ -36,23 +39,40 @@
 #ifndef VPC_NACL_ABI_H
 #define VPC_NACL_ABI_H
 
-#ifdef __BPF__
 #include <linux/types.h>
-#else
-#include <linux/types.h>
-#endif
+
+/* Pins made for another version of the program or its maps are not used: bump
+ * this with any change to either. */
+#define NACL_ABI	   2
+#define NACL_SEQ_NEXT	   0
+#define NACL_SEQ_ABI	   1
 
 #define NACL_MAX_PORTS	   8192 /* port ids (instances + NAT gateways of a VPC) */
 #define NACL_MAX_SUBNETS   8192
 #define NACL_MAX_TABLES	   4096 /* live table ids per VPC, old and new together */
 #define NACL_MAX_RULES	   16384
 #define NACL_MAX_WORDS	   (NACL_MAX_RULES / 64 + 1)
-#define NACL_CHUNK_WORDS   64 /* a bitmap is stored in chunks of 64 words (4096 rules) */
-#define NACL_MAX_CHUNKS	   ((NACL_MAX_WORDS + NACL_CHUNK_WORDS - 1) / NACL_CHUNK_WORDS)
-#define NACL_LPM_MAX	   (1 << 22)
-#define NACL_BITS_MAX	   (1 << 20)
-#define NACL_RULES_MAX	   (1 << 20)
+#define NACL_RULES_MAX	   (1 << 20) /* counters of all tables together */
+/* Words per blob chunk: with the kernel's element header, one chunk stays within
+ * 64 KiB (a power of two: the kernel allocates no more than it needs). */
+#define NACL_BLOB_CHUNK	   8176
+#define NACL_BLOB_MAX	   65536 /* chunks of all tables together */
 #define NACL_CACHE_ENTRIES 65536
+#define NACL_SEARCH_STEPS  20 /* binary search: 2^20 spans > 2 * NACL_MAX_RULES + 257 */
+
+/*
+ * A full table's blob, in words: nclasses bitmaps of nwords words each, n_addr
+ * address spans, n_l4 L4 spans, then nrules rules (counts in its `tables` entry).
+ * Span: start << 32 | class, sorted by start, the first starting at 0.
+ * Rule: number | allow << 16 | tag << 32.
+ */
+#define NACL_BLOB_ADDR(m)     ((m)->nclasses * (m)->nwords)
+#define NACL_BLOB_L4(m)	      (NACL_BLOB_ADDR(m) + (m)->n_addr)
+#define NACL_BLOB_RULES(m)    (NACL_BLOB_L4(m) + (m)->n_l4)
+#define NACL_BLOB_WORDS(m)    ((__u64)NACL_BLOB_RULES(m) + (m)->nrules)
+#define NACL_SPAN(start, cls) ((__u64)(start) << 32 | (cls))
+#define NACL_RULE(number, allow, tag) \
+	((__u64)(number) | (__u64)((allow) ? 1 : 0) << 16 | (__u64)(tag) << 32)
 
 #define PORT_F_VALID  1
 #define PORT_F_SRCDST 2 /* source/destination check on */
@@ -109,6 +129,7 @@ struct nacl_table_meta {
 	__u32 nrules;
 	__u32 nwords;
 	__u64 hash;  /* identifies the table: its NACL, direction and rules */
+	__u32 n_addr, n_l4; /* spans in the blob */
 	__u32 nclasses;
 	__u32 base;  /* the full table whose classes and rules it uses: itself, or the
 		      * table a patch applies to */
@@ -118,27 +139,13 @@ struct nacl_table_meta {
 	struct nacl_patch_rule add[NACL_PATCH_MAX];
 };
 
-struct nacl_bits_key {
+struct nacl_blob_key {
 	__u32 table;
-	__u32 cls;
 	__u32 chunk;
 };
 
-struct nacl_chunk {
-	__u64 w[NACL_CHUNK_WORDS];
-};
-
-struct nacl_rule_key {
-	__u32 table;
-	__u32 idx;
-};
-
-/* A rule's tag tells its versions apart: a rule replaced under the same number
- * counts from zero. */
-struct nacl_rule_val {
-	__u32 number;
-	__u32 allow;
-	__u32 tag;
+struct nacl_blob_chunk {
+	__u64 w[NACL_BLOB_CHUNK];
 };
 
 struct nacl_counter_key {

@@ -321,6 +321,41 @@ static void patches_random(void)
 	CHECK(made >= 40); /* most edits fit in a patch */
 }
 
+/* Random full tables of a few rules to a few thousand (blobs of one chunk to
+ * several): the program's verdict is the verdict of a plain first-match scan. */
+static void tables_random(void)
+{
+	static const uint32_t remotes[] = {0x0a000205, 0x0a000206, 0x0a010101, 0xc0000201, 0xc0000281,
+					   0xc6120001, 0xc6130505, 0xcb007101};
+	static const int protos[] = {6, 17, 1, 47, 50};
+	static const size_t sizes[] = {5, 300, 3000, 9000};
+	int failures = 0;
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		size_t n = sizes[z];
+		struct nacl_rule *r = calloc(n, sizeof(*r));
+		for (size_t i = 0; i < n; i++)
+			r[i] = random_rule((uint16_t)(i * 3 + 1));
+		uint32_t id = table_of("random full", r, n);
+		struct nacl_table_meta m;
+		CHECK_INT(vbpf_table_info(&b, id, &m), 0);
+		CHECK(n < 3000 || NACL_BLOB_WORDS(&m) > 2 * NACL_BLOB_CHUNK);
+		use(id, id);
+		for (int k = 0; k < 300; k++) {
+			uint32_t remote = remotes[rnd() % 8];
+			uint8_t proto = (uint8_t)protos[rnd() % 5];
+			uint16_t field = proto == 1 ? (uint16_t)((rnd() % 10) << 8 | rnd() % 4)
+				       : proto > 17 ? 0 : (uint16_t)(rnd() % 130);
+			size_t i = nacl_match_linear(r, n, remote, proto, field);
+			int expect = i < n && r[i].allow ? TC_ACT_OK : TC_ACT_SHOT;
+			if (in_from(remote, proto, field) != expect && failures++ < 5)
+				fprintf(stderr, "full table of %zu: %08x proto %u field %u: rule %zu\n", n,
+					remote, proto, field, i);
+		}
+		free(r);
+	}
+	CHECK_INT(failures, 0);
+}
+
 int main(void)
 {
 	if (geteuid()) {
@@ -456,26 +491,27 @@ int main(void)
 	 * map, so a restarted vpcd cannot meet a verdict cached under an old table. */
 	CHECK_INT(vbpf_table_del(&b, same), 0);
 	CHECK(vbpf_table_info(&b, same, &m1) == -ENOENT);
-	size_t lpm_before = map_size(b.map[VM_ADDR]) + map_size(b.map[VM_L4]);
-	size_t rules_before = map_size(b.map[VM_RULES]);
+	size_t chunks_before = map_size(b.map[VM_BLOB]);
 	uint32_t after = table(one, 1), zero = 0, seq = 0;
 	CHECK(after > same);
 	CHECK_INT(bpf_map_lookup_elem(b.map[VM_SEQ], &zero, &seq), 0);
 	CHECK_INT(seq, after + 1);
-	/* Deleting a table takes all its entries with it: known to this process (by
-	 * key), or not (after a restart: by walking the tries). */
+	/* Deleting a table takes its blob with it, whether this process knows the
+	 * table or not (after a restart). */
+	CHECK_INT(map_size(b.map[VM_BLOB]), chunks_before + 1);
 	CHECK_INT(vbpf_table_del(&b, after), 0);
-	CHECK_INT(map_size(b.map[VM_ADDR]) + map_size(b.map[VM_L4]), lpm_before);
+	CHECK_INT(map_size(b.map[VM_BLOB]), chunks_before);
 	after = table(two, 2);
 	size_t known = b.n_known;
 	b.n_known = 0; /* forget, as a restarted vpcd would */
 	CHECK_INT(vbpf_table_del(&b, after), 0);
 	b.n_known = known;
-	CHECK_INT(map_size(b.map[VM_ADDR]) + map_size(b.map[VM_L4]), lpm_before);
-	CHECK_INT(map_size(b.map[VM_RULES]), rules_before);
+	CHECK_INT(map_size(b.map[VM_BLOB]), chunks_before);
+	CHECK(vbpf_table_info(&b, after, &m1) == -ENOENT);
 
 	patches();
 	patches_random();
+	tables_random();
 
 	/* Source/destination check. */
 	use(def, def);
