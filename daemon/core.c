@@ -8,6 +8,7 @@
 #include "core.h"
 #include "log.h"
 #include "state.h"
+#include "vpc/nacl.h"
 
 /* What this build realizes in the kernel; the rest is refused as not supported yet. */
 #define VPCD_FEATURES FEAT_ALL
@@ -225,11 +226,15 @@ bool vpcd_tidy(struct vpcd *d, bool idle)
 		log_debug("tidied up in %.2f ms; %zu NACL patches in use", mono_ms() - t0, d->patches);
 		d->tidy_due = false;
 	}
-	return d->patches > 0;
+	/* The memory kept for the next NACL compile goes once things are quiet. */
+	if (idle)
+		nacl_compile_trim();
+	return d->patches > 0 || nacl_compile_kept();
 }
 
 void vpcd_close(struct vpcd *d)
 {
+	nacl_compile_trim();
 	kernel_close(&d->k);
 	json_decref(d->desired);
 	json_decref(d->alloc);

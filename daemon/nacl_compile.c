@@ -218,24 +218,10 @@ static void set_bit(uint64_t *row, size_t i)
 struct pfx {
 	uint32_t addr;
 	uint8_t len;
-	uint32_t cls;
 };
 
+/* By start, outer prefixes first. */
 static int cmp_pfx(const void *a, const void *b)
-{
-	const struct pfx *x = a, *y = b;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-static struct pfx *find_pfx(struct pfx *arr, size_t n, uint32_t addr, uint8_t len)
-{
-	struct pfx key = {.addr = addr, .len = len};
-	return bsearch0(&key, arr, n, sizeof(key), cmp_pfx);
-}
-
-static int cmp_pfx_start(const void *a, const void *b)
 {
 	const struct pfx *x = a, *y = b;
 	if (x->addr != y->addr)
@@ -243,51 +229,25 @@ static int cmp_pfx_start(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-/* The address axis cut into spans: the prefixes by start, outer ones first; a
- * stack holds those that cover the current point. */
-static int addr_spans(struct pfx *p, size_t np, struct nacl_table *t)
+/* One sweep over the prefixes by start: a stack holds those that cover the
+ * current point, so a prefix's parent is the top of the stack when it comes, and
+ * the spans of the address axis fall out between pushes and pops. */
+static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
+			struct nacl_table *t)
 {
 	struct grow g = {.elem = sizeof(struct nacl_span)};
+	struct pfx *p = calloc(n + 1, sizeof(*p));
+	size_t *first = NULL, *next = NULL, np = 0;
 	struct {
 		uint64_t end;
 		uint32_t cls;
 	} open[33];
-	int top = 0;
-	qsort0(p, np, sizeof(*p), cmp_pfx_start);
-	for (size_t i = 0; i <= np; i++) {
-		uint64_t start = i < np ? p[i].addr : (uint64_t)1 << 32;
-		while (top && open[top - 1].end < start) {
-			uint64_t after = open[--top].end + 1;
-			if (top && after <= UINT32_MAX && span_push(&g, (uint32_t)after, open[top - 1].cls))
-				goto nomem;
-		}
-		if (i == np)
-			break;
-		if (span_push(&g, p[i].addr, p[i].cls))
-			goto nomem;
-		open[top].end = (uint64_t)p[i].addr + ((uint64_t)1 << (32 - p[i].len)) - 1;
-		open[top++].cls = p[i].cls;
-	}
-	spans_tidy(&g);
-	t->addr = g.p;
-	t->n_addr = g.n;
-	return 0;
-nomem:
-	free(g.p);
-	return -ENOMEM;
-}
-
-static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
-			struct nacl_table *t)
-{
-	struct pfx *p = calloc(n + 1, sizeof(*p));
-	size_t *first = NULL, *next = NULL, np = 0;
-	int err = -ENOMEM;
+	int top = 0, err = -ENOMEM;
 	if (!p)
 		return -ENOMEM;
-	p[np++] = (struct pfx){0, 0, 0};
+	p[np++] = (struct pfx){0, 0};
 	for (size_t i = 0; i < n; i++)
-		p[np++] = (struct pfx){r[i].cidr.addr, r[i].cidr.len, 0};
+		p[np++] = (struct pfx){r[i].cidr.addr & cidr_mask(r[i].cidr.len), r[i].cidr.len};
 	qsort0(p, np, sizeof(*p), cmp_pfx);
 	size_t k = 0;
 	for (size_t i = 0; i < np; i++)
@@ -303,30 +263,40 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
 	for (size_t i = 0; i < np; i++)
 		first[i] = SIZE_MAX;
 	for (size_t i = n; i-- > 0;) {
-		size_t at = (size_t)(find_pfx(p, np, r[i].cidr.addr, r[i].cidr.len) - p);
+		struct pfx key = {r[i].cidr.addr & cidr_mask(r[i].cidr.len), r[i].cidr.len};
+		size_t at = (size_t)((struct pfx *)bsearch0(&key, p, np, sizeof(key), cmp_pfx) - p);
 		next[i] = first[at];
 		first[at] = i;
 	}
-	/* Shortest first, so a parent's bitmap is complete before its children copy it. */
-	for (size_t i = 0; i < np; i++) {
+	for (size_t i = 0; i <= np; i++) {
+		uint64_t start = i < np ? p[i].addr : (uint64_t)1 << 32;
+		while (top && open[top - 1].end < start) {
+			uint64_t after = open[--top].end + 1;
+			if (top && after <= UINT32_MAX && span_push(&g, (uint32_t)after, open[top - 1].cls))
+				goto out;
+		}
+		if (i == np)
+			break;
 		uint64_t *row = class_new(bs);
 		if (!row)
 			goto out;
-		p[i].cls = (uint32_t)(bs->nclasses - 1);
-		for (int len = p[i].len - 1; len >= 0 && p[i].len; len--) {
-			struct pfx *parent = find_pfx(p, i, p[i].addr & cidr_mask((uint8_t)len),
-						      (uint8_t)len);
-			if (parent) {
-				memcpy(row, bs->w + parent->cls * bs->nwords,
-				       bs->nwords * sizeof(uint64_t));
-				break;
-			}
-		}
+		uint32_t cls = (uint32_t)(bs->nclasses - 1);
+		if (top) /* a class is its parent's rules and its own */
+			memcpy(row, bs->w + open[top - 1].cls * bs->nwords, bs->nwords * sizeof(uint64_t));
 		for (size_t j = first[i]; j != SIZE_MAX; j = next[j])
 			set_bit(row, j);
+		if (span_push(&g, p[i].addr, cls))
+			goto out;
+		open[top].end = (uint64_t)p[i].addr + ((uint64_t)1 << (32 - p[i].len)) - 1;
+		open[top++].cls = cls;
 	}
-	err = addr_spans(p, np, t);
+	spans_tidy(&g);
+	t->addr = g.p;
+	t->n_addr = g.n;
+	g.p = NULL;
+	err = 0;
 out:
+	free(g.p);
 	free(first);
 	free(next);
 	free(p);
@@ -426,6 +396,14 @@ out:
 
 #define RESERVE_MAX ((size_t)1 << 30)
 
+/* The room of the largest table freed since the last nacl_compile_trim(): page
+ * faults on fresh memory cost as much as the compile at 10,000 rules. */
+struct spare {
+	uint64_t *w;
+	size_t words;
+};
+static struct spare spare;
+
 /* Words the blob can need at most: a class per distinct prefix and /0; the class
  * of unnamed protocols; per named protocol, two per rule that applies to it (each
  * range opens and closes a piece) and one; then the spans (at most two per
@@ -486,10 +464,17 @@ int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nac
 	if (!t->rules)
 		return -ENOMEM;
 	/* The whole blob's room at once: growing it by copying costs more than the
-	 * compile itself at 10,000 rules. Only the words written are ever touched. */
+	 * compile itself at 10,000 rules. Only the words written are ever touched;
+	 * the last table's room is taken again when it is big enough. */
 	size_t bound = blob_bound(r, n, bs.nwords);
-	if (bound * sizeof(uint64_t) <= RESERVE_MAX && (bs.w = malloc(bound * sizeof(uint64_t))))
+	if (spare.words >= bound) {
+		bs.w = spare.w;
+		bs.cap = spare.words / bs.nwords;
+		spare = (struct spare){0};
+	} else if (bound * sizeof(uint64_t) <= RESERVE_MAX &&
+		   (bs.w = malloc(bound * sizeof(uint64_t)))) {
 		bs.cap = bound / bs.nwords;
+	}
 	for (size_t i = 0; i < n; i++)
 		t->rules[i] = (struct nacl_rule_val){.number = r[i].number, .allow = r[i].allow,
 						     .tag = nacl_rule_tag(&r[i])};
@@ -499,16 +484,33 @@ int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nac
 		nacl_table_free(t);
 		return err;
 	}
+	t->blob_cap = bs.cap * bs.nwords;
 	return 0;
 }
 
 void nacl_table_free(struct nacl_table *t)
 {
 	free(t->rules);
-	free(t->bits);
+	if (t->blob_cap > spare.words) {
+		free(spare.w);
+		spare = (struct spare){t->bits, t->blob_cap};
+	} else {
+		free(t->bits);
+	}
 	free(t->addr);
 	free(t->l4);
 	memset(t, 0, sizeof(*t));
+}
+
+bool nacl_compile_kept(void)
+{
+	return spare.w != NULL;
+}
+
+void nacl_compile_trim(void)
+{
+	free(spare.w);
+	spare = (struct spare){0};
 }
 
 /* ---- the BPF program's decision, in C ---- */
