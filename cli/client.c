@@ -20,11 +20,22 @@ static void no_daemon(const char *path, int err)
 
 json_t *call_raw(struct cli *c, json_t *req)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char *text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (!text || strlen(c->socket) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "vpcctl: bad socket path or out of memory\n");
+	if (!text) {
+		fprintf(stderr, "vpcctl: out of memory\n");
+		exit(EXIT_USAGE);
+	}
+	json_t *reply = call_text(c, text, strlen(text));
+	free(text);
+	return reply;
+}
+
+json_t *call_text(struct cli *c, const char *text, size_t len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(c->socket) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "vpcctl: socket path too long: %s\n", c->socket);
 		exit(EXIT_USAGE);
 	}
 	strcpy(sa.sun_path, c->socket);
@@ -37,7 +48,7 @@ json_t *call_raw(struct cli *c, json_t *req)
 		}
 		no_daemon(c->socket, errno);
 	}
-	size_t len = strlen(text), off = 0;
+	size_t off = 0;
 	while (off < len) {
 		ssize_t n = write(fd, text + off, len - off);
 		if (n <= 0) {
@@ -46,7 +57,6 @@ json_t *call_raw(struct cli *c, json_t *req)
 		}
 		off += (size_t)n;
 	}
-	free(text);
 	shutdown(fd, SHUT_WR);
 	/* The whole reply first: json_loadfd() reads it a byte per system call. */
 	size_t cap = 1 << 16, got = 0;
@@ -91,9 +101,8 @@ int report_error(const json_t *reply)
 	return EXIT_REFUSED;
 }
 
-json_t *call(struct cli *c, json_t *req)
+json_t *reply_result(json_t *reply)
 {
-	json_t *reply = call_raw(c, req);
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		int code = report_error(reply);
 		json_decref(reply);
@@ -102,4 +111,9 @@ json_t *call(struct cli *c, json_t *req)
 	json_t *res = json_incref(json_object_get(reply, "result"));
 	json_decref(reply);
 	return res;
+}
+
+json_t *call(struct cli *c, json_t *req)
+{
+	return reply_result(call_raw(c, req));
 }

@@ -8,26 +8,85 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vpc/err.h"
 #include "vpc/names.h"
 #include "vpcctl.h"
 
-static json_t *load_file(const char *path)
+/* The topology file's bytes (FILE, or standard input for "-"); exits on error. */
+static char *read_file(const char *path, size_t *len)
 {
-	json_error_t je;
-	json_t *j;
-	if (!strcmp(path, "-"))
-		j = json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
-	else
-		j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!j) {
-		if (je.line < 0 || strstr(je.text, "unable to open"))
-			fprintf(stderr, "vpcctl: error: %s: %s\n", path, je.text);
-		else
-			fprintf(stderr, "vpcctl: error: %s: invalid JSON at line %d, column %d: %s\n",
-				path, je.line, je.column, je.text);
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	size_t cap = 1 << 16, got = 0, n;
+	char *buf = f ? malloc(cap) : NULL;
+	if (!f) {
+		fprintf(stderr, "vpcctl: error: %s: unable to open %s: %s\n", path, path,
+			strerror(errno));
 		exit(EXIT_REFUSED);
 	}
-	return j;
+	while (buf && (n = fread(buf + got, 1, cap - got, f)) > 0)
+		if ((got += n) == cap) {
+			char *p = realloc(buf, cap *= 2);
+			if (!p)
+				free(buf);
+			buf = p;
+		}
+	if (!buf || ferror(f)) {
+		fprintf(stderr, "vpcctl: error: %s: cannot read: %s\n", path,
+			buf ? strerror(errno) : "out of memory");
+		exit(EXIT_REFUSED);
+	}
+	if (f != stdin)
+		fclose(f);
+	*len = got;
+	return buf;
+}
+
+/* Whether the text is one bracketed value and nothing after it, judged by
+ * brackets and strings alone (vpcd parses the rest): spliced into a request, it
+ * cannot then close the topology early and add keys of its own. */
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool one_value(const char *s, size_t n)
+{
+	size_t i = 0;
+	int depth = 0;
+	while (i < n && is_ws(s[i]))
+		i++;
+	if (i == n || (s[i] != '{' && s[i] != '['))
+		return false;
+	do {
+		char ch = s[i++];
+		if (ch == '"') {
+			while (i < n && s[i] != '"')
+				i += s[i] == '\\' ? 2 : 1;
+			if (i++ >= n)
+				return false;
+		} else if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		}
+	} while (i < n && depth > 0);
+	while (i < n && is_ws(s[i]))
+		i++;
+	return depth == 0 && i == n;
+}
+
+/* Says where a topology file is not JSON (or not JSON without duplicate keys). */
+static void check_json(const char *path, const char *text, size_t len)
+{
+	json_error_t je;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (j) {
+		json_decref(j);
+		return;
+	}
+	fprintf(stderr, "vpcctl: error: %s: invalid JSON at line %d, column %d: %s\n", path,
+		je.line, je.column, je.text);
+	exit(EXIT_REFUSED);
 }
 
 void print_change(struct cli *c, const json_t *res)
@@ -90,10 +149,31 @@ int cmd_apply(struct cli *c, struct args *a)
 		fprintf(stderr, "vpcctl apply: -f FILE is required\n");
 		return EXIT_USAGE;
 	}
-	json_t *topo = load_file(file);
-	json_t *req = json_pack("{s:s,s:o,s:b,s:b}", "op", "apply", "topology", topo, "prune",
-				OPT(a, "prune") != NULL, "dry_run", OPT(a, "dry-run") != NULL);
-	json_t *res = call(c, req);
+	/* The file goes into the request as it is: vpcd parses it anyway, and
+	 * parsing it here too would double the time of a large file. Only when vpcd
+	 * finds no JSON is it parsed here, to say where the fault is. */
+	size_t len;
+	char *topo = read_file(file, &len);
+	if (!one_value(topo, len))
+		check_json(file, topo, len); /* exits if it is not JSON */
+	char head[96];
+	int hl = snprintf(head, sizeof(head), "{\"op\":\"apply\",\"prune\":%s,\"dry_run\":%s,\"topology\":",
+			  OPT(a, "prune") ? "true" : "false", OPT(a, "dry-run") ? "true" : "false");
+	char *req = malloc((size_t)hl + len + 3);
+	if (!req) {
+		fprintf(stderr, "vpcctl: out of memory\n");
+		return EXIT_REFUSED;
+	}
+	memcpy(req, head, (size_t)hl);
+	memcpy(req + hl, topo, len);
+	memcpy(req + hl + len, "\n}", 3);
+	json_t *reply = call_text(c, req, (size_t)hl + len + 2);
+	free(req);
+	const char *code = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+	if (code && !strcmp(code, VPC_E_NOT_JSON))
+		check_json(file, topo, len);
+	free(topo);
+	json_t *res = reply_result(reply);
 	print_change(c, res);
 	json_decref(res);
 	return 0;

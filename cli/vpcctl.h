@@ -53,6 +53,10 @@ const char *need(struct args *a, const char *name);
 json_t *call(struct cli *c, json_t *req);
 /* Like call() but returns the whole reply, for callers that handle errors. */
 json_t *call_raw(struct cli *c, json_t *req);
+/* Like call_raw() for a request that is already text. */
+json_t *call_text(struct cli *c, const char *text, size_t len);
+/* The "result" of a reply (taken), or exits with its error. */
+json_t *reply_result(json_t *reply);
 int report_error(const json_t *reply);
 
 /* ---- output ---- */

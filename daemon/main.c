@@ -172,10 +172,10 @@ static void serve(struct vpcd *d, int cfd)
 		reply = api_error(&e);
 	} else {
 		json_error_t je;
-		json_t *req = json_loadb(text, len, 0, &je);
+		json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 		if (!req) {
 			struct vpc_err e = {0};
-			vpc_fail(&e, VPC_E_INVALID, "", "the request is not JSON: %s (line %d)",
+			vpc_fail(&e, VPC_E_NOT_JSON, "", "the request is not JSON: %s (line %d)",
 				 je.text, je.line);
 			reply = api_error(&e);
 		} else {

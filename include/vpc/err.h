@@ -6,6 +6,7 @@
 
 /* Error codes as they appear in API replies ("code" field). */
 #define VPC_E_INVALID	  "invalid"	  /* the request or topology is wrong */
+#define VPC_E_NOT_JSON	  "not_json"	  /* the request is not JSON (duplicate keys included) */
 #define VPC_E_NOT_FOUND	  "not_found"	  /* a named object does not exist */
 #define VPC_E_CONFLICT	  "conflict"	  /* it exists already / is in use */
 #define VPC_E_UNSUPPORTED "not_supported" /* valid, but not realized yet */
