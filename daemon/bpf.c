@@ -702,6 +702,22 @@ int vbpf_table_del(struct vpc_bpf *b, uint32_t id)
 	return 0;
 }
 
+static bool chunk_orphan(const void *key, void *arg)
+{
+	const struct nacl_blob_key *k = key;
+	const struct vpc_bpf *b = arg;
+	struct nacl_table_meta m;
+	return bpf_map_lookup_elem(b->map[VM_TABLES], &k->table, &m) != 0;
+}
+
+void vbpf_sweep_orphans(struct vpc_bpf *b)
+{
+	if (b->swept)
+		return;
+	delete_where(b->map[VM_BLOB], sizeof(struct nacl_blob_key), chunk_orphan, b);
+	b->swept = true;
+}
+
 struct sweep {
 	bool (*keep)(const struct nacl_counter_key *k, void *arg);
 	void *arg;

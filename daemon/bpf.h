@@ -33,6 +33,7 @@ struct vpc_bpf {
 	struct port_cfg *ports;	    /* the ports array, mapped */
 	struct subnet_cfg *subnets; /* the subnets array, mapped */
 	uint32_t next_table;
+	bool swept; /* chunks of unpublished tables looked for since opening */
 	struct vbpf_known *known;
 	size_t n_known;
 };
@@ -77,6 +78,10 @@ int vbpf_table_info(const struct vpc_bpf *b, uint32_t id, struct nacl_table_meta
 /* The rules of a table this process built; NULL when it does not know them. */
 const struct nacl_rule *vbpf_table_rules(const struct vpc_bpf *b, uint32_t id, size_t *n);
 int vbpf_table_del(struct vpc_bpf *b, uint32_t id);
+/* Deletes blob chunks of tables that have no `tables` entry (a vpcd that stopped
+ * between storing a table and publishing it, or between unpublishing and
+ * deleting it); once per opening of the pins. */
+void vbpf_sweep_orphans(struct vpc_bpf *b);
 /* Live table ids; *ids is malloc'ed. */
 int vbpf_tables(const struct vpc_bpf *b, uint32_t **ids, size_t *n);
 

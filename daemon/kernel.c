@@ -836,6 +836,7 @@ static size_t nacl_gc(struct router_handle *r, uint32_t min)
 	size_t n = 0, dropped = 0, patches = 0;
 	if (!have || !used || vbpf_read_subnets(&r->bpf, have) || vbpf_tables(&r->bpf, &ids, &n))
 		goto out;
+	vbpf_sweep_orphans(&r->bpf);
 	for (int pass = 0; pass < 2; pass++) {
 		u.n = 0;
 		for (uint32_t s = 0; s < NACL_MAX_SUBNETS; s++) {

@@ -508,6 +508,17 @@ int main(void)
 	b.n_known = known;
 	CHECK_INT(map_size(b.map[VM_BLOB]), chunks_before);
 	CHECK(vbpf_table_info(&b, after, &m1) == -ENOENT);
+	/* Chunks left by a vpcd stopped between storing a table and publishing it go
+	 * with the first sweep after opening; published tables keep theirs. */
+	static struct nacl_blob_chunk zero_chunk;
+	struct nacl_blob_key orphan = {.table = 777777, .chunk = 0};
+	CHECK_INT(bpf_map_update_elem(b.map[VM_BLOB], &orphan, &zero_chunk, BPF_ANY), 0);
+	orphan.chunk = 1;
+	CHECK_INT(bpf_map_update_elem(b.map[VM_BLOB], &orphan, &zero_chunk, BPF_ANY), 0);
+	CHECK_INT(map_size(b.map[VM_BLOB]), chunks_before + 2);
+	vbpf_sweep_orphans(&b);
+	CHECK_INT(map_size(b.map[VM_BLOB]), chunks_before);
+	CHECK(chunks_before > 0);
 
 	patches();
 	patches_random();
