@@ -75,7 +75,7 @@ raw_build() {
 # wait_listen NS PORT: until something listens on tcp PORT in NS.
 wait_listen() {
 	for _ in $(seq 100); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
+		ip netns exec "$1" ss -Hltn "sport = :$2" | grep . >/dev/null && return 0
 		sleep 0.05
 	done
 	die "nothing listens on port $2 in $1"

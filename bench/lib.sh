@@ -94,7 +94,7 @@ vpcd_start() {
 	if [ $new = 0 ] && ! flock -n "$lock" true 2>/dev/null; then
 		die "a vpcd with prefix $1 is running already"
 	fi
-	if ls /run/netns 2>/dev/null | grep -q "^$1\\."; then
+	if ls /run/netns 2>/dev/null | grep "^$1\\." >/dev/null; then
 		die "namespaces $1.* exist already; not ours, not touching them"
 	fi
 	[ -e "/sys/fs/bpf/vpcd-$1" ] && die "/sys/fs/bpf/vpcd-$1 exists already"

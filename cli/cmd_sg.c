@@ -1,6 +1,7 @@
-/* Security-group verbs. Rule lists are sent whole (one transaction), so the
- * implicit rules of a group (its allow-all egress, the default group's rules) are
- * edited like any other. */
+/* Security-group verbs. A rule is added or removed by vpcd (op sg_rule), which
+ * writes the direction's whole rule list back in one transaction, so the implicit
+ * rules of a group (its allow-all egress, the default group's rules) are edited
+ * like any other. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,67 +72,24 @@ static json_t *rule_of(struct args *a, bool egress)
 	return r;
 }
 
-/* Writes the group's whole rule list for one direction; an implicit group (the
- * default one, never written in a file) is added with all its rules. */
-static int put_rules(struct cli *c, const char *vpc, json_t *g, bool egress, json_t *rules)
+/* The rule list is edited by vpcd (op sg_rule): one request whatever the size of
+ * the group, rules compared as `show` writes them. */
+static int rule_edit(struct cli *c, struct args *a, const char *action)
 {
-	const char *name = json_string_value(json_object_get(g, "name"));
-	if (json_is_true(json_object_get(g, "implicit"))) {
-		json_t *obj = json_pack("{s:s,s:O,s:O}", "name", name, "ingress",
-					json_object_get(g, "ingress"), "egress",
-					json_object_get(g, "egress"));
-		json_object_set_new(obj, egress ? "egress" : "ingress", rules);
-		return edit_call(c, json_pack("{s:s,s:o,s:o}", "op", "add", "path",
-					      path_of("vpcs", vpc, "security_groups", NULL), "object",
-					      obj));
-	}
-	return edit_call(c, json_pack("{s:s,s:o,s:s,s:o}", "op", "set", "path",
-				      path_of("vpcs", vpc, "security_groups", name, NULL), "key",
-				      egress ? "egress" : "ingress", "value", rules));
+	bool egress = egress_of(a);
+	return edit_call(c, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "op", "sg_rule", "vpc", a->pos[0],
+				      "group", a->pos[1], "direction", egress ? "egress" : "ingress",
+				      "action", action, "rule", rule_of(a, egress)));
 }
 
 int cmd_sg_rule_add(struct cli *c, struct args *a)
 {
-	bool egress = egress_of(a);
-	json_t *res, *g = find_group(c, a->pos[0], a->pos[1], &res);
-	json_t *rule = rule_of(a, egress);
-	json_t *rules = json_deep_copy(json_object_get(g, egress ? "egress" : "ingress")), *r;
-	size_t i;
-	json_array_foreach(rules, i, r)
-		if (json_equal(r, rule)) {
-			fprintf(stderr, "vpcctl: error: security group %s has this %s rule already\n",
-				a->pos[1], egress ? "egress" : "ingress");
-			exit(EXIT_REFUSED);
-		}
-	json_array_append_new(rules, rule);
-	int rc = put_rules(c, a->pos[0], g, egress, rules);
-	json_decref(res);
-	return rc;
+	return rule_edit(c, a, "add");
 }
 
 int cmd_sg_rule_remove(struct cli *c, struct args *a)
 {
-	bool egress = egress_of(a);
-	json_t *res, *g = find_group(c, a->pos[0], a->pos[1], &res);
-	json_t *rule = rule_of(a, egress);
-	json_t *rules = json_deep_copy(json_object_get(g, egress ? "egress" : "ingress")), *r;
-	size_t i;
-	bool found = false;
-	json_array_foreach(rules, i, r)
-		if (json_equal(r, rule)) {
-			json_array_remove(rules, i);
-			found = true;
-			break;
-		}
-	json_decref(rule);
-	if (!found) {
-		fprintf(stderr, "vpcctl: error: security group %s has no such %s rule (see `vpcctl sg show %s %s`)\n",
-			a->pos[1], egress ? "egress" : "ingress", a->pos[0], a->pos[1]);
-		exit(EXIT_REFUSED);
-	}
-	int rc = put_rules(c, a->pos[0], g, egress, rules);
-	json_decref(res);
-	return rc;
+	return rule_edit(c, a, "remove");
 }
 
 int cmd_sg_create(struct cli *c, struct args *a)

@@ -138,6 +138,82 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
 }
 
+/* `vpcctl sg rule add|remove`: the group's rule list in one direction with one
+ * rule more or less, rules compared as `show` writes them, written back whole;
+ * an implicit group (the default one, never written in a file) is added with all
+ * its rules. One request, so a group of 10,000 rules does not travel twice. */
+static json_t *op_sg_rule(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	const char *vpc = json_string_value(json_object_get(req, "vpc"));
+	const char *name = json_string_value(json_object_get(req, "group"));
+	const char *dir = json_string_value(json_object_get(req, "direction"));
+	const char *action = json_string_value(json_object_get(req, "action"));
+	const json_t *rule = json_object_get(req, "rule");
+	bool add = action && !strcmp(action, "add");
+	if (!vpc || !name || !json_is_object(rule) || !dir ||
+	    (strcmp(dir, "ingress") && strcmp(dir, "egress")) || (!add && (!action || strcmp(action, "remove")))) {
+		vpc_fail(err, VPC_E_INVALID, "", "sg_rule needs vpc, group, direction "
+			 "(ingress|egress), action (add|remove) and a rule object");
+		return NULL;
+	}
+	int vi = topo_find_vpc(d->topo, vpc);
+	if (vi < 0) {
+		vpc_fail(err, VPC_E_NOT_FOUND, "", "no VPC named \"%s\"", vpc);
+		return NULL;
+	}
+	json_t *shown = topo_show_sg_json(d->topo, vi, name), *g = NULL, *r;
+	size_t i;
+	json_array_foreach(json_object_get(json_array_get(json_object_get(shown, "vpcs"), 0),
+					   "security_groups"), i, r)
+		if (!strcmp(json_string_value(json_object_get(r, "name")), name))
+			g = r;
+	if (!g) {
+		json_decref(shown);
+		vpc_fail(err, VPC_E_NOT_FOUND, "", "no security group named \"%s\" in VPC %s", name, vpc);
+		return NULL;
+	}
+	json_t *rules = json_object_get(g, dir);
+	size_t at = json_array_size(rules);
+	json_array_foreach(rules, i, r)
+		if (json_equal(r, rule)) {
+			at = i;
+			break;
+		}
+	int e = 0;
+	json_t *next = NULL;
+	if (add && at < json_array_size(rules))
+		e = vpc_fail(err, VPC_E_CONFLICT, "", "security group %s has this %s rule already",
+			     name, dir);
+	else if (!add && at == json_array_size(rules))
+		e = vpc_fail(err, VPC_E_NOT_FOUND, "",
+			     "security group %s has no such %s rule (see `vpcctl sg show %s %s`)",
+			     name, dir, vpc, name);
+	else if (add)
+		json_array_append(rules, (json_t *)rule);
+	else
+		json_array_remove(rules, at);
+	if (!e && json_is_true(json_object_get(g, "implicit"))) {
+		json_t *obj = json_pack("{s:s,s:O,s:O}", "name", name, "ingress",
+					json_object_get(g, "ingress"), "egress", json_object_get(g, "egress"));
+		json_t *path = json_pack("[s,s,s]", "vpcs", vpc, "security_groups");
+		next = json_copy(d->desired);
+		e = edit_add(next, path, obj, NULL, err);
+		json_decref(obj);
+		json_decref(path);
+	} else if (!e) {
+		json_t *path = json_pack("[s,s,s,s]", "vpcs", vpc, "security_groups", name);
+		next = json_copy(d->desired);
+		e = edit_set(next, path, dir, rules, err);
+		json_decref(path);
+	}
+	json_decref(shown);
+	if (e) {
+		json_decref(next);
+		return NULL;
+	}
+	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
+}
+
 /* Per-rule packet and byte counters of a NACL direction (they belong to the rule
  * numbers, and go when no subnet uses the NACL any more); the final "*" deny gets
  * its own line. */
@@ -323,6 +399,7 @@ static const struct {
 } ops[] = {
 	{"apply", op_apply},	     {"destroy", op_destroy}, {"add", op_edit},
 	{"remove", op_edit},	     {"set", op_edit},	      {"replace", op_edit},
+	{"sg_rule", op_sg_rule},
 	{"show", op_show},
 	{"desired", op_desired},     {"resolve", op_resolve}, {"reconcile", op_reconcile},
 	{"status", op_status},	     {"eip_allocate", op_eip_allocate},

@@ -40,7 +40,7 @@ ok() {
 if ! flock -n "$LOCK" true 2>/dev/null; then
 	fail "a vpcd with prefix $NSP is running; stop it (or set VPC_TEST_PREFIX)"
 fi
-if ip netns list | grep -q "^$NSP\\."; then
+if ip netns list | grep "^$NSP\\." >/dev/null; then
 	fail "$NSP.* namespaces exist already; destroy them before running the tests"
 fi
 
@@ -196,7 +196,7 @@ wait_listen() {
 	local flag=-tln
 	[ "$3" = udp ] && flag=-uln
 	for _ in $(seq 100); do
-		vpcctl exec "$1" -- ss -H "$flag" "sport = :$2" 2>/dev/null | grep -q . && return 0
+		vpcctl exec "$1" -- ss -H "$flag" "sport = :$2" 2>/dev/null | grep . >/dev/null && return 0
 		sleep 0.05
 	done
 	fail "nothing listens on $1 port $2"

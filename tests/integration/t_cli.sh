@@ -97,8 +97,11 @@ expect_ok "vpc create lab --cidr 10.0.0.0/16" vpcctl vpc create lab --cidr 10.0.
 
 expect_ok "subnet create lab a" vpcctl subnet create lab a --cidr 10.0.1.0/24
 expect_ok "subnet create lab b" vpcctl subnet create lab b --cidr 10.0.2.0/24
-ip -n "$R" -o addr show dev lo | grep -q ' 10.0.1.1/32 ' && ip -n "$R" -o addr show dev lo | grep -q ' 10.0.2.1/32 ' &&
-	ok "the router holds 10.0.1.1 and 10.0.2.1" || fail "router addresses: $(ip -n "$R" -o addr)"
+# (The output is read whole first: `ip | grep -q` fails under pipefail when grep
+# stops reading before ip is done writing.)
+addrs=$(ip -n "$R" -o addr show dev lo)
+grep -q ' 10.0.1.1/32 ' <<<"$addrs" && grep -q ' 10.0.2.1/32 ' <<<"$addrs" &&
+	ok "the router holds 10.0.1.1 and 10.0.2.1" || fail "router addresses: $addrs"
 [ "$(vpcctl subnet list lab -o json | json_get '[(s["name"], s["cidr"]) for s in d]')" = \
 	"[('a', '10.0.1.0/24'), ('b', '10.0.2.0/24')]" ] && ok "subnet list -o json: a and b" || fail "subnet list: $(vpcctl subnet list lab -o json)"
 
@@ -162,6 +165,13 @@ refused "delete an unknown VPC" 'vpcctl: error: no VPC named "zz"' vpcctl vpc de
 refused "show an unknown VPC" 'vpcctl: error: no VPC named "zz"' vpcctl show zz
 refused "list an unknown VPC's instances" 'vpcctl: error: no VPC named "zz"' vpcctl instance list zz
 refused "exec into an unknown instance" 'vpcctl: error: no instance named "zz" in VPC lab' vpcctl exec lab/zz -- true
+refused "a rule in an unknown group" 'vpcctl: error: no security group named "zz" in VPC lab' \
+	vpcctl sg rule add lab zz --ingress --protocol tcp --ports 22 --cidr 0.0.0.0/0
+refused "a rule in an unknown VPC's group" 'vpcctl: error: no VPC named "zz"' \
+	vpcctl sg rule add zz default --ingress --protocol tcp --ports 22 --cidr 0.0.0.0/0
+refused "removing a rule the group does not have" \
+	'vpcctl: error: security group default has no such ingress rule (see `vpcctl sg show lab default`)' \
+	vpcctl sg rule remove lab default --ingress --protocol tcp --ports 22 --cidr 0.0.0.0/0
 # Deleting a subnet that still has instances is refused, naming them.
 run vpcctl subnet delete lab a
 [ $RC -eq 1 ] && [[ $ERR == "vpcctl: error: subnet a still has "*"; delete them first" ]] &&
@@ -169,13 +179,43 @@ run vpcctl subnet delete lab a
 	ok "subnet delete lab a with instances in it: exit 1, $ERR" || fail "subnet delete lab a: exit $RC, $ERR"
 [ "$(kernel_snapshot)" = "$snap" ] && [ "$(state_sum)" = "$sum" ] && ok "... and nothing changed" || fail "subnet delete changed something"
 
+# Rules of implicit groups: the default group (never written) gets a rule and
+# keeps its own; a group without "egress" loses its implicit allow-all.
+sg_dir() { # VPC GROUP DIRECTION: the rules as JSON, one line
+	vpcctl sg show "$1" "$2" -o json | python3 -c '
+import json, sys
+print(json.dumps(json.load(sys.stdin)[sys.argv[1]], sort_keys=True))' "$3"
+}
+before=$(sg_dir lab default ingress)
+expect_ok "sg rule add lab default --ingress tcp 22" \
+	vpcctl sg rule add lab default --ingress --protocol tcp --ports 22 --cidr 198.51.100.0/24
+after=$(sg_dir lab default ingress)
+python3 - "$before" "$after" <<'PY' && ok "the default group has the new rule and its own" || fail "default group rules: $before -> $after"
+import json, sys
+b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+new = {"protocol": "tcp", "ports": "22", "cidr": "198.51.100.0/24"}
+sys.exit(0 if a == b + [new] else 1)
+PY
+run vpcctl sg rule add lab default --ingress --protocol tcp --ports 22 --cidr 198.51.100.0/24
+[ $RC -eq 1 ] && [ "$ERR" = "vpcctl: error: security group default has this ingress rule already" ] &&
+	ok "the same rule again: exit 1, $ERR" || fail "the same rule again: exit $RC, '$ERR'"
+expect_ok "sg rule remove lab default --ingress tcp 22" \
+	vpcctl sg rule remove lab default --ingress --protocol tcp --ports 22 --cidr 198.51.100.0/24
+[ "$(sg_dir lab default ingress)" = "$before" ] && ok "... and it is gone again" || fail "default ingress: $(sg_dir lab default ingress)"
+expect_ok "sg create lab open" vpcctl sg create lab open
+[ "$(sg_dir lab open egress)" = '[{"cidr": "0.0.0.0/0", "protocol": "all"}]' ] &&
+	ok "a new group allows all egress" || fail "new group egress: $(sg_dir lab open egress)"
+expect_ok "sg rule remove lab open --egress all" vpcctl sg rule remove lab open --egress --protocol all --cidr 0.0.0.0/0
+[ "$(sg_dir lab open egress)" = '[]' ] && ok "... and then none" || fail "egress after remove: $(sg_dir lab open egress)"
+expect_ok "sg delete lab open" vpcctl sg delete lab open
+
 # Deleting really deletes.
 expect_ok "instance delete lab i2" vpcctl instance delete lab i2
 [ ! -e "/run/netns/$R.i.i2" ] && ok "i2's namespace is gone" || fail "i2's namespace remains"
 ping_no lab/i1 10.0.2.50
 ping_ok lab/i1 10.0.2.1
 expect_ok "subnet delete lab b" vpcctl subnet delete lab b
-ip -n "$R" -o addr show dev lo | grep -q ' 10.0.2.1/32 ' && fail "the router still holds 10.0.2.1"
+ip -n "$R" -o addr show dev lo | grep ' 10.0.2.1/32 ' >/dev/null && fail "the router still holds 10.0.2.1"
 ok "the router no longer holds 10.0.2.1"
 ping_no lab/i1 10.0.2.1
 [ "$(vpcctl subnet list lab -o json | json_get '[s["name"] for s in d]')" = "['a']" ] && ok "subnet list: only a" || fail "subnet list"

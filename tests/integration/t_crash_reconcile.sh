@@ -144,9 +144,9 @@ others_intact() {
 }
 k3_repaired() { # WHAT
 	[ -e "/run/netns/$K3" ] || fail "$1: k3's namespace is missing"
-	ip -n "$R" -o link show "$port" | grep -q "^$((1000 + k3_id)): $port@if2:.*state UP" ||
+	ip -n "$R" -o link show "$port" | grep "^$((1000 + k3_id)): $port@if2:.*state UP" >/dev/null ||
 		fail "$1: port $port is not back: $(ip -n "$R" -o link show "$port" 2>&1)"
-	ip -n "$R" route show 10.0.0.12 | grep -q "dev $port" || fail "$1: no route to 10.0.0.12 via $port"
+	ip -n "$R" route show 10.0.0.12 | grep "dev $port" >/dev/null || fail "$1: no route to 10.0.0.12 via $port"
 	ok "$1: k3's namespace, port $port (ifindex $((1000 + k3_id))) and route are back"
 	ping_ok keep/k1 10.0.0.12
 	ping_ok keep/k3 10.0.0.10

@@ -53,7 +53,7 @@ expect_ok "ping o1 -> o2 while vpcd is down" in_ns "$NSP.other.i.o1" ping -c 1 -
 # (nsenter execs socat), or cleanup would leave the server running.
 bg nsenter --net="/run/netns/$NSP.lab.i.a2" socat -t 3 -T 5 TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo up-without-vpcd"
 for _ in $(seq 100); do
-	in_ns "$NSP.lab.i.a2" ss -H -tln "sport = :8080" | grep -q . && break
+	in_ns "$NSP.lab.i.a2" ss -H -tln "sport = :8080" | grep . >/dev/null && break
 	sleep 0.05
 done
 got=$(in_ns "$NSP.lab.i.b1" socat -t 3 -T 3 - TCP:10.0.1.11:8080,connect-timeout=2 </dev/null 2>/dev/null) || true

@@ -40,7 +40,7 @@ expect_ok "associate with w1" vpcctl eip associate "$eip" a/w1
 out=$(vpcctl exec internet -- socat -T 2 - TCP:"$eip":80,connect-timeout=2 </dev/null)
 [ "$out" = hello-from-80 ] && ok "internet reaches w1 at $eip" || fail "w1 at $eip: $out"
 # Tell w1 and w2 apart: w1's port 9000 is open, w2's is not.
-vpcctl exec a/w1 -- ss -Htln "sport = :9000" | grep -q . || fail "w1 listens on 9000"
+vpcctl exec a/w1 -- ss -Htln "sport = :9000" | grep . >/dev/null || fail "w1 listens on 9000"
 expect_ok "move to w2" vpcctl eip associate "$eip" a/w2
 n=$(vpcctl show a -o json | python3 -c '
 import json, sys
@@ -93,7 +93,7 @@ tcp_ok b/c2 "$w1" 9000
 expect_ok "destroy a" vpcctl destroy a
 [ ! -e "/run/netns/$NSP.a.igw" ] && ok "a's internet gateway is gone" || fail "a.igw left"
 [ -e "/run/netns/$NSP.internet" ] && ok "the internet stays for b" || fail "internet gone too early"
-ip netns exec "$NSP.internet" ip -o link | grep -q "vpc-g" && \
+ip netns exec "$NSP.internet" ip -o link | grep "vpc-g" >/dev/null && \
 	[ "$(ip netns exec "$NSP.internet" ip -o link | grep -c vpc-g)" = 1 ] \
 	&& ok "only b's link is left on the internet" || fail "internet links: $(ip netns exec "$NSP.internet" ip -o link)"
 expect_ok "detach b's gateway" vpcctl vpc set b --internet-gateway off

@@ -32,7 +32,7 @@ expect_ok "apply with an uplink" vpcctl apply -f "$TMP/up.json"
 
 # The world answers with the address it saw.
 bg nsenter --net="/run/netns/$WORLD" socat -T 5 TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
-for _ in $(seq 50); do ip netns exec "$WORLD" ss -Htln "sport = :80" | grep -q . && break; sleep 0.1; done
+for _ in $(seq 50); do ip netns exec "$WORLD" ss -Htln "sport = :80" | grep . >/dev/null && break; sleep 0.1; done
 out=$(vpcctl exec v/a -- socat -T 2 - TCP:192.0.2.1:80,connect-timeout=2 </dev/null)
 [ "$out" = 192.0.2.2 ] && ok "an instance with a public IP reaches the world, masqueraded as the uplink" \
 	|| fail "a -> world: '$out'"
