@@ -41,14 +41,14 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* Whether the text is one bracketed value and nothing after it, judged by
- * brackets and strings alone (vpcd parses the rest): spliced into a request, it
- * cannot then close the topology early and add keys of its own. */
 static bool is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Whether the text is one bracketed value and nothing after it, judged by
+ * brackets and strings alone (vpcd parses the rest): spliced into a request, it
+ * cannot then close the topology early and add keys of its own. */
 static bool one_value(const char *s, size_t n)
 {
 	size_t i = 0;
