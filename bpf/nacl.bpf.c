@@ -68,7 +68,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, NACL_RULES_MAX);
+	__uint(max_entries, NACL_COUNTERS_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct nacl_counter_key);
 	__type(value, struct nacl_counter);

@@ -52,7 +52,10 @@
 #define NACL_MAX_TABLES	   4096 /* live table ids per VPC, old and new together */
 #define NACL_MAX_RULES	   16384
 #define NACL_MAX_WORDS	   (NACL_MAX_RULES / 64 + 1)
-#define NACL_RULES_MAX	   (1 << 20) /* counters of all tables together */
+/* Rule counters of a VPC, all NACLs and directions together: a counter exists
+ * once its rule has decided a packet. The kernel sizes the hash table's buckets
+ * by this at once (16 bytes each), so it is not much larger than needed. */
+#define NACL_COUNTERS_MAX  (1 << 17)
 /* Words per blob chunk: with the kernel's element header, one chunk stays within
  * 64 KiB (a power of two: the kernel allocates no more than it needs). */
 #define NACL_BLOB_CHUNK	   8176
