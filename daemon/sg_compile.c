@@ -384,34 +384,45 @@ static int cmp_int(const void *a, const void *b)
  * a rule each, or once SG_GROUP_SET_MIN rules name it, the member set and one
  * set lookup per protocol kind, so that a SYN meets a few lookups, not a rule
  * per reference. */
+static int cmp_group_ref(const void *a, const void *b)
+{
+	const struct sg_rule *x = *(const struct sg_rule *const *)a, *y = *(const struct sg_rule *const *)b;
+	if (x->group_vpc != y->group_vpc)
+		return x->group_vpc < y->group_vpc ? -1 : 1;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return x < y ? -1 : x > y; /* then in rule order */
+}
+
 static int group_ref_rules(struct ctx *c, const struct topology *t, const struct sg *g,
 			   bool egress, struct sg_rule_out *r, size_t *n)
 {
 	const struct sg_rule *sr = egress ? g->out : g->in;
-	size_t sn = egress ? g->n_out : g->n_in;
-	const struct sg_rule **same = calloc(sn + 1, sizeof(*same));
-	bool *done = calloc(sn + 1, sizeof(*done));
+	size_t sn = egress ? g->n_out : g->n_in, nrefs = 0;
+	const struct sg_rule **refs = calloc(sn + 1, sizeof(*refs));
 	int err = -ENOMEM;
-	if (!same || !done)
-		goto out;
-	for (size_t i = 0; i < sn; i++) {
-		if (!sr[i].is_group || done[i])
-			continue;
-		size_t ns = 0;
-		const struct sg_rule *all = NULL;
-		for (size_t j = i; j < sn; j++)
-			if (sr[j].is_group && sr[j].group_vpc == sr[i].group_vpc &&
-			    sr[j].group == sr[i].group) {
-				same[ns++] = &sr[j];
-				done[j] = true;
-				if (sr[j].m.proto == PROTO_ALL && !all)
-					all = &sr[j];
-			}
-		const char *ms = member_set(c, t, sr[i].group_vpc, sr[i].group);
-		if (!ms)
+	if (!refs)
+		return -ENOMEM;
+	/* The rules naming one group, side by side. */
+	for (size_t i = 0; i < sn; i++)
+		if (sr[i].is_group)
+			refs[nrefs++] = &sr[i];
+	qsort0(refs, nrefs, sizeof(*refs), cmp_group_ref);
+	for (size_t i = 0, j; i < nrefs; i = j) {
+		const struct sg_rule *first = refs[i], *all = NULL, **same = &refs[i];
+		for (j = i; j < nrefs && refs[j]->group_vpc == first->group_vpc &&
+			    refs[j]->group == first->group;
+		     j++)
+			if (refs[j]->m.proto == PROTO_ALL && !all)
+				all = refs[j];
+		size_t ns = j - i;
+		const char *ms = member_set(c, t, first->group_vpc, first->group);
+		if (!ms) {
+			err = -ENOMEM;
 			goto out;
+		}
 		if (all) { /* everything from the members: nothing else matters */
-			same[0] = all;
+			same = &all;
 			ns = 1;
 		}
 		if (ns < SG_GROUP_SET_MIN) {
@@ -423,7 +434,7 @@ static int group_ref_rules(struct ctx *c, const struct topology *t, const struct
 		struct group_sets gs;
 		char tag[64];
 		snprintf(tag, sizeof(tag), "%c_%.20s_%.20s", egress ? 'e' : 'i', g->name,
-			 t->vpcs[sr[i].group_vpc].sgs[sr[i].group].name);
+			 t->vpcs[first->group_vpc].sgs[first->group].name);
 		if ((err = rule_sets(c, same, ns, true, tag, &gs)))
 			goto out;
 		for (int kind = SGSET_PROTO; kind <= SGSET_ICMP; kind++)
@@ -433,8 +444,7 @@ static int group_ref_rules(struct ctx *c, const struct topology *t, const struct
 	}
 	err = 0;
 out:
-	free(same);
-	free(done);
+	free(refs);
 	return err;
 }
 
