@@ -883,29 +883,34 @@ size_t kernel_gc(struct kernel *k, uint32_t compact_min)
 	return patches;
 }
 
-/* The security-group table as the model says, in one batch. */
-static int sg_sync(struct kernel *k, const struct topology *t, int vi, struct vpc_err *err)
+/* The security-group table as the model says, in one batch: the objects planning
+ * compiled (`ready`, when it did), or compiled here. */
+static int sg_sync(struct kernel *k, const struct topology *t, int vi,
+		   const struct sg_objects *ready, struct vpc_err *err)
 {
 	struct router_handle *r;
-	struct sg_objects want;
+	struct sg_objects own = {0};
 	struct obs_nft have;
 	char msg[256] = "";
 	int e = router_get(k, t->vpcs[vi].name, &r);
 	if (e)
 		return kfail(err, e, "open the router namespace", NULL);
-	if ((e = sg_compile(t, vi, &want)))
-		return e == -E2BIG ? vpc_fail(err, VPC_E_INVALID, "",
-					      "the security groups of VPC %s need more than %d "
-					      "set elements",
-					      t->vpcs[vi].name, SG_MAX_ELEMENTS)
-				   : kfail(err, e, "compile the security groups", NULL);
+	if (!ready || !ready->a) {
+		if ((e = sg_compile(t, vi, &own)))
+			return e == -E2BIG ? vpc_fail(err, VPC_E_INVALID, "",
+						      "the security groups of VPC %s need more "
+						      "than %d set elements",
+						      t->vpcs[vi].name, SG_MAX_ELEMENTS)
+					   : kfail(err, e, "compile the security groups", NULL);
+		ready = &own;
+	}
 	if ((e = nft_observe(r->nft, &have))) {
-		sg_objects_free(&want);
+		sg_objects_free(&own);
 		return kfail(err, e, "read the security-group table", NULL);
 	}
-	e = nft_sync(r->nft, &want, &have, msg, sizeof(msg));
+	e = nft_sync(r->nft, ready, &have, msg, sizeof(msg));
 	obs_nft_free(&have);
-	sg_objects_free(&want);
+	sg_objects_free(&own);
 	return e ? kfail(err, e, "install the security groups", msg) : 0;
 }
 
@@ -1043,7 +1048,8 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 			break;
 		}
 		case OP_SG_SYNC:
-			e = sg_sync(k, t, o->vpc, err);
+			e = sg_sync(k, t, o->vpc,
+				    o->vpc < (int)p->n_sg ? &p->sg[o->vpc] : NULL, err);
 			break;
 		case OP_ROUTES_SYNC:
 			e = routes_sync(k, t, o->vpc, err);

@@ -271,30 +271,32 @@ static const struct obs_disp *disp_of(const struct obs_disp *v, size_t n, uint32
 	return NULL;
 }
 
-/* Does the security-group table hold exactly what the model compiles to? */
-static int sg_in_sync(const struct topology *t, int vi, const struct obs_router *r, bool *ok)
+/* Does the security-group table hold exactly what the model compiles to? What
+ * it compiled stays in `o` when not (for the sync), and is freed when it does. */
+static int sg_in_sync(const struct topology *t, int vi, const struct obs_router *r, bool *ok,
+		      struct sg_objects *o)
 {
-	struct sg_objects o;
 	int err;
 	*ok = false;
 	if (!r || !r->nft.table)
 		return 0;
-	if ((err = sg_compile(t, vi, &o)))
+	if ((err = sg_compile(t, vi, o)))
 		return err;
-	bool same = o.n_sets == r->nft.n_sets && o.n_chains == r->nft.n_chains &&
-		    o.n_dispatch == r->nft.n_in && o.n_dispatch == r->nft.n_out &&
+	bool same = o->n_sets == r->nft.n_sets && o->n_chains == r->nft.n_chains &&
+		    o->n_dispatch == r->nft.n_in && o->n_dispatch == r->nft.n_out &&
 		    r->nft.base_rules == SG_BASE_RULES;
-	for (size_t i = 0; i < o.n_sets && same; i++)
-		same = has_name(r->nft.sets, r->nft.n_sets, o.sets[i].name);
-	for (size_t i = 0; i < o.n_chains && same; i++)
-		same = obs_nft_chain_ok(&r->nft, &o.chains[i]);
-	for (size_t i = 0; i < o.n_dispatch && same; i++) {
-		const struct obs_disp *in = disp_of(r->nft.in, r->nft.n_in, o.dispatch[i].ifindex),
-				      *out = disp_of(r->nft.out, r->nft.n_out, o.dispatch[i].ifindex);
-		same = in && out && !strcmp(in->chain, o.dispatch[i].in_chain) &&
-		       !strcmp(out->chain, o.dispatch[i].out_chain);
+	for (size_t i = 0; i < o->n_sets && same; i++)
+		same = has_name(r->nft.sets, r->nft.n_sets, o->sets[i].name);
+	for (size_t i = 0; i < o->n_chains && same; i++)
+		same = obs_nft_chain_ok(&r->nft, &o->chains[i]);
+	for (size_t i = 0; i < o->n_dispatch && same; i++) {
+		const struct obs_disp *in = disp_of(r->nft.in, r->nft.n_in, o->dispatch[i].ifindex),
+				      *out = disp_of(r->nft.out, r->nft.n_out, o->dispatch[i].ifindex);
+		same = in && out && !strcmp(in->chain, o->dispatch[i].in_chain) &&
+		       !strcmp(out->chain, o->dispatch[i].out_chain);
 	}
-	sg_objects_free(&o);
+	if (same)
+		sg_objects_free(o);
 	*ok = same;
 	return 0;
 }
@@ -513,6 +515,9 @@ int plan_build(const struct topology *t, const struct topology *prev,
 	int err = -ENOMEM;
 	if (!exp)
 		return -ENOMEM;
+	if (!(p.sg = calloc(t->n_vpcs + 1, sizeof(*p.sg))))
+		goto out;
+	p.n_sg = t->n_vpcs;
 
 	/* 1. Ports nobody owns any more, or owned by an instance that is rebuilt. */
 	for (size_t i = 0; i < t->n_vpcs; i++) {
@@ -647,7 +652,7 @@ int plan_build(const struct topology *t, const struct topology *prev,
 			goto out;
 		/* Groups too: each port's chains are in place before it comes up. */
 		bool sg_ok;
-		if ((err = sg_in_sync(t, (int)i, r, &sg_ok)) ||
+		if ((err = sg_in_sync(t, (int)i, r, &sg_ok, &p.sg[i])) ||
 		    (!sg_ok && (err = push(&p, mkop(OP_SG_SYNC, (int)i, -1, v->name)))))
 			goto out;
 		for (size_t j = 0; j < v->n_instances; j++) {
@@ -707,12 +712,15 @@ out:
 		free(exp[i]);
 	free(exp);
 	if (err)
-		free(p.ops);
+		plan_free(&p);
 	return err;
 }
 
 void plan_free(struct plan *p)
 {
+	for (size_t i = 0; i < p->n_sg; i++)
+		sg_objects_free(&p->sg[i]);
+	free(p->sg);
 	free(p->ops);
 	memset(p, 0, sizeof(*p));
 }

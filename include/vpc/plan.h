@@ -151,6 +151,10 @@ struct op {
 struct plan {
 	struct op *ops;
 	size_t n, cap;
+	/* Per VPC, the security-group objects planning compiled to compare with the
+	 * kernel, kept for the OP_SG_SYNC that follows (`a` NULL: none). */
+	struct sg_objects *sg;
+	size_t n_sg;
 };
 
 /*
