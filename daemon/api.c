@@ -150,10 +150,12 @@ static json_t *op_sg_rule(struct vpcd *d, const json_t *req, struct vpc_err *err
 	const char *action = json_string_value(json_object_get(req, "action"));
 	const json_t *rule = json_object_get(req, "rule");
 	bool add = action && !strcmp(action, "add");
-	if (!vpc || !name || !json_is_object(rule) || !dir ||
-	    (strcmp(dir, "ingress") && strcmp(dir, "egress")) || (!add && (!action || strcmp(action, "remove")))) {
-		vpc_fail(err, VPC_E_INVALID, "", "sg_rule needs vpc, group, direction "
-			 "(ingress|egress), action (add|remove) and a rule object");
+	bool dir_ok = dir && (!strcmp(dir, "ingress") || !strcmp(dir, "egress"));
+	if (!vpc || !name || !json_is_object(rule) || !dir_ok ||
+	    (!add && (!action || strcmp(action, "remove")))) {
+		vpc_fail(err, VPC_E_INVALID, "",
+			 "sg_rule needs vpc, group, direction (ingress|egress), action "
+			 "(add|remove) and a rule object");
 		return NULL;
 	}
 	int vi = topo_find_vpc(d->topo, vpc);
@@ -161,12 +163,11 @@ static json_t *op_sg_rule(struct vpcd *d, const json_t *req, struct vpc_err *err
 		vpc_fail(err, VPC_E_NOT_FOUND, "", "no VPC named \"%s\"", vpc);
 		return NULL;
 	}
-	json_t *shown = topo_show_sg_json(d->topo, vi, name), *g = NULL, *r;
+	/* The group alone, as `show` writes it (none: an empty list). */
+	json_t *shown = topo_show_sg_json(d->topo, vi, name), *r;
+	json_t *g = json_array_get(
+		json_object_get(json_array_get(json_object_get(shown, "vpcs"), 0), "security_groups"), 0);
 	size_t i;
-	json_array_foreach(json_object_get(json_array_get(json_object_get(shown, "vpcs"), 0),
-					   "security_groups"), i, r)
-		if (!strcmp(json_string_value(json_object_get(r, "name")), name))
-			g = r;
 	if (!g) {
 		json_decref(shown);
 		vpc_fail(err, VPC_E_NOT_FOUND, "", "no security group named \"%s\" in VPC %s", name, vpc);
@@ -194,7 +195,8 @@ static json_t *op_sg_rule(struct vpcd *d, const json_t *req, struct vpc_err *err
 		json_array_remove(rules, at);
 	if (!e && json_is_true(json_object_get(g, "implicit"))) {
 		json_t *obj = json_pack("{s:s,s:O,s:O}", "name", name, "ingress",
-					json_object_get(g, "ingress"), "egress", json_object_get(g, "egress"));
+					json_object_get(g, "ingress"), "egress",
+					json_object_get(g, "egress"));
 		json_t *path = json_pack("[s,s,s]", "vpcs", vpc, "security_groups");
 		next = json_copy(d->desired);
 		e = edit_add(next, path, obj, NULL, err);

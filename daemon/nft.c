@@ -642,11 +642,6 @@ static void add_map4(struct batch *x, const char *name, uint32_t key_type, uint3
 	nftnl_set_free(s);
 }
 
-static void add_map(struct batch *x, const char *name)
-{
-	add_map4(x, name, T_IFINDEX, NFT_DATA_VERDICT);
-}
-
 /* One dispatch entry: add (chain != NULL) or delete. */
 static void map_elem(struct batch *x, const char *map, uint32_t ifindex, const char *chain)
 {
@@ -787,8 +782,8 @@ static void add_base_rules(struct batch *x)
 static void add_base(struct batch *x)
 {
 	add_table(x);
-	add_map(x, NFT_MAP_IN);
-	add_map(x, NFT_MAP_OUT);
+	add_map4(x, NFT_MAP_IN, T_IFINDEX, NFT_DATA_VERDICT);
+	add_map4(x, NFT_MAP_OUT, T_IFINDEX, NFT_DATA_VERDICT);
 	add_chain(x, NFT_FORWARD_CHAIN, true);
 	add_base_rules(x);
 }
@@ -949,11 +944,6 @@ int nft_sync(struct mnl_socket *nl, const struct sg_objects *w, const struct obs
 #define IGW_MAP_DNAT "public_to_private"
 #define IGW_MAP_SNAT "private_to_public"
 
-static void add_addr_map(struct batch *x, const char *name)
-{
-	add_map4(x, name, T_IPADDR, T_IPADDR);
-}
-
 static void add_hook_chain(struct batch *x, const char *name, const char *type, uint32_t hook,
 			   int prio, uint32_t policy)
 {
@@ -991,8 +981,8 @@ static void igw_base(struct batch *x)
 {
 	struct nftnl_rule *r;
 	add_table(x);
-	add_addr_map(x, IGW_MAP_DNAT);
-	add_addr_map(x, IGW_MAP_SNAT);
+	add_map4(x, IGW_MAP_DNAT, T_IPADDR, T_IPADDR);
+	add_map4(x, IGW_MAP_SNAT, T_IPADDR, T_IPADDR);
 	add_hook_chain(x, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
 	add_hook_chain(x, "postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT);
 	add_hook_chain(x, "forward", "filter", NF_INET_FORWARD, 0, NF_DROP);
