@@ -529,9 +529,10 @@ static uint32_t blob_chunks(const struct nacl_table_meta *m)
 }
 
 /* A full table's blob (compiled in its final layout), in one batch of chunks. */
-static int blob_fill(int fd, uint32_t id, const struct nacl_table *t)
+static int blob_fill(int fd, uint32_t id, const struct nacl_table *t,
+		     const struct nacl_table_meta *m)
 {
-	uint32_t n = (uint32_t)(t->blob_words / NACL_BLOB_CHUNK);
+	uint32_t n = blob_chunks(m);
 	struct nacl_blob_key *k = calloc(n, sizeof(*k));
 	int e = -ENOMEM;
 	if (k) {
@@ -545,7 +546,7 @@ static int blob_fill(int fd, uint32_t id, const struct nacl_table *t)
 
 static void blob_drop(int fd, uint32_t id, const struct nacl_table_meta *m)
 {
-	for (uint32_t c = 0; c < blob_chunks(m); c++) {
+	for (uint32_t c = 0, n = blob_chunks(m); c < n; c++) {
 		struct nacl_blob_key k = {id, c};
 		bpf_map_delete_elem(fd, &k);
 	}
@@ -612,7 +613,7 @@ int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct n
 	if (e)
 		return e;
 	m.base = id;
-	if ((e = blob_fill(b->map[VM_BLOB], id, t)) || (e = publish(b, id, &m))) {
+	if ((e = blob_fill(b->map[VM_BLOB], id, t, &m)) || (e = publish(b, id, &m))) {
 		blob_drop(b->map[VM_BLOB], id, &m);
 		return e;
 	}
