@@ -59,7 +59,9 @@ def program_cost(R):
     print()
     print("The NACL programs' own cost: the same VPC and traffic with the programs taken off")
     print("the router's ports (nacl_detach; conntrack and the security-group table stay),")
-    print("alternating with them on (medians; % = per-repetition on / off)")
+    print("alternating with them on (medians; % = per-repetition on / off). With the")
+    print("programs goes their shortcut for tracked flows: off, every packet crosses the")
+    print("router's stack and the nftables table")
     print()
     out, lines = [], []
     for n in sizes:

@@ -282,6 +282,10 @@ struct pkt {
 	__u32 saddr, daddr;
 	__u8 proto;
 	__u16 port; /* destination port, or ICMP type << 8 | code; 0 otherwise */
+	/* For the shortcut (fast_forward): */
+	__u16 sport_be, dport_be; /* TCP and UDP */
+	__u8 tos, ttl, tcp_flags;
+	__u8 plain; /* no options, not a fragment, TCP or UDP with its header whole */
 };
 
 /* Headers we read must be in the linear part of the skb. */
@@ -307,6 +311,9 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct ethhdr **eth
 	p->daddr = ip->daddr;
 	p->proto = ip->protocol;
 	p->port = 0;
+	p->tos = ip->tos;
+	p->ttl = ip->ttl;
+	p->plain = 0;
 	/* Non-first fragments carry no L4 header: they are judged with port 0. */
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return 0;
@@ -315,6 +322,16 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct ethhdr **eth
 		if (l4 + 4 > (__u8 *)end)
 			return -1;
 		p->port = (__u16)(l4[2] << 8 | l4[3]);
+		__builtin_memcpy(&p->sport_be, l4, 2);
+		__builtin_memcpy(&p->dport_be, l4 + 2, 2);
+		if (ip->ihl == 5 && !(ip->frag_off & bpf_htons(0x2000))) {
+			if (p->proto == IPPROTO_UDP)
+				p->plain = l4 + 8 <= (__u8 *)end;
+			else if (l4 + 20 <= (__u8 *)end) {
+				p->tcp_flags = l4[13];
+				p->plain = 1;
+			}
+		}
 	} else if (p->proto == IPPROTO_ICMP) {
 		if (l4 + 2 > (__u8 *)end)
 			return -1;
@@ -352,6 +369,147 @@ static __always_inline int arp_ok(struct __sk_buff *skb, struct port_cfg *pc)
 	return mac_eq(eth->h_source, pc->mac) && mac_eq(body, pc->mac) && (spa == pc->ip || !spa);
 }
 
+/* ---- the shortcut for tracked flows ----
+ *
+ * A packet of a flow the router's conntrack already tracks, going to another
+ * port, has nothing left to meet in the router's IP stack but routing: the
+ * security groups accept every packet of a tracked flow (the nftables table's
+ * first rules), and the NACLs are judged here and at the other port anyway. So
+ * port_in routes it itself, with the kernel's own lookup and the subnet's route
+ * table mark, and hands it straight to the other port's egress. What conntrack
+ * must see (a TCP flow's SYN, FIN and RST, a flow it does not know, fragments,
+ * options, an expiring TTL) takes the ordinary path.
+ */
+
+/* Only the fields read here; libbpf finds their offsets in the kernel's BTF. */
+struct ip_ct_tcp {
+	__u8 state;
+} __attribute__((preserve_access_index));
+union nf_conntrack_proto {
+	struct ip_ct_tcp tcp;
+} __attribute__((preserve_access_index));
+struct nf_conn {
+	unsigned long status;
+	union nf_conntrack_proto proto;
+} __attribute__((preserve_access_index));
+
+/* include/uapi/linux/netfilter/nf_conntrack_common.h, nf_conntrack_tcp.h */
+#define IPS_SEEN_REPLY		   (1UL << 1)
+#define IPS_ASSURED		   (1UL << 2)
+#define IPS_CONFIRMED		   (1UL << 3)
+#define IPS_DYING		   (1UL << 9)
+#define TCP_CONNTRACK_ESTABLISHED 3
+/* The kernel's default conntrack timeouts (ms), which the router namespace keeps:
+ * a packet the shortcut forwards refreshes its flow as conntrack would. */
+#define CT_TCP_ESTABLISHED_MS 432000000u
+#define CT_UDP_STREAM_MS      120000u
+#define CT_UDP_MS	      30000u
+
+/* net/netfilter/nf_conntrack_bpf.c (kernel 6.1+; this size since 6.2) */
+struct bpf_ct_opts {
+	__s32 netns_id;
+	__s32 error;
+	__u8 l4proto;
+	__u8 dir;
+	__u16 ct_zone_id;
+	__u8 ct_zone_dir;
+	__u8 reserved[3];
+};
+extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *tuple,
+					 __u32 tuple__sz, struct bpf_ct_opts *opts,
+					 __u32 opts__sz) __ksym;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym;
+extern int bpf_ct_change_timeout(struct nf_conn *ct, __u32 timeout) __ksym;
+
+/* include/uapi/linux/bpf.h of 6.7+ (Debian 12's headers predate it). */
+#define VPC_FIB_LOOKUP_TBID (1U << 3)
+#define VPC_AF_INET	    2
+#define VPC_RT_TABLE_MAIN   254
+
+/* Whether conntrack tracks the packet's flow as accepted: confirmed (its first
+ * packet passed the security groups); for TCP also established, and the packet
+ * no SYN, FIN or RST. Refreshes the flow's timeout as conntrack would. */
+static __always_inline int fast_tracked(struct __sk_buff *skb, const struct pkt *f)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_ct_opts o = {.netns_id = -1, .l4proto = f->proto};
+	t.ipv4.saddr = f->saddr;
+	t.ipv4.daddr = f->daddr;
+	t.ipv4.sport = f->sport_be;
+	t.ipv4.dport = f->dport_be;
+	struct nf_conn *ct = bpf_skb_ct_lookup(skb, &t, sizeof(t.ipv4), &o, sizeof(o));
+	if (!ct)
+		return 0;
+	unsigned long st = ct->status;
+	__u32 ms = 0;
+	if ((st & (IPS_CONFIRMED | IPS_DYING)) == IPS_CONFIRMED) {
+		if (f->proto == IPPROTO_UDP)
+			ms = st & IPS_ASSURED ? CT_UDP_STREAM_MS : CT_UDP_MS;
+		else if (!(f->tcp_flags & 0x07) && (st & IPS_ASSURED) &&
+			 ct->proto.tcp.state == TCP_CONNTRACK_ESTABLISHED)
+			ms = CT_TCP_ESTABLISHED_MS;
+	}
+	if (ms)
+		bpf_ct_change_timeout(ct, ms);
+	bpf_ct_release(ct);
+	return ms != 0;
+}
+
+/* The kernel's route for the packet, as policy routing would find it for a packet
+ * of the subnet: its route table's kernel table (id = rt_mark) first; a throw
+ * there (the VPC's local route) goes on to the main table and its host routes.
+ * Two direct table lookups instead of walking the policy rules. 0 or -1. */
+static __always_inline int fast_route(struct __sk_buff *skb, struct bpf_fib_lookup *fib,
+				      __u32 rt_mark)
+{
+	struct bpf_fib_lookup again = *fib;
+	fib->tbid = rt_mark;
+	long r = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_DIRECT | VPC_FIB_LOOKUP_TBID);
+	if (r == BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	if (r != BPF_FIB_LKUP_RET_NOT_FWDED)
+		return -1;
+	*fib = again;
+	fib->tbid = VPC_RT_TABLE_MAIN;
+	r = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_DIRECT | VPC_FIB_LOOKUP_TBID);
+	return r == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
+}
+
+/* Forwards a tracked packet to the port its route names: TC_ACT_REDIRECT, or -1
+ * for the ordinary path. Not inlined: its stack is not added to that of the NACL
+ * lookup's calls. */
+static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, __u32 rt_mark)
+{
+	if (!f->plain || f->ttl <= 1)
+		return -1;
+	struct bpf_fib_lookup fib = {.family = VPC_AF_INET,
+				     .l4_protocol = f->proto,
+				     .sport = f->sport_be,
+				     .dport = f->dport_be,
+				     .ifindex = skb->ingress_ifindex,
+				     .tos = f->tos,
+				     .ipv4_src = f->saddr,
+				     .ipv4_dst = f->daddr};
+	if (fast_route(skb, &fib, rt_mark))
+		return -1;
+	__u32 out = fib.ifindex - 1000;
+	struct port_cfg *pc = bpf_map_lookup_elem(&ports, &out);
+	if (!pc || !(pc->flags & PORT_F_VALID) || !fast_tracked(skb, f))
+		return -1;
+	/* The router's work: a hop less, its MAC toward the next one. */
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end)
+		return -1;
+	__u32 check = ip->check + bpf_htons(0x0100); /* as ip_decrease_ttl() */
+	ip->check = (__u16)(check + (check >= 0xffff));
+	ip->ttl--;
+	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
+	__builtin_memcpy(eth->h_source, fib.smac, 6);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 static __always_inline struct port_cfg *port_of(struct __sk_buff *skb, __u32 *id)
 {
 	/* Port ifindexes are 1000 + port id (include/vpc/names.h). */
@@ -364,7 +522,7 @@ SEC("tc")
 int port_in(struct __sk_buff *skb)
 {
 	struct ethhdr *eth;
-	struct pkt p;
+	struct pkt p = {};
 	__u32 pid;
 	struct port_cfg *pc = port_of(skb, &pid);
 	if (!pc)
@@ -382,10 +540,11 @@ int port_in(struct __sk_buff *skb)
 		return TC_ACT_SHOT; /* no entry (yet): closed, never open */
 	/* The subnet's route table decides where it goes. */
 	skb->mark = sn->rt_mark;
-	if ((p.daddr & sn->mask) == sn->net)
-		return TC_ACT_OK; /* stays in the subnet: no NACL */
-	return nacl_verdict(sn, 1, p.daddr, p.proto, p.port, skb->len, sid) ? TC_ACT_OK
-									    : TC_ACT_SHOT;
+	if ((p.daddr & sn->mask) != sn->net && /* leaving the subnet: its NACL */
+	    !nacl_verdict(sn, 1, p.daddr, p.proto, p.port, skb->len, sid))
+		return TC_ACT_SHOT;
+	int fast = fast_forward(skb, &p, sn->rt_mark);
+	return fast < 0 ? TC_ACT_OK : fast;
 }
 
 SEC("tc")

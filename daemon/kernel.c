@@ -36,6 +36,11 @@ static const struct sysctl_kv router_sysctls[] = {
 	{"net/ipv4/conf/all/send_redirects", "0"},
 	{"net/ipv4/conf/default/send_redirects", "0"},
 	{"net/ipv6/conf/all/disable_ipv6", "1"},
+	/* The NACL program forwards the packets of tracked flows itself
+	 * (bpf/nacl.bpf.c), so conntrack does not see every segment of a TCP
+	 * connection and must not judge the next one it sees by sequence windows it
+	 * could not follow, as for a flow offloaded to a flowtable. */
+	{"net/netfilter/nf_conntrack_tcp_be_liberal", "1"},
 	{NULL, NULL},
 };
 

@@ -720,11 +720,13 @@ static void e_verdict(struct nftnl_rule *r, int verdict)
 	nftnl_rule_add_expr(r, e);
 }
 
-static void e_ct_state(struct nftnl_rule *r, uint32_t mask)
+/* Matches when the conntrack `key` (NFT_CT_STATE or NFT_CT_STATUS) has a bit of
+ * `mask` set. */
+static void e_ct_bits(struct nftnl_rule *r, uint32_t key, uint32_t mask)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("ct");
 	uint32_t zero = 0;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	nftnl_rule_add_expr(r, e);
 	e = nftnl_expr_alloc("bitwise");
@@ -755,16 +757,23 @@ static void add_rule(struct batch *x, struct nftnl_rule *r)
 	nftnl_rule_free(r);
 }
 
-/* The base chain's rules (SG_BASE_RULES): replies first, invalid out, then each
- * port's own chains. */
+/* The base chain's rules (SG_BASE_RULES): replies first; then the rest of a flow
+ * conntrack tracks (confirmed: its first packet was accepted, whether or not it
+ * has been answered), so that removing the rule that admitted a flow does not
+ * cut it, as in a VPC; invalid out; then each port's own chains. The NACL
+ * program's shortcut forwards the same packets (bpf/nacl.bpf.c). */
 static void add_base_rules(struct batch *x)
 {
 	struct nftnl_rule *r = rule_obj(NFT_FORWARD_CHAIN);
-	e_ct_state(r, CT_ESTABLISHED | CT_RELATED);
+	e_ct_bits(r, NFT_CT_STATE, CT_ESTABLISHED | CT_RELATED);
 	e_verdict(r, NF_ACCEPT);
 	add_rule(x, r);
 	r = rule_obj(NFT_FORWARD_CHAIN);
-	e_ct_state(r, CT_INVALID);
+	e_ct_bits(r, NFT_CT_STATUS, IPS_CONFIRMED);
+	e_verdict(r, NF_ACCEPT);
+	add_rule(x, r);
+	r = rule_obj(NFT_FORWARD_CHAIN);
+	e_ct_bits(r, NFT_CT_STATE, CT_INVALID);
 	e_verdict(r, NF_DROP);
 	add_rule(x, r);
 	/* Leaving an instance: its egress rules (they return when allowed)... */
@@ -1003,26 +1012,12 @@ static void igw_base(struct batch *x)
 	/* Forwarding: replies; what came for a public address; what leaves from an
 	 * address that has one. Nothing else crosses the gateway. */
 	r = rule_obj("forward");
-	e_ct_state(r, CT_ESTABLISHED | CT_RELATED);
+	e_ct_bits(r, NFT_CT_STATE, CT_ESTABLISHED | CT_RELATED);
 	e_verdict(r, NF_ACCEPT);
 	add_rule(x, r);
 	r = rule_obj("forward");
 	e_ifindex(r, NFT_META_IIF, IGW_IF_INET);
-	{
-		struct nftnl_expr *e = nftnl_expr_alloc("ct");
-		uint32_t dnat = IPS_DST_NAT, zero = 0;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		nftnl_rule_add_expr(r, e);
-		e = nftnl_expr_alloc("bitwise");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &dnat, 4);
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-		nftnl_rule_add_expr(r, e);
-		e_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
-	}
+	e_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT);
 	e_verdict(r, NF_ACCEPT);
 	add_rule(x, r);
 	r = rule_obj("forward");

@@ -91,9 +91,10 @@ struct sg_objects {
 };
 
 #define SG_MAX_ELEMENTS (1 << 20) /* per set, after decomposition */
-/* The rules of the table's base chain: established/related, invalid, the two
- * dispatch maps. An instance chain holds one rule per sg_rule_out and a drop. */
-#define SG_BASE_RULES 4
+/* The rules of the table's base chain: established/related, confirmed, invalid,
+ * the two dispatch maps. An instance chain holds one rule per sg_rule_out and a
+ * drop. */
+#define SG_BASE_RULES 5
 #define SG_CHAIN_RULES(c) ((c)->n + 1)
 
 /* The objects VPC `vi` needs. -E2BIG when a set would exceed SG_MAX_ELEMENTS. */

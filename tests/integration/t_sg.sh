@@ -1,8 +1,8 @@
 #!/bin/bash
 # Security groups with real traffic: the default group, statefulness, "egress": [],
 # group references that follow membership, unions, rule removal that spares
-# established connections, the table existing before the first packet, and a NACL
-# overriding a group.
+# tracked flows (TCP, and one-way UDP), the shortcut for tracked flows, the table
+# existing before the first packet, and a NACL overriding a group.
 . "$(dirname "$0")/lib.sh"
 start_vpcd
 
@@ -106,6 +106,47 @@ s2=$(stat -c %s "$TMP/recv")
 	|| fail "the transfer stopped: $s1 -> $s2"
 out=$(vpcctl exec shop/app1 -- socat -T 1 - TCP:10.0.1.10:81,connect-timeout=1 </dev/null 2>&1 || true)
 [[ $out == *"timed out"* ]] && ok "a new connection to 81 is refused" || fail "new connection: $out"
+
+# A flow is tracked from its first accepted packet, answered or not (as in a
+# VPC): a one-way UDP stream admitted by a rule goes on after the rule is removed,
+# while a datagram of a new flow (another source port) is refused.
+bg vpcctl exec shop/web1 -- socat -u UDP-RECV:83,reuseaddr OPEN:"$TMP/udp83",creat,append
+wait_listen shop/web1 83 udp
+expect_ok "allow udp 83 from app1" vpcctl sg rule add shop web --ingress --protocol udp --ports 83 --cidr 10.0.2.20/32
+bg vpcctl exec shop/app1 -- sh -c 'i=0; while i=$((i+1)); do echo "dgram $i"; sleep 0.05; done | socat -u - UDP:10.0.1.10:83,sourceport=4083'
+for _ in $(seq 40); do [ -s "$TMP/udp83" ] && break; sleep 0.05; done
+expect_ok "remove the udp rule" vpcctl sg rule remove shop web --ingress --protocol udp --ports 83 --cidr 10.0.2.20/32
+s1=$(wc -l <"$TMP/udp83")
+sleep 1
+s2=$(wc -l <"$TMP/udp83")
+[ "$s2" -gt $((s1 + 5)) ] && ok "the tracked one-way UDP flow goes on ($s1 -> $s2 datagrams)" \
+	|| fail "the tracked UDP flow stopped: $s1 -> $s2"
+echo "new-flow" | vpcctl exec shop/app1 -- socat -u - UDP:10.0.1.10:83,sourceport=4084
+sleep 0.5
+grep new-flow "$TMP/udp83" >/dev/null && fail "a new UDP flow got through without a rule" \
+	|| ok "a new UDP flow to 83 is refused"
+
+# The NACL program forwards the packets of tracked flows between ports itself: the
+# router's IP stack (ForwDatagrams) sees a 20 MB TCP transfer's handshake and
+# close, not its segments, and the transfer ends complete and closed through
+# conntrack (no segment of its end judged by a window conntrack did not follow).
+fwd() { ip netns exec "$NSP.shop" awk '/^Ip:/ && n++ {print $7}' /proc/net/snmp; }
+expect_ok "allow 84 from app1" vpcctl sg rule add shop web --ingress --protocol tcp --ports 84 --cidr 10.0.2.20/32
+bg vpcctl exec shop/web1 -- socat -u TCP-LISTEN:84,reuseaddr OPEN:"$TMP/big84",creat,trunc
+wait_listen shop/web1 84 tcp
+head -c 20000000 /dev/urandom >"$TMP/src84"
+f1=$(fwd)
+if vpcctl exec shop/app1 -- timeout 20 socat -u OPEN:"$TMP/src84" TCP:10.0.1.10:84 &&
+	for _ in $(seq 50); do cmp -s "$TMP/src84" "$TMP/big84" && break; sleep 0.1; done &&
+	cmp -s "$TMP/src84" "$TMP/big84"; then
+	ok "a 20 MB transfer through the shortcut arrives whole and closes"
+else
+	fail "the 20 MB transfer: $(stat -c %s "$TMP/big84") bytes arrived"
+fi
+f2=$(fwd)
+[ $((f2 - f1)) -lt 200 ] && ok "the router's stack forwarded $((f2 - f1)) of its packets (the rest: the shortcut)" \
+	|| fail "the router's stack forwarded $((f2 - f1)) packets of the transfer"
+ping_ok shop/app1 10.0.2.30
 
 # A NACL still decides at the subnet edge: the group allows SSH to "both" from
 # anywhere; a NACL on subnet b denying 22 blocks it, AWS's own example.
