@@ -397,6 +397,7 @@ struct nf_conn {
 #define IPS_SEEN_REPLY		   (1UL << 1)
 #define IPS_ASSURED		   (1UL << 2)
 #define IPS_CONFIRMED		   (1UL << 3)
+#define IPS_NAT_SEQ		   (7UL << 4) /* SRC_NAT, DST_NAT, SEQ_ADJUST */
 #define IPS_DYING		   (1UL << 9)
 #define TCP_CONNTRACK_ESTABLISHED 3
 /* The kernel's default conntrack timeouts (ms), which the router namespace keeps:
@@ -427,8 +428,8 @@ extern int bpf_ct_change_timeout(struct nf_conn *ct, __u32 timeout) __ksym;
 #define VPC_RT_TABLE_MAIN   254
 
 /* Whether conntrack tracks the packet's flow as accepted: confirmed (its first
- * packet passed the security groups); for TCP also established, and the packet
- * no SYN, FIN or RST. Refreshes the flow's timeout as conntrack would. */
+ * packet passed the security groups); for TCP also established. Refreshes the
+ * flow's timeout as conntrack would. */
 static __always_inline int fast_tracked(struct __sk_buff *skb, const struct pkt *f)
 {
 	struct bpf_sock_tuple t = {};
@@ -442,11 +443,12 @@ static __always_inline int fast_tracked(struct __sk_buff *skb, const struct pkt 
 		return 0;
 	unsigned long st = ct->status;
 	__u32 ms = 0;
-	if ((st & (IPS_CONFIRMED | IPS_DYING)) == IPS_CONFIRMED) {
+	/* No NAT happens in a router namespace; were a flow translated, the stack
+	 * would have to do it. */
+	if ((st & (IPS_CONFIRMED | IPS_DYING | IPS_NAT_SEQ)) == IPS_CONFIRMED) {
 		if (f->proto == IPPROTO_UDP)
 			ms = st & IPS_ASSURED ? CT_UDP_STREAM_MS : CT_UDP_MS;
-		else if (!(f->tcp_flags & 0x07) && (st & IPS_ASSURED) &&
-			 ct->proto.tcp.state == TCP_CONNTRACK_ESTABLISHED)
+		else if ((st & IPS_ASSURED) && ct->proto.tcp.state == TCP_CONNTRACK_ESTABLISHED)
 			ms = CT_TCP_ESTABLISHED_MS;
 	}
 	if (ms)
@@ -480,7 +482,9 @@ static __always_inline int fast_route(struct __sk_buff *skb, struct bpf_fib_look
  * lookup's calls. */
 static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, __u32 rt_mark)
 {
-	if (!f->plain || f->ttl <= 1)
+	/* TCP's SYN, FIN and RST are for conntrack to see; the cheap tests first. */
+	if (!f->plain || f->ttl <= 1 || (f->proto == IPPROTO_TCP && (f->tcp_flags & 0x07)) ||
+	    !fast_tracked(skb, f))
 		return -1;
 	struct bpf_fib_lookup fib = {.family = VPC_AF_INET,
 				     .l4_protocol = f->proto,
@@ -494,7 +498,7 @@ static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, _
 		return -1;
 	__u32 out = fib.ifindex - 1000;
 	struct port_cfg *pc = bpf_map_lookup_elem(&ports, &out);
-	if (!pc || !(pc->flags & PORT_F_VALID) || !fast_tracked(skb, f))
+	if (!pc || !(pc->flags & PORT_F_VALID))
 		return -1;
 	/* The router's work: a hop less, its MAC toward the next one. */
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
