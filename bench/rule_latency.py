@@ -6,7 +6,9 @@
                                             echo: also sends each one back
     rule_latency.py send DST PORT USEC [new]  in a client instance: a datagram
                                             every USEC microseconds; new: each
-                                            from a fresh socket (a new flow)
+                                            from the next source port (a new
+                                            flow; USEC >= 500 so that a port
+                                            comes back after conntrack forgot it)
     rule_latency.py drive LOG OUT LABEL REPS STOP START [EST_LOG]
 
 `drive` runs in the host namespace. STOP and START are commands (one string
@@ -76,6 +78,29 @@ def recv(port, log, echo=False):
                 last = t
 
 
+# `new` flows take the source ports in turn, so that a port comes back only after
+# all the others: conntrack forgets an unanswered UDP flow 30 s after its last
+# datagram, and a flow it still tracks is let through whatever the rules say
+# (a security group keeps tracked flows). The turn follows the clock, one port per
+# USEC, so that a sender started after another (the next case) goes on where the
+# clock is rather than at the ports just used; the caller chooses USEC so that a
+# round (64,512 ports) lasts longer than 30 s.
+NEW_PORTS = range(1024, 65536)
+
+
+def bind_next(s, last, step):
+    p = NEW_PORTS.start + int(time.monotonic() / step) % len(NEW_PORTS)
+    for _ in range(64):
+        if p != last:
+            try:
+                s.bind(("0.0.0.0", p))
+                return p
+            except OSError:
+                pass  # in use by another socket here: the next one
+        p = p + 1 if p + 1 in NEW_PORTS else NEW_PORTS.start
+    return last
+
+
 def send(dst, port, usec, new=False):
     # Timer slack down to 1 ns (PR_SET_TIMERSLACK), so that sleeps end on time.
     try:
@@ -83,6 +108,7 @@ def send(dst, port, usec, new=False):
     except OSError:
         pass
     s = None
+    sport = 0
     step = usec / 1e6
     seq = 0
     nxt = time.monotonic()
@@ -90,6 +116,8 @@ def send(dst, port, usec, new=False):
         seq += 1
         if s is None:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if new:
+                sport = bind_next(s, sport, step)
             s.connect((dst, port))
             # A flow's replies (echo) are never read: keep them from piling up.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -98,8 +126,8 @@ def send(dst, port, usec, new=False):
         except OSError:
             pass  # ICMP port unreachable before the receiver is up
         if new:
-            # Next datagram from another source port: a flow conntrack has not seen
-            # (or, after the ~28k ephemeral ports, one it never saw answered).
+            # Next datagram from the next source port: a flow conntrack does not
+            # track (see bind_next).
             s.close()
             s = None
         nxt += step

@@ -64,8 +64,8 @@ def report(path):
     if R.lat:
         print()
         b.latency_table(R, [
-            "Rule change under traffic, seen by new flows (a probe datagram every 0.2 ms, each"
-            " from a new source port; median [min-max] ms of %s repetitions)",
+            "Rule change under traffic, seen by new flows (a probe datagram every 0.6 ms, each"
+            " from the next source port; median [min-max] ms of %s repetitions)",
             "cidr: the probe instance's rule (udp from a /32: vpcd rebuilds the l4 set it is in);",
             "group: the client's rule (all from group clients: vpcd rebuilds the chain)",
             "visible = from just before vpcctl starts to the last probe that got through (remove)",

@@ -5,7 +5,7 @@
  *
  * port_in  (tc ingress of a port = packets leaving the instance): ARP and the
  *          source check, then the subnet's outbound NACL when the destination is
- *          outside the subnet.
+ *          outside the subnet; then the shortcut for tracked flows (below).
  * port_out (tc egress of a port = packets entering the instance): the destination
  *          check, then the subnet's inbound NACL when the source is outside.
  * IPv4 and ARP only; anything else is dropped at the port.
@@ -375,10 +375,10 @@ static __always_inline int arp_ok(struct __sk_buff *skb, struct port_cfg *pc)
  * port, has nothing left to meet in the router's IP stack but routing: the
  * security groups accept every packet of a tracked flow (the nftables table's
  * first rules), and the NACLs are judged here and at the other port anyway. So
- * port_in routes it itself, with the kernel's own lookup and the subnet's route
- * table mark, and hands it straight to the other port's egress. What conntrack
- * must see (a TCP flow's SYN, FIN and RST, a flow it does not know, fragments,
- * options, an expiring TTL) takes the ordinary path.
+ * port_in routes it itself, with the kernel's own table lookups, and hands it
+ * straight to the other port's egress. What conntrack must see (a TCP flow's
+ * SYN, FIN and RST, a flow it does not know, fragments, options, an expiring
+ * TTL) and what goes anywhere but a port takes the ordinary path.
  */
 
 /* Only the fields read here; libbpf finds their offsets in the kernel's BTF. */
@@ -394,7 +394,6 @@ struct nf_conn {
 } __attribute__((preserve_access_index));
 
 /* include/uapi/linux/netfilter/nf_conntrack_common.h, nf_conntrack_tcp.h */
-#define IPS_SEEN_REPLY		   (1UL << 1)
 #define IPS_ASSURED		   (1UL << 2)
 #define IPS_CONFIRMED		   (1UL << 3)
 #define IPS_NAT_SEQ		   (7UL << 4) /* SRC_NAT, DST_NAT, SEQ_ADJUST */
@@ -422,7 +421,8 @@ extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_
 extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 extern int bpf_ct_change_timeout(struct nf_conn *ct, __u32 timeout) __ksym;
 
-/* include/uapi/linux/bpf.h of 6.7+ (Debian 12's headers predate it). */
+/* include/uapi/linux/bpf.h of Linux 6.5 (not every linux-libc-dev of Debian 12
+ * has it). */
 #define VPC_FIB_LOOKUP_TBID (1U << 3)
 #define VPC_AF_INET	    2
 #define VPC_RT_TABLE_MAIN   254
