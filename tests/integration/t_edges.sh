@@ -1,7 +1,8 @@
 #!/bin/bash
 # The edges beyond the examples: elastic IPs moving reachability (and surviving a
-# restart), blackhole routes, group references across a peering, and gateways and
-# the internet going away with their VPCs.
+# restart), blackhole routes, group references across a peering, gateways and
+# the internet going away with their VPCs, and an appliance route followed by the
+# shortcut for tracked flows.
 . "$(dirname "$0")/lib.sh"
 start_vpcd
 
@@ -99,3 +100,47 @@ ip netns exec "$NSP.internet" ip -o link | grep "vpc-g" >/dev/null && \
 expect_ok "detach b's gateway" vpcctl vpc set b --internet-gateway off
 [ ! -e "/run/netns/$NSP.internet" ] && ok "the internet went with the last gateway" || fail "internet left"
 expect_fail "a route to igw without a gateway is refused" vpcctl route add b s --destination 0.0.0.0/0 --target igw
+
+# An appliance in the path: subnet a's route table sends subnet b's traffic to the
+# instance fw (source/destination check off, forwarding on inside it). Packets of
+# tracked flows take the port program's shortcut, which must route them as the
+# kernel would: through fw while the route exists, straight to b1 once it is gone.
+topo mbox <<'JSON'
+{"vpcs": [{"name": "m", "cidr": "10.9.0.0/16",
+  "subnets": [{"name": "a", "cidr": "10.9.1.0/24", "route_table": "via"},
+              {"name": "b", "cidr": "10.9.2.0/24"},
+              {"name": "f", "cidr": "10.9.3.0/24"}],
+  "route_tables": [{"name": "via", "routes": [{"destination": "10.9.2.0/24", "target": "instance:fw"}]}],
+  "instances": [{"name": "a1", "subnet": "a", "private_ip": "10.9.1.10"},
+                {"name": "b1", "subnet": "b", "private_ip": "10.9.2.10"},
+                {"name": "fw", "subnet": "f", "private_ip": "10.9.3.10", "source_dest_check": false}]}]}
+JSON
+expect_ok "apply a VPC with an appliance route" vpcctl apply -f "$TMP/mbox.json"
+expect_ok "forwarding on inside the appliance" vpcctl exec m/fw -- sysctl -qw net.ipv4.ip_forward=1
+fw_fwd() { vpcctl exec m/fw -- awk '/^Ip:/ && n++ {print $7}' /proc/net/snmp; }
+# send_through PORT: 10 MB from a1 to b1:PORT; prints how many packets fw forwarded
+# (at least 153 of up to 64 KB: segments travel as GSO packets).
+send_through() {
+	local f1 f2
+	bg vpcctl exec m/b1 -- socat -u TCP-LISTEN:"$1",reuseaddr OPEN:"$TMP/mb$1",creat,trunc
+	wait_listen m/b1 "$1" tcp
+	f1=$(fw_fwd)
+	vpcctl exec m/a1 -- timeout 20 socat -u OPEN:"$TMP/src10m" TCP:10.9.2.10:"$1"
+	for _ in $(seq 50); do cmp -s "$TMP/src10m" "$TMP/mb$1" && break; sleep 0.1; done
+	cmp -s "$TMP/src10m" "$TMP/mb$1" || fail "the 10 MB to port $1 arrived incomplete"
+	f2=$(fw_fwd)
+	echo $((f2 - f1))
+}
+rtr_fwd() { ip netns exec "$NSP.m" awk '/^Ip:/ && n++ {print $7}' /proc/net/snmp; }
+head -c 10000000 /dev/urandom >"$TMP/src10m"
+r1=$(rtr_fwd)
+n=$(send_through 5001)
+r2=$(rtr_fwd)
+[ "$n" -gt 100 ] && ok "a tracked flow follows the route through the appliance ($n packets forwarded by fw)" \
+	|| fail "the appliance forwarded $n packets of the transfer"
+[ $((r2 - r1)) -lt 200 ] && ok "... by the shortcut: the router's stack forwarded $((r2 - r1)) of them" \
+	|| fail "the router's stack forwarded $((r2 - r1)) packets: no shortcut"
+expect_ok "remove the appliance route" vpcctl route remove m via --destination 10.9.2.0/24
+n=$(send_through 5002)
+[ "$n" -lt 50 ] && ok "without the route the flow goes straight to b1 ($n packets through fw)" \
+	|| fail "the appliance still forwarded $n packets"
