@@ -48,7 +48,7 @@ import json, sys
 v = json.load(sys.stdin)["vpcs"][0]
 print(",".join(i["name"] for i in v["instances"] if i["public_ip"] == sys.argv[1]))' "$eip")
 [ "$n" = w2 ] && ok "show: $eip is w2's" || fail "show: $eip belongs to '$n'"
-out=$(vpcctl exec internet -- sh -c "echo | socat -T 1 - TCP:$eip:80,connect-timeout=2" 2>/dev/null)
+out=$(vpcctl exec internet -- sh -c "echo | socat -T 3 - TCP:$eip:80,connect-timeout=2" 2>/dev/null)
 [ "$out" = hello-from-80 ] && ok "internet reaches w2 at $eip" || fail "w2 at $eip: $out"
 # The address really is w2's now: w2 reaches the internet from it.
 bg vpcctl exec internet -- socat -T 5 TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
