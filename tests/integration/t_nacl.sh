@@ -213,12 +213,18 @@ v = e.get("formatted", e)["value"]
 print(v if isinstance(v, int) else int.from_bytes(bytes(int(b, 16) for b in v), "little"))'; }
 good_abi=$(abi)
 prog_before=$(bpftool prog show pinned "$PINS/shop/port_in" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+liberal() { ip netns exec "$NSP.shop" cat /proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal; }
 stop_vpcd
 bpftool map update pinned "$PINS/shop/seq" key 1 0 0 0 value 0xee 0 0 0
 [ "$(abi)" = 238 ] || fail "could not mark the pins as another version"
+# A router made by a vpcd before the shortcut lacks the conntrack setting it needs;
+# the reconcile at start re-asserts the router's settings.
+ip netns exec "$NSP.shop" sh -c 'echo 0 >/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal'
 start_vpcd
 [ "$(abi)" = "$good_abi" ] && ok "pins of another version were replaced (version $good_abi)" \
 	|| fail "seq map says version $(abi) after the restart, want $good_abi"
+[ "$(liberal)" = 1 ] && ok "the router got the shortcut's conntrack setting back" \
+	|| fail "nf_conntrack_tcp_be_liberal is $(liberal) after the restart"
 prog_after=$(bpftool prog show pinned "$PINS/shop/port_in" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 attached=$(ip netns exec "$NSP.shop" tc filter show dev "$port" ingress | grep -o 'id [0-9]*' | head -1)
 [ "$prog_after" != "$prog_before" ] && [ "$attached" = "id $prog_after" ] &&
