@@ -14,7 +14,10 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/pkt_cls.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -393,12 +396,6 @@ struct nf_conn {
 	union nf_conntrack_proto proto;
 } __attribute__((preserve_access_index));
 
-/* include/uapi/linux/netfilter/nf_conntrack_common.h, nf_conntrack_tcp.h */
-#define IPS_ASSURED		   (1UL << 2)
-#define IPS_CONFIRMED		   (1UL << 3)
-#define IPS_NAT_SEQ		   (7UL << 4) /* SRC_NAT, DST_NAT, SEQ_ADJUST */
-#define IPS_DYING		   (1UL << 9)
-#define TCP_CONNTRACK_ESTABLISHED 3
 /* The kernel's default conntrack timeouts (ms), which the router namespace keeps:
  * a packet the shortcut forwards refreshes its flow as conntrack would. */
 #define CT_TCP_ESTABLISHED_MS 432000000u
@@ -421,11 +418,7 @@ extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_
 extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 extern int bpf_ct_change_timeout(struct nf_conn *ct, __u32 timeout) __ksym;
 
-/* include/uapi/linux/bpf.h of Linux 6.5 (not every linux-libc-dev of Debian 12
- * has it). */
-#define VPC_FIB_LOOKUP_TBID (1U << 3)
-#define VPC_AF_INET	    2
-#define VPC_RT_TABLE_MAIN   254
+#define VPC_AF_INET 2 /* linux/socket.h is not for BPF programs */
 
 /* Whether conntrack tracks the packet's flow as accepted: confirmed (its first
  * packet passed the security groups); for TCP also established. Refreshes the
@@ -445,7 +438,7 @@ static __always_inline int fast_tracked(struct __sk_buff *skb, const struct pkt 
 	__u32 ms = 0;
 	/* No NAT happens in a router namespace; were a flow translated, the stack
 	 * would have to do it. */
-	if ((st & (IPS_CONFIRMED | IPS_DYING | IPS_NAT_SEQ)) == IPS_CONFIRMED) {
+	if ((st & (IPS_CONFIRMED | IPS_DYING | IPS_NAT_MASK | IPS_SEQ_ADJUST)) == IPS_CONFIRMED) {
 		if (f->proto == IPPROTO_UDP)
 			ms = st & IPS_ASSURED ? CT_UDP_STREAM_MS : CT_UDP_MS;
 		else if ((st & IPS_ASSURED) && ct->proto.tcp.state == TCP_CONNTRACK_ESTABLISHED)
@@ -461,20 +454,26 @@ static __always_inline int fast_tracked(struct __sk_buff *skb, const struct pkt 
  * of the subnet: its route table's kernel table (id = rt_mark) first; a throw
  * there (the VPC's local route) goes on to the main table and its host routes.
  * Two direct table lookups instead of walking the policy rules. 0 or -1. */
-static __always_inline int fast_route(struct __sk_buff *skb, struct bpf_fib_lookup *fib,
-				      __u32 rt_mark)
+static __always_inline int fast_route(struct __sk_buff *skb, const struct pkt *f,
+				      struct bpf_fib_lookup *fib, __u32 rt_mark)
 {
-	struct bpf_fib_lookup again = *fib;
-	fib->tbid = rt_mark;
-	long r = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_DIRECT | VPC_FIB_LOOKUP_TBID);
-	if (r == BPF_FIB_LKUP_RET_SUCCESS)
-		return 0;
-	if (r != BPF_FIB_LKUP_RET_NOT_FWDED)
-		return -1;
-	*fib = again;
-	fib->tbid = VPC_RT_TABLE_MAIN;
-	r = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_DIRECT | VPC_FIB_LOOKUP_TBID);
-	return r == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
+	__u32 tbid[2] = {rt_mark, RT_TABLE_MAIN};
+	for (int i = 0; i < 2; i++) {
+		*fib = (struct bpf_fib_lookup){.family = VPC_AF_INET,
+					       .l4_protocol = f->proto,
+					       .sport = f->sport_be,
+					       .dport = f->dport_be,
+					       .ifindex = skb->ingress_ifindex,
+					       .tos = f->tos,
+					       .ipv4_src = f->saddr,
+					       .ipv4_dst = f->daddr,
+					       .tbid = tbid[i]};
+		long r = bpf_fib_lookup(skb, fib, sizeof(*fib),
+					BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID);
+		if (r != BPF_FIB_LKUP_RET_NOT_FWDED)
+			return r == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
+	}
+	return -1;
 }
 
 /* Forwards a tracked packet to the port its route names: TC_ACT_REDIRECT, or -1
@@ -486,15 +485,8 @@ static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, _
 	if (!f->plain || f->ttl <= 1 || (f->proto == IPPROTO_TCP && (f->tcp_flags & 0x07)) ||
 	    !fast_tracked(skb, f))
 		return -1;
-	struct bpf_fib_lookup fib = {.family = VPC_AF_INET,
-				     .l4_protocol = f->proto,
-				     .sport = f->sport_be,
-				     .dport = f->dport_be,
-				     .ifindex = skb->ingress_ifindex,
-				     .tos = f->tos,
-				     .ipv4_src = f->saddr,
-				     .ipv4_dst = f->daddr};
-	if (fast_route(skb, &fib, rt_mark))
+	struct bpf_fib_lookup fib;
+	if (fast_route(skb, f, &fib, rt_mark))
 		return -1;
 	__u32 out = fib.ifindex - 1000;
 	struct port_cfg *pc = bpf_map_lookup_elem(&ports, &out);
