@@ -226,6 +226,26 @@ udp_no() {
 	if [ -z "$(udp_talk "$@")" ]; then ok "no udp $1 -> $2:$3"; else fail "udp $1 -> $2:$3 got through"; fi
 }
 
+# Packets the IP stack of namespace NS has forwarded (Ip: ForwDatagrams).
+forwarded() { ip netns exec "$1" awk '/^Ip:/ && n++ {print $7}' /proc/net/snmp; }
+
+# send_file FROM TO IP PORT FILE: FILE over one TCP connection from instance FROM
+# to TO at IP:PORT. True when the receiver saw the connection close (it exits on
+# the FIN) and wrote FILE whole, to $TMP/got.PORT.
+send_file() {
+	local got=$TMP/got.$4 pid st=
+	bg vpcctl exec "$2" -- socat -u TCP-LISTEN:"$4",reuseaddr OPEN:"$got",creat,trunc
+	pid=${BG_PIDS[-1]}
+	wait_listen "$2" "$4" tcp
+	vpcctl exec "$1" -- timeout 20 socat -u OPEN:"$5" TCP:"$3":"$4" || return 1
+	for _ in $(seq 50); do
+		st=$(ps -o stat= -p "$pid" 2>/dev/null || true)
+		[ -z "$st" ] || [[ $st == Z* ]] && break
+		sleep 0.1
+	done
+	{ [ -z "$st" ] || [[ $st == Z* ]]; } && cmp -s "$5" "$got"
+}
+
 # A long-lived TCP connection FROM -> TO (VPC/INSTANCE, at IP:PORT): a line every
 # 0.1 s, appended to $LOG by a server that takes exactly one connection, so lines
 # that arrive later came through the connection opened now.

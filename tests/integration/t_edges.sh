@@ -117,30 +117,24 @@ topo mbox <<'JSON'
 JSON
 expect_ok "apply a VPC with an appliance route" vpcctl apply -f "$TMP/mbox.json"
 expect_ok "forwarding on inside the appliance" vpcctl exec m/fw -- sysctl -qw net.ipv4.ip_forward=1
-fw_fwd() { vpcctl exec m/fw -- awk '/^Ip:/ && n++ {print $7}' /proc/net/snmp; }
-# send_through PORT: 10 MB from a1 to b1:PORT; prints how many packets fw forwarded
-# (at least 153 of up to 64 KB: segments travel as GSO packets).
-send_through() {
+# via PORT: 10 MB from a1 to b1:PORT, whole and closed; VIA = how many packets fw
+# forwarded (at least 153 of up to 64 KB: segments travel as GSO packets).
+via() {
 	local f1 f2
-	bg vpcctl exec m/b1 -- socat -u TCP-LISTEN:"$1",reuseaddr OPEN:"$TMP/mb$1",creat,trunc
-	wait_listen m/b1 "$1" tcp
-	f1=$(fw_fwd)
-	vpcctl exec m/a1 -- timeout 20 socat -u OPEN:"$TMP/src10m" TCP:10.9.2.10:"$1"
-	for _ in $(seq 50); do cmp -s "$TMP/src10m" "$TMP/mb$1" && break; sleep 0.1; done
-	cmp -s "$TMP/src10m" "$TMP/mb$1" || fail "the 10 MB to port $1 arrived incomplete"
-	f2=$(fw_fwd)
-	echo $((f2 - f1))
+	f1=$(forwarded "$NSP.m.i.fw")
+	send_file m/a1 m/b1 10.9.2.10 "$1" "$TMP/src10m" || fail "10 MB to b1:$1 did not arrive whole and closed"
+	f2=$(forwarded "$NSP.m.i.fw")
+	VIA=$((f2 - f1))
 }
-rtr_fwd() { ip netns exec "$NSP.m" awk '/^Ip:/ && n++ {print $7}' /proc/net/snmp; }
 head -c 10000000 /dev/urandom >"$TMP/src10m"
-r1=$(rtr_fwd)
-n=$(send_through 5001)
-r2=$(rtr_fwd)
-[ "$n" -gt 100 ] && ok "a tracked flow follows the route through the appliance ($n packets forwarded by fw)" \
-	|| fail "the appliance forwarded $n packets of the transfer"
+r1=$(forwarded "$NSP.m")
+via 5001
+r2=$(forwarded "$NSP.m")
+[ "$VIA" -gt 100 ] && ok "a tracked flow follows the route through the appliance ($VIA packets forwarded by fw)" \
+	|| fail "the appliance forwarded $VIA packets of the transfer"
 [ $((r2 - r1)) -lt 200 ] && ok "... by the shortcut: the router's stack forwarded $((r2 - r1)) of them" \
 	|| fail "the router's stack forwarded $((r2 - r1)) packets: no shortcut"
 expect_ok "remove the appliance route" vpcctl route remove m via --destination 10.9.2.0/24
-n=$(send_through 5002)
-[ "$n" -lt 50 ] && ok "without the route the flow goes straight to b1 ($n packets through fw)" \
-	|| fail "the appliance still forwarded $n packets"
+via 5002
+[ "$VIA" -lt 50 ] && ok "without the route the flow goes straight to b1 ($VIA packets through fw)" \
+	|| fail "the appliance still forwarded $VIA packets"
