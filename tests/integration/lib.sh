@@ -106,7 +106,9 @@ at_exit() { AT_EXIT+=("$*"); }
 cleanup() {
 	local rc=$?
 	set +e
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	# A pipeline's parts are children of the shell we started: they go first,
+	# while they are still its children.
+	for p in "${BG_PIDS[@]}"; do kill $(ps -o pid= --ppid "$p" 2>/dev/null) "$p" 2>/dev/null; done
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	if [ -z "$VPCD_PID" ] || ! kill -0 "$VPCD_PID" 2>/dev/null; then
 		VPCD_PID=
