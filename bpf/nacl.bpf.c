@@ -235,6 +235,13 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
  */
 __noinline int nacl_judge(__u32 table, __u32 remote, __u32 proto, __u32 port, __u32 len)
 {
+	/* What the table's verdicts do not depend on stays out of the key. */
+	if (table & NACL_ID_ANY_ADDR)
+		remote = 0;
+	if ((proto == IPPROTO_TCP && table & NACL_ID_TCP_ANY) ||
+	    (proto == IPPROTO_UDP && table & NACL_ID_UDP_ANY) ||
+	    (proto == IPPROTO_ICMP && table & NACL_ID_ICMP_ANY))
+		port = 0;
 	struct nacl_cache_key ck = {.table = table, .remote = remote, .port = (__u16)port,
 				    .proto = (__u8)proto};
 	struct nacl_cache_val v = {0}, *hit = bpf_map_lookup_elem(&verdicts, &ck);

@@ -106,7 +106,7 @@ static uint32_t next_table_id(const struct vpc_bpf *b)
 {
 	uint32_t key = NACL_SEQ_NEXT, seq = 0;
 	bpf_map_lookup_elem(b->map[VM_SEQ], &key, &seq);
-	uint32_t live = max_table_id(b) + 1;
+	uint32_t live = (max_table_id(b) >> NACL_ID_SHIFT) + 1;
 	return seq > live ? seq : live;
 }
 
@@ -584,14 +584,16 @@ static void known_add(struct vpc_bpf *b, uint32_t id, const struct nacl_rule *ru
 	b->known[b->n_known++] = k;
 }
 
-/* A fresh id, spent whatever happens next: a verdict cached under it must never
- * meet another table. */
-static int take_id(struct vpc_bpf *b, uint32_t *id)
+/* A fresh id for a table holding `rules`, spent whatever happens next: a verdict
+ * cached under it must never meet another table. */
+static int take_id(struct vpc_bpf *b, const struct nacl_rule *rules, size_t n, uint32_t *id)
 {
 	uint32_t key = NACL_SEQ_NEXT, next = b->next_table + 1;
+	if (b->next_table >= UINT32_MAX >> NACL_ID_SHIFT)
+		return -EOVERFLOW;
 	if (bpf_map_update_elem(b->map[VM_SEQ], &key, &next, BPF_ANY))
 		return -errno;
-	*id = b->next_table++;
+	*id = b->next_table++ << NACL_ID_SHIFT | nacl_id_flags(rules, n);
 	return 0;
 }
 
@@ -609,7 +611,7 @@ int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct n
 				    .n_addr = (uint32_t)t->n_addr, .n_l4 = (uint32_t)t->n_l4,
 				    .nclasses = t->nclasses, .owner = t->owner};
 	uint32_t id;
-	int e = take_id(b, &id);
+	int e = take_id(b, rules, n, &id);
 	if (e)
 		return e;
 	m.base = id;
@@ -634,7 +636,7 @@ int vbpf_patch_add(struct vpc_bpf *b, uint32_t base, uint64_t owner, const struc
 		return -ENOENT;
 	if ((e = nacl_diff(k->rules, k->n, rules, n, m.del, &n_del, add, &n_add, NACL_PATCH_MAX)))
 		return e;
-	if ((e = take_id(b, &id)))
+	if ((e = take_id(b, rules, n, &id)))
 		return e;
 	m.nrules = bm.nrules;
 	m.nwords = bm.nwords;

@@ -32,7 +32,7 @@ struct vpc_bpf {
 	int map[VM_N];
 	struct port_cfg *ports;	    /* the ports array, mapped */
 	struct subnet_cfg *subnets; /* the subnets array, mapped */
-	uint32_t next_table;
+	uint32_t next_table; /* sequence number of the next table id */
 	bool swept; /* chunks of unpublished tables looked for since opening */
 	struct vbpf_known *known;
 	size_t n_known;

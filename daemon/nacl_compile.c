@@ -62,6 +62,23 @@ static void rule_range(const struct nacl_rule *r, uint32_t *lo, uint32_t *hi)
 	}
 }
 
+uint32_t nacl_id_flags(const struct nacl_rule *r, size_t n)
+{
+	uint32_t f = NACL_ID_ANY_ADDR | NACL_ID_TCP_ANY | NACL_ID_UDP_ANY | NACL_ID_ICMP_ANY;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t lo, hi;
+		rule_range(&r[i], &lo, &hi);
+		if (r[i].cidr.len)
+			f &= ~(uint32_t)NACL_ID_ANY_ADDR;
+		if (r[i].m.proto == PROTO_ALL || (lo == 0 && hi == 65535))
+			continue;
+		f &= ~(uint32_t)(r[i].m.proto == PROTO_TCP   ? NACL_ID_TCP_ANY
+				 : r[i].m.proto == PROTO_UDP ? NACL_ID_UDP_ANY
+							     : NACL_ID_ICMP_ANY);
+	}
+	return f;
+}
+
 static bool rule_matches(const struct nacl_rule *r, uint32_t remote, uint8_t proto, uint16_t field)
 {
 	uint32_t lo, hi;

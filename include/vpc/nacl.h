@@ -59,6 +59,9 @@ uint32_t nacl_rule_tag(const struct nacl_rule *r);
 void nacl_patch_rule(const struct nacl_rule *r, struct nacl_patch_rule *p);
 /* A NACL's direction: its tables, version after version, carry one owner. */
 uint64_t nacl_owner(const char *nacl, bool outbound);
+/* The NACL_ID_* flags of a table holding these rules: what its verdicts do not
+ * depend on. */
+uint32_t nacl_id_flags(const struct nacl_rule *r, size_t n);
 /* Identifies a table: the same owner and rules, the same hash. */
 uint64_t nacl_rules_hash(uint64_t owner, const struct nacl_rule *r, size_t n);
 /* The L4 field a rule or packet is matched on: destination port, ICMP type << 8 |

@@ -30,6 +30,13 @@
  * packet that still meets the old id, or a missing chunk, re-reads the subnet. Ids come
  * from `seq` and are never reused, so no cached verdict can outlive its table.
  *
+ * A table id carries, in its low bits, what the table's verdicts do not depend on
+ * (NACL_ID_*): the remote address when every rule is for 0.0.0.0/0, the TCP or UDP
+ * port when no rule of that protocol names ports, the ICMP type and code when no
+ * ICMP rule names a type. The program leaves those out of the packet's cache key,
+ * so a reply to a new ephemeral port, say, finds the verdict its table already
+ * gave. The flags cost no lookup: the subnet's entry names the table by its id.
+ *
  * A small change does not rebuild a big table: the new table is a patch, only a
  * `tables` entry that names a full table as its base, the base rules it takes away
  * and up to NACL_PATCH_MAX rules it adds, which the program checks one by one. A
@@ -43,7 +50,7 @@
 
 /* Pins made for another version of the program or its maps are not used: bump
  * this with any change to either. */
-#define NACL_ABI	   3
+#define NACL_ABI	   4
 #define NACL_SEQ_NEXT	   0
 #define NACL_SEQ_ABI	   1
 
@@ -113,6 +120,13 @@ struct nacl_l4_key {
 	__u8 table[4];
 	__u8 data[4];
 };
+
+/* Table id = sequence number << NACL_ID_SHIFT | flags. */
+#define NACL_ID_SHIFT	   4
+#define NACL_ID_ANY_ADDR   1 /* every rule is for 0.0.0.0/0 */
+#define NACL_ID_TCP_ANY	   2 /* no TCP rule names ports */
+#define NACL_ID_UDP_ANY	   4 /* no UDP rule names ports */
+#define NACL_ID_ICMP_ANY   8 /* no ICMP rule names a type */
 
 #define NACL_PATCH_MAX	   32
 #define NACL_PROTO_ANY	   0xffff /* a patch rule for every protocol */

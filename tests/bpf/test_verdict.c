@@ -321,6 +321,93 @@ static void patches_random(void)
 	CHECK(made >= 40); /* most edits fit in a patch */
 }
 
+/* A rule for 0.0.0.0/0 and every port, type and code of its protocol. */
+static struct nacl_rule wide_rule(uint16_t number)
+{
+	static const int protos[] = {6, 17, 1, PROTO_ALL, 47};
+	return R(number, rnd() % 2, protos[rnd() % 5], 0, 65535, ALL);
+}
+
+/* Table ids say what a table's verdicts do not depend on; the program leaves that
+ * out of its cache key. Checked with tables that have the flags and patches that
+ * must lose them: each verdict is a plain scan's. */
+static void id_flags(void)
+{
+	static const uint32_t remotes[] = {0x0a000205, 0x0a000305, 0xc0000201, 0xcb007101};
+	static const int protos[] = {6, 17, 1, 47};
+	uint64_t own = nacl_owner("flags", false);
+	struct nacl_rule allow_all[] = {R(100, true, PROTO_ALL, 0, 65535, ALL)};
+	struct nacl_rule mixed[] = {R(100, true, 6, 0, 65535, ALL), R(200, false, 17, 53, 53, ALL),
+				    R(300, true, 17, 0, 65535, ALL)};
+	struct nacl_rule narrow[] = {R(100, true, 6, 0, 65535, "10.0.2.0/24")};
+	struct nacl_rule icmp[] = {ICMP(100, true, 8, -1)};
+	CHECK_INT(nacl_id_flags(allow_all, 1), NACL_ID_ANY_ADDR | NACL_ID_TCP_ANY | NACL_ID_UDP_ANY |
+						       NACL_ID_ICMP_ANY);
+	CHECK_INT(nacl_id_flags(mixed, 3), NACL_ID_ANY_ADDR | NACL_ID_TCP_ANY | NACL_ID_ICMP_ANY);
+	CHECK_INT(nacl_id_flags(narrow, 1), NACL_ID_TCP_ANY | NACL_ID_UDP_ANY | NACL_ID_ICMP_ANY);
+	CHECK_INT(nacl_id_flags(icmp, 1), NACL_ID_ANY_ADDR | NACL_ID_TCP_ANY | NACL_ID_UDP_ANY);
+	uint32_t full = table_of("flags", mixed, 3), p;
+	CHECK_INT(full & ((1u << NACL_ID_SHIFT) - 1), nacl_id_flags(mixed, 3));
+	use(full, full);
+	/* UDP keeps its port in the key; TCP and the remote do not. */
+	CHECK_INT(IN(ipv4(MAC_X, "192.0.2.1", A, 17, 1, 54)), TC_ACT_OK);
+	CHECK_INT(IN(ipv4(MAC_X, "192.0.2.1", A, 17, 1, 53)), TC_ACT_SHOT);
+	CHECK_INT(IN(ipv4(MAC_X, "192.0.2.1", A, 6, 1, 53)), TC_ACT_OK);
+	CHECK_INT(IN(ipv4(MAC_X, "198.51.100.1", A, 6, 1, 22)), TC_ACT_OK);
+	/* A patch that names a port and a network loses those flags: its verdicts
+	 * must not come from the base's cache entries. */
+	struct nacl_rule w[] = {R(50, false, 6, 22, 22, "10.0.2.0/24"), mixed[0], mixed[1], mixed[2]};
+	CHECK_INT(vbpf_patch_add(&b, full, own, w, 4, &p), 0);
+	CHECK_INT(p & ((1u << NACL_ID_SHIFT) - 1), NACL_ID_ICMP_ANY);
+	use(p, p);
+	CHECK_INT(IN(ipv4(MAC_X, "10.0.2.5", A, 6, 1, 22)), TC_ACT_SHOT);
+	CHECK_INT(IN(ipv4(MAC_X, "10.0.2.5", A, 6, 1, 23)), TC_ACT_OK);
+	CHECK_INT(IN(ipv4(MAC_X, "10.0.3.5", A, 6, 1, 22)), TC_ACT_OK);
+	/* Counts: rule 100 of the table decided the two TCP packets before the patch. */
+	struct nacl_counter c[4];
+	CHECK_INT(vbpf_counters(&b, own, mixed, 3, c), 0);
+	CHECK_INT(c[0].packets, 4);
+	CHECK_INT(c[1].packets, 1);
+
+	/* Random wide tables and narrow edits, each verdict checked against a scan. */
+	int failures = 0, flagged = 0;
+	for (int round = 0; round < 20; round++) {
+		struct nacl_rule base[8], want[12];
+		size_t nb = 1 + rnd() % 6, nw = 0;
+		for (size_t i = 0; i < nb; i++)
+			base[i] = wide_rule((uint16_t)(10 * (i + 1)));
+		uint32_t t = table_of("flags", base, nb), id = t;
+		flagged += (t & NACL_ID_ANY_ADDR) != 0;
+		for (int edit = 0; edit < 3; edit++) {
+			if (edit) { /* a narrow rule before each, then the base again */
+				nw = 0;
+				for (size_t i = 0; i < nb; i++) {
+					if (rnd() % 2)
+						want[nw++] = random_rule((uint16_t)(base[i].number - 5));
+					want[nw++] = base[i];
+				}
+				CHECK_INT(vbpf_patch_add(&b, t, own, want, nw, &id), 0);
+			}
+			const struct nacl_rule *r = edit ? want : base;
+			size_t n = edit ? nw : nb;
+			use(id, id);
+			for (int k = 0; k < 60; k++) {
+				uint32_t remote = remotes[rnd() % 4];
+				uint8_t proto = (uint8_t)protos[rnd() % 4];
+				uint16_t field = proto == 1 ? (uint16_t)((rnd() % 10) << 8 | rnd() % 4)
+					       : proto == 47 ? 0 : (uint16_t)(rnd() % 130);
+				size_t i = nacl_match_linear(r, n, remote, proto, field);
+				int expect = i < n && r[i].allow ? TC_ACT_OK : TC_ACT_SHOT;
+				if (in_from(remote, proto, field) != expect && failures++ < 5)
+					fprintf(stderr, "flags round %d edit %d: %08x proto %u field %u: rule %zu\n",
+						round, edit, remote, proto, field, i);
+			}
+		}
+	}
+	CHECK_INT(failures, 0);
+	CHECK_INT(flagged, 20);
+}
+
 /* Random full tables of a few rules to a few thousand (blobs of one chunk to
  * several): the program's verdict is the verdict of a plain first-match scan. */
 static void tables_random(void)
@@ -487,15 +574,16 @@ int main(void)
 	CHECK_INT(vbpf_counters(&b, cown, one, 1, cnt), 0);
 	CHECK_INT(cnt[0].packets, 3);
 
-	/* Table ids are never reused, and the next one is kept in the pinned `seq`
-	 * map, so a restarted vpcd cannot meet a verdict cached under an old table. */
+	/* Table ids are never reused, and the sequence number of the next one is kept
+	 * in the pinned `seq` map, so a restarted vpcd cannot meet a verdict cached
+	 * under an old table. */
 	CHECK_INT(vbpf_table_del(&b, same), 0);
 	CHECK(vbpf_table_info(&b, same, &m1) == -ENOENT);
 	size_t chunks_before = map_size(b.map[VM_BLOB]);
 	uint32_t after = table(one, 1), zero = 0, seq = 0;
 	CHECK(after > same);
 	CHECK_INT(bpf_map_lookup_elem(b.map[VM_SEQ], &zero, &seq), 0);
-	CHECK_INT(seq, after + 1);
+	CHECK_INT(seq, (after >> NACL_ID_SHIFT) + 1);
 	/* Deleting a table takes its blob with it, whether this process knows the
 	 * table or not (after a restart). */
 	CHECK_INT(map_size(b.map[VM_BLOB]), chunks_before + 1);
@@ -522,6 +610,7 @@ int main(void)
 
 	patches();
 	patches_random();
+	id_flags();
 	tables_random();
 
 	/* Source/destination check. */
