@@ -228,7 +228,7 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	/* The kernel's extended ack for a request vpcd expects to fail now and then
 	 * (a clsact qdisc that exists already); real failures come back as errors. */
-	if (level == LIBBPF_WARN && strncmp(fmt, "Kernel error message", 20))
+	if (level == LIBBPF_WARN && !strstr(fmt, "Kernel error message"))
 		return vfprintf(stderr, fmt, ap);
 	return 0;
 }
