@@ -427,6 +427,23 @@ extern int bpf_ct_change_timeout(struct nf_conn *ct, __u32 timeout) __ksym;
 
 #define VPC_AF_INET 2 /* linux/socket.h is not for BPF programs */
 
+/* Whether a packet may leave the router through the port to its instance: the
+ * destination check, then the subnet's inbound NACL for traffic from outside the
+ * subnet. 1 = deliver. (port_out's decision, and the shortcut's for the port it
+ * hands a packet to.) */
+static __always_inline int port_admits(struct port_cfg *pc, const struct pkt *p, __u32 len)
+{
+	if ((pc->flags & PORT_F_SRCDST) && p->daddr != pc->ip)
+		return 0;
+	__u32 sid = pc->subnet;
+	struct subnet_cfg *sn = bpf_map_lookup_elem(&subnets, &sid);
+	if (!sn || !sn->mask)
+		return 0; /* no entry (yet): closed, never open */
+	if ((p->saddr & sn->mask) == sn->net)
+		return 1;
+	return nacl_verdict(sn, 0, p->saddr, p->proto, p->port, len, sid);
+}
+
 /* Whether conntrack tracks the packet's flow as accepted: confirmed (its first
  * packet passed the security groups); for TCP also established. Refreshes the
  * flow's timeout as conntrack would. */
@@ -510,7 +527,11 @@ static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, _
 	ip->ttl--;
 	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
 	__builtin_memcpy(eth->h_source, fib.smac, 6);
-	return bpf_redirect(fib.ifindex, 0);
+	/* Straight into the instance: the port's egress (and port_out) are skipped,
+	 * so its decision is made here. */
+	if (!port_admits(pc, f, skb->len))
+		return TC_ACT_SHOT;
+	return bpf_redirect_peer(fib.ifindex, 0);
 }
 
 static __always_inline struct port_cfg *port_of(struct __sk_buff *skb, __u32 *id)
@@ -564,14 +585,5 @@ int port_out(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (skb->protocol != bpf_htons(ETH_P_IP) || parse_ipv4(skb, &eth, &p))
 		return TC_ACT_SHOT;
-	if ((pc->flags & PORT_F_SRCDST) && p.daddr != pc->ip)
-		return TC_ACT_SHOT;
-	__u32 sid = pc->subnet;
-	struct subnet_cfg *sn = bpf_map_lookup_elem(&subnets, &sid);
-	if (!sn || !sn->mask)
-		return TC_ACT_SHOT; /* no entry (yet): closed, never open */
-	if ((p.saddr & sn->mask) == sn->net)
-		return TC_ACT_OK;
-	return nacl_verdict(sn, 0, p.saddr, p.proto, p.port, skb->len, sid) ? TC_ACT_OK
-									     : TC_ACT_SHOT;
+	return port_admits(pc, &p, skb->len) ? TC_ACT_OK : TC_ACT_SHOT;
 }

@@ -81,6 +81,47 @@ void test_nacl(void)
 	web[0].allow = false;
 	CHECK(t.hash != nacl_rules_hash(nacl_owner("web", false), web, n));
 	nacl_table_free(&t);
+	/* Every field of a rule is in the hash and in the rule's tag (its counter). */
+	struct nacl_rule one = rule(100, true, PROTO_ICMP, 0, 65535, 8, 0, "192.0.2.0/24");
+	uint64_t own = nacl_owner("web", false), h0 = nacl_rules_hash(own, &one, 1);
+	uint32_t tag0 = nacl_rule_tag(&one);
+	for (int f = 0; f < 9; f++) {
+		struct nacl_rule x = one;
+		switch (f) {
+		case 0:
+			x.number = 101;
+			break;
+		case 1:
+			x.allow = false;
+			break;
+		case 2:
+			x.m.proto = PROTO_ALL;
+			break;
+		case 3:
+			x.m.port_lo = 1;
+			break;
+		case 4:
+			x.m.port_hi = 65534;
+			break;
+		case 5:
+			x.m.icmp_type = -1;
+			break;
+		case 6:
+			x.m.icmp_code = 1;
+			break;
+		case 7:
+			x.cidr.addr ^= 1u << 8;
+			break;
+		default:
+			x.cidr.len = 25;
+		}
+		if (nacl_rules_hash(own, &x, 1) == h0 || nacl_rule_tag(&x) == tag0)
+			fprintf(stderr, "field %d of a rule is not in its hash or tag\n", f);
+		CHECK(nacl_rules_hash(own, &x, 1) != h0);
+		CHECK(nacl_rule_tag(&x) != tag0);
+	}
+	CHECK(nacl_rules_hash(own, &one, 1) == h0);
+	CHECK(nacl_rules_hash(own, NULL, 0) != h0);
 
 	/* A new custom NACL: no rules, everything denied. */
 	CHECK_INT(nacl_compile(NULL, 0, nacl_owner("new", false), &t), 0);
