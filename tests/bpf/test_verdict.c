@@ -270,6 +270,28 @@ static struct nacl_rule random_rule(uint16_t number)
 	return r;
 }
 
+/* `count` random packets into instance A from `remotes` with `protos`, each
+ * verdict compared with a plain first-match scan of r; returns how many differed
+ * (the first few are printed, after `what`). */
+static int probe_random(const struct nacl_rule *r, size_t n, const uint32_t *remotes,
+			size_t n_remotes, const int *protos, size_t n_protos, int count,
+			const char *what)
+{
+	int bad = 0;
+	for (int k = 0; k < count; k++) {
+		uint32_t remote = remotes[rnd() % n_remotes];
+		uint8_t proto = (uint8_t)protos[rnd() % n_protos];
+		uint16_t field = proto == 1 ? (uint16_t)((rnd() % 10) << 8 | rnd() % 4)
+			       : proto > 17 ? 0 : (uint16_t)(rnd() % 130);
+		size_t i = nacl_match_linear(r, n, remote, proto, field);
+		int expect = i < n && r[i].allow ? TC_ACT_OK : TC_ACT_SHOT;
+		if (in_from(remote, proto, field) != expect && bad++ < 5)
+			fprintf(stderr, "%s: %08x proto %u field %u: rule %zu\n", what, remote,
+				proto, field, i);
+	}
+	return bad;
+}
+
 /* Random bases and random edits: the program's verdict through a patch is the
  * verdict of a plain first-match scan of the edited rules. */
 static void patches_random(void)
@@ -304,17 +326,7 @@ static void patches_random(void)
 			CHECK_INT(e, 0);
 			made++;
 			use(p, p);
-			for (int k = 0; k < 200; k++) {
-				uint32_t remote = remotes[rnd() % 8];
-				uint8_t proto = (uint8_t)protos[rnd() % 4];
-				uint16_t field = proto == 1 ? (uint16_t)((rnd() % 10) << 8 | rnd() % 4)
-					       : proto == 47 ? 0 : (uint16_t)(rnd() % 130);
-				size_t i = nacl_match_linear(want, nw, remote, proto, field);
-				int expect = i < nw && want[i].allow ? TC_ACT_OK : TC_ACT_SHOT;
-				if (in_from(remote, proto, field) != expect && failures++ < 5)
-					fprintf(stderr, "patch round %d: %08x proto %u field %u: rule %zu\n",
-						round, remote, proto, field, i);
-			}
+			failures += probe_random(want, nw, remotes, 8, protos, 4, 200, "patch");
 		}
 	}
 	CHECK_INT(failures, 0);
@@ -391,17 +403,7 @@ static void id_flags(void)
 			const struct nacl_rule *r = edit ? want : base;
 			size_t n = edit ? nw : nb;
 			use(id, id);
-			for (int k = 0; k < 60; k++) {
-				uint32_t remote = remotes[rnd() % 4];
-				uint8_t proto = (uint8_t)protos[rnd() % 4];
-				uint16_t field = proto == 1 ? (uint16_t)((rnd() % 10) << 8 | rnd() % 4)
-					       : proto == 47 ? 0 : (uint16_t)(rnd() % 130);
-				size_t i = nacl_match_linear(r, n, remote, proto, field);
-				int expect = i < n && r[i].allow ? TC_ACT_OK : TC_ACT_SHOT;
-				if (in_from(remote, proto, field) != expect && failures++ < 5)
-					fprintf(stderr, "flags round %d edit %d: %08x proto %u field %u: rule %zu\n",
-						round, edit, remote, proto, field, i);
-			}
+			failures += probe_random(r, n, remotes, 4, protos, 4, 60, "id flags");
 		}
 	}
 	CHECK_INT(failures, 0);
@@ -427,17 +429,7 @@ static void tables_random(void)
 		CHECK_INT(vbpf_table_info(&b, id, &m), 0);
 		CHECK(n < 3000 || NACL_BLOB_WORDS(&m) > 2 * NACL_BLOB_CHUNK);
 		use(id, id);
-		for (int k = 0; k < 300; k++) {
-			uint32_t remote = remotes[rnd() % 8];
-			uint8_t proto = (uint8_t)protos[rnd() % 5];
-			uint16_t field = proto == 1 ? (uint16_t)((rnd() % 10) << 8 | rnd() % 4)
-				       : proto > 17 ? 0 : (uint16_t)(rnd() % 130);
-			size_t i = nacl_match_linear(r, n, remote, proto, field);
-			int expect = i < n && r[i].allow ? TC_ACT_OK : TC_ACT_SHOT;
-			if (in_from(remote, proto, field) != expect && failures++ < 5)
-				fprintf(stderr, "full table of %zu: %08x proto %u field %u: rule %zu\n", n,
-					remote, proto, field, i);
-		}
+		failures += probe_random(r, n, remotes, 8, protos, 5, 300, "full table");
 		free(r);
 	}
 	CHECK_INT(failures, 0);
