@@ -385,8 +385,9 @@ static __always_inline int arp_ok(struct __sk_buff *skb, struct port_cfg *pc)
  * port, has nothing left to meet in the router's IP stack but routing: the
  * security groups accept every packet of a tracked flow (the nftables table's
  * first rules), and the NACLs are judged here and at the other port anyway. So
- * port_in routes it itself, with the kernel's own table lookups, and hands it
- * straight to the other port's egress. What conntrack must see (a TCP flow's
+ * port_in routes it itself, with the kernel's own table lookups, makes the other
+ * port's decision (port_admits) and puts it straight into the instance behind
+ * that port (bpf_redirect_peer). What conntrack must see (a TCP flow's
  * SYN, FIN and RST, a flow it does not know, fragments, options, an expiring
  * TTL) and what goes anywhere but a port takes the ordinary path.
  */
@@ -500,9 +501,10 @@ static __always_inline int fast_route(struct __sk_buff *skb, const struct pkt *f
 	return -1;
 }
 
-/* Forwards a tracked packet to the port its route names: TC_ACT_REDIRECT, or -1
- * for the ordinary path. Not inlined: its stack is not added to that of the NACL
- * lookup's calls. */
+/* Forwards a tracked packet into the instance behind the port its route names:
+ * TC_ACT_REDIRECT, TC_ACT_SHOT when that port would not let it in, or -1 for the
+ * ordinary path. Not inlined: its stack is not added to that of the NACL lookup's
+ * calls. */
 static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, __u32 rt_mark)
 {
 	/* TCP's SYN, FIN and RST are for conntrack to see; the cheap tests first. */
@@ -516,6 +518,9 @@ static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, _
 	struct port_cfg *pc = bpf_map_lookup_elem(&ports, &out);
 	if (!pc || !(pc->flags & PORT_F_VALID))
 		return -1;
+	/* The port's egress (and port_out) will not see the packet: its decision. */
+	if (!port_admits(pc, f, skb->len))
+		return TC_ACT_SHOT;
 	/* The router's work: a hop less, its MAC toward the next one. */
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
@@ -527,10 +532,6 @@ static __noinline int fast_forward(struct __sk_buff *skb, const struct pkt *f, _
 	ip->ttl--;
 	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
 	__builtin_memcpy(eth->h_source, fib.smac, 6);
-	/* Straight into the instance: the port's egress (and port_out) are skipped,
-	 * so its decision is made here. */
-	if (!port_admits(pc, f, skb->len))
-		return TC_ACT_SHOT;
 	return bpf_redirect_peer(fib.ifindex, 0);
 }
 
