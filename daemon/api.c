@@ -49,7 +49,9 @@ static json_t *change(struct vpcd *d, json_t *next, bool dry_run)
 static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
 {
 	const json_t *file = json_object_get(req, "topology");
-	json_t *next = json_deep_copy(d->desired);
+	/* A shallow copy: the merge only sets top-level keys and builds new
+	 * collection arrays; what it keeps of the old state it shares, unchanged. */
+	json_t *next = json_copy(d->desired);
 	if (edit_merge(next, file, json_is_true(json_object_get(req, "prune")), err)) {
 		json_decref(next);
 		return NULL;
