@@ -106,7 +106,10 @@ static __always_inline __u32 ctz64(__u64 x)
 }
 
 struct scan {
-	__u32 table, bits_a, bits_b, nwords;
+	__u32 table;
+	__u32 ent;	   /* the blob's first entry word */
+	__u32 a, a_end;	   /* the two rows: entries a to a_end - 1 ... */
+	__u32 b, b_end;	   /* ... and b to b_end - 1 */
 	__u32 found;
 	__u32 gone; /* the blob went away during the scan */
 	__u32 n_del;
@@ -114,7 +117,7 @@ struct scan {
 };
 
 /* The bits of word w that stand for rules the patch takes away. */
-static __always_inline __u64 deleted(const struct scan *s, __u32 w)
+static __always_inline __u64 deleted(const struct scan *s, __u64 w)
 {
 	__u64 m = 0;
 	for (__u32 j = 0; j < NACL_PATCH_MAX && j < s->n_del; j++)
@@ -135,27 +138,60 @@ static __always_inline __u64 *blob_word(__u32 table, __u32 i)
 	return &c->w[at];
 }
 
-/* bpf_loop callback: AND one word of the two class bitmaps; stop at a set bit.
- * (Each word looks its chunk up again: simpler for the verifier than a loop
- * within a chunk, and this is the slow path only.) */
-static long scan_word(__u32 w, void *ctx)
+/* bpf_loop callback: one step of a merge walk over two rows (entries in order of
+ * their word index); stops at the first word both have a rule in, or once the
+ * rules left come after the one found already. A walk over a row and itself
+ * finds the row's first rule a patch keeps. (Each step looks its chunks up
+ * again: simpler for the verifier than holding on to a chunk, and this is the
+ * slow path only.) */
+static long scan_step(__u32 step, void *ctx)
 {
 	struct scan *s = ctx;
-	if (w >= s->nwords)
+	if (s->a >= s->a_end || s->b >= s->b_end)
 		return 1;
-	__u64 *a = blob_word(s->table, s->bits_a + w), *b = blob_word(s->table, s->bits_b + w);
-	if (!a || !b)
+	__u64 *ia = blob_word(s->table, s->ent + 2 * s->a),
+	      *ib = blob_word(s->table, s->ent + 2 * s->b);
+	if (!ia || !ib)
 		goto gone;
-	__u64 x = *a & *b;
+	__u64 w = *ia;
+	if (w * 64 >= s->found)
+		return 1;
+	if (w != *ib) {
+		if (w < *ib)
+			s->a++;
+		else
+			s->b++;
+		return 0;
+	}
+	__u64 *xa = blob_word(s->table, s->ent + 2 * s->a + 1),
+	      *xb = blob_word(s->table, s->ent + 2 * s->b + 1);
+	if (!xa || !xb)
+		goto gone;
+	__u64 x = *xa & *xb;
 	if (x && s->n_del)
 		x &= ~deleted(s, w);
+	s->a++;
+	s->b++;
 	if (!x)
 		return 0;
-	s->found = w * 64 + ctz64(x);
+	__u32 k = (__u32)w * 64 + ctz64(x);
+	if (k < s->found)
+		s->found = k;
 	return 1;
 gone:
 	s->gone = 1;
 	return 1;
+}
+
+/* Walks rows a (entries from a, na of them) and b; keeps the first rule found. */
+static __always_inline void scan_rows(struct scan *s, __u32 a, __u32 na, __u32 b, __u32 nb)
+{
+	s->a = a;
+	s->a_end = a + na;
+	s->b = b;
+	s->b_end = b + nb;
+	/* A row has at most NACL_MAX_WORDS entries; a step takes one of either. */
+	bpf_loop(2 * NACL_MAX_WORDS, scan_step, s, 0);
 }
 
 /* The class of `key` among the n spans at word `off` of the table's blob (binary
@@ -202,16 +238,26 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
 	struct nacl_table_meta *bm = bpf_map_lookup_elem(&tables, &base);
 	if (!bm)
 		return -1;
-	__u32 nwords = bm->nwords;
 	__s64 ca = span_class(base, NACL_BLOB_ADDR(bm), bm->n_addr, bpf_ntohl(remote));
 	__s64 cl = span_class(base, NACL_BLOB_L4(bm), bm->n_l4, (__u32)proto << 16 | port);
 	if (ca < 0 || cl < 0)
 		return -1;
-	struct scan s = {.table = base, .bits_a = (__u32)ca * nwords,
-			 .bits_b = (__u32)cl * nwords, .nwords = nwords,
-			 .found = bm->nrules, .n_del = m->n_del};
+	/* The address class, the L4 class and the protocol class (id = protocol). */
+	__u64 *da = blob_word(base, (__u32)ca), *dl = blob_word(base, (__u32)cl),
+	      *dp = blob_word(base, proto);
+	if (!da || !dl || !dp)
+		return -1;
+	struct scan s = {.table = base, .ent = (__u32)NACL_BLOB_ENT(bm), .found = bm->nrules,
+			 .n_del = m->n_del};
 	__builtin_memcpy(s.del, m->del, sizeof(s.del));
-	bpf_loop(NACL_MAX_WORDS, scan_word, &s, 0);
+	__u32 pa = (__u32)(*da >> 32), npa = NACL_DIR_PAIR(*da), nla = NACL_DIR_LONE(*da);
+	__u32 pl = (__u32)(*dl >> 32), npl = NACL_DIR_PAIR(*dl), nll = NACL_DIR_LONE(*dl);
+	__u32 pp = (__u32)(*dp >> 32), npp = NACL_DIR_PAIR(*dp), nlp = NACL_DIR_LONE(*dp);
+	scan_rows(&s, pa, npa, pl, npl);
+	scan_rows(&s, pa, npa, pp, npp);
+	scan_rows(&s, pa + npa, nla, pa + npa, nla);
+	scan_rows(&s, pl + npl, nll, pl + npl, nll);
+	scan_rows(&s, pp + npp, nlp, pp + npp, nlp);
 	if (s.gone)
 		return -1;
 	v->number = NACL_FINAL_DENY;

@@ -538,7 +538,7 @@ static int blob_fill(int fd, uint32_t id, const struct nacl_table *t,
 	if (k) {
 		for (uint32_t c = 0; c < n; c++)
 			k[c] = (struct nacl_blob_key){id, c};
-		e = update_many(fd, k, sizeof(*k), t->bits, sizeof(struct nacl_blob_chunk), n);
+		e = update_many(fd, k, sizeof(*k), t->blob, sizeof(struct nacl_blob_chunk), n);
 	}
 	free(k);
 	return e;
@@ -607,7 +607,7 @@ static int publish(const struct vpc_bpf *b, uint32_t id, const struct nacl_table
 int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct nacl_rule *rules,
 		   size_t n, uint32_t *id_out)
 {
-	struct nacl_table_meta m = {.nrules = t->nrules, .nwords = t->nwords, .hash = t->hash,
+	struct nacl_table_meta m = {.nrules = t->nrules, .n_ent = t->n_ent, .hash = t->hash,
 				    .n_addr = (uint32_t)t->n_addr, .n_l4 = (uint32_t)t->n_l4,
 				    .nclasses = t->nclasses, .owner = t->owner};
 	uint32_t id;
@@ -639,7 +639,7 @@ int vbpf_patch_add(struct vpc_bpf *b, uint32_t base, uint64_t owner, const struc
 	if ((e = take_id(b, rules, n, &id)))
 		return e;
 	m.nrules = bm.nrules;
-	m.nwords = bm.nwords;
+	m.n_ent = bm.n_ent;
 	m.hash = nacl_rules_hash(owner, rules, n);
 	m.owner = owner;
 	m.base = base;

@@ -226,15 +226,11 @@ bool vpcd_tidy(struct vpcd *d, bool idle)
 		log_debug("tidied up in %.2f ms; %zu NACL patches in use", mono_ms() - t0, d->patches);
 		d->tidy_due = false;
 	}
-	/* The memory kept for the next NACL compile goes once things are quiet. */
-	if (idle)
-		nacl_compile_trim();
-	return d->patches > 0 || nacl_compile_kept();
+	return d->patches > 0;
 }
 
 void vpcd_close(struct vpcd *d)
 {
-	nacl_compile_trim();
 	kernel_close(&d->k);
 	json_decref(d->desired);
 	json_decref(d->alloc);

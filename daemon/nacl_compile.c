@@ -177,16 +177,26 @@ struct grow {
 	size_t n, cap, elem;
 };
 
+/* Room for `more` elements past n (they are not counted until written). */
+static int grow_room(struct grow *g, size_t more)
+{
+	if (g->n + more <= g->cap)
+		return 0;
+	size_t cap = g->cap ? g->cap : 64;
+	while (cap < g->n + more)
+		cap *= 2;
+	void *p = realloc(g->p, cap * g->elem);
+	if (!p)
+		return -ENOMEM;
+	g->p = p;
+	g->cap = cap;
+	return 0;
+}
+
 static void *grow_push(struct grow *g)
 {
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		void *p = realloc(g->p, cap * g->elem);
-		if (!p)
-			return NULL;
-		g->p = p;
-		g->cap = cap;
-	}
+	if (grow_room(g, 1))
+		return NULL;
 	return (char *)g->p + g->elem * g->n++;
 }
 
@@ -215,30 +225,78 @@ static void spans_tidy(struct grow *g)
 	g->n = k;
 }
 
-/* Class bitmaps are appended to one array of words. */
-struct bitset {
-	uint64_t *w;
-	size_t nclasses, cap, nwords;
+/* ---- class rows ----
+ * A class is a bitmap of rules (bit i: rule i applies), kept as rows: the
+ * bitmap's nonzero words in order of their index, each as an entry {index, bits}.
+ * There are three kinds of classes: one per protocol (class id = the protocol
+ * number), for the rules naming the protocol and all of its ports, types and
+ * codes; then the address classes; then the L4 classes, for the rules naming a
+ * part of a protocol's ports (or ICMP types and codes). A rule whose match does
+ * not depend on one axis would sit in every class of that axis: a rule for every
+ * protocol in every L4 class, a rule for 0.0.0.0/0 in every address class. Such
+ * a rule goes only into the "lone" row of its class on the other axis. The
+ * others go into the "pair" rows of both of their classes. The deciding rule is
+ * the first of: those the address class's pair row shares with the L4 class's,
+ * or with the protocol class's; those in any of the three lone rows
+ * (vpc/nacl_abi.h). */
+
+enum { ROW_PAIR, ROW_LONE };
+
+struct rows {
+	struct grow dir; /* per class: first entry << 32 | pair entries << 16 | lone entries */
+	struct grow ent; /* struct nacl_entry: a class's pair row, then its lone row */
 };
 
-static uint64_t *class_new(struct bitset *b)
+struct nacl_entry {
+	uint64_t index, bits;
+};
+
+/* Whether a rule names all of its protocol's ports (or ICMP types and codes). */
+static bool l4_whole(const struct nacl_rule *r)
 {
-	if (b->nclasses == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 16;
-		uint64_t *w = realloc(b->w, cap * b->nwords * sizeof(uint64_t));
-		if (!w)
-			return NULL;
-		b->w = w;
-		b->cap = cap;
-	}
-	uint64_t *row = b->w + b->nclasses++ * b->nwords;
-	memset(row, 0, b->nwords * sizeof(uint64_t));
-	return row;
+	uint32_t lo, hi;
+	rule_range(r, &lo, &hi);
+	return lo == 0 && hi == 65535;
 }
 
-static void set_bit(uint64_t *row, size_t i)
+/* The row a rule goes into in its address class (-1: none), and in its
+ * protocol or L4 class. */
+static int addr_row(const struct nacl_rule *r)
 {
-	row[i / 64] |= 1ULL << (i % 64);
+	return r->m.proto == PROTO_ALL ? ROW_LONE : r->cidr.len ? ROW_PAIR : -1;
+}
+
+static int l4_row(const struct nacl_rule *r)
+{
+	return r->m.proto == PROTO_ALL ? -1 : r->cidr.len ? ROW_PAIR : ROW_LONE;
+}
+
+/* Starts a class whose entries are put next, its pair row first. */
+static int class_begin(struct rows *rs, uint32_t *cls)
+{
+	uint64_t *d = grow_push(&rs->dir);
+	if (!d)
+		return -ENOMEM;
+	*d = (uint64_t)rs->ent.n << 32;
+	*cls = (uint32_t)(rs->dir.n - 1);
+	return 0;
+}
+
+/* Appends an entry to a row of the class begun last (indexes ascending); the
+ * room is made beforehand. */
+static void class_put(struct rows *rs, int row, uint64_t index, uint64_t bits)
+{
+	struct nacl_entry *e = rs->ent.p;
+	e[rs->ent.n++] = (struct nacl_entry){index, bits};
+	((uint64_t *)rs->dir.p)[rs->dir.n - 1] += row == ROW_PAIR ? 1u << 16 : 1u;
+}
+
+static const struct nacl_entry *class_row(const struct rows *rs, uint32_t cls, int row, size_t *n)
+{
+	uint64_t d = ((const uint64_t *)rs->dir.p)[cls];
+	size_t first = d >> 32, pair = d >> 16 & 0xffff;
+	*n = row == ROW_PAIR ? pair : (d & 0xffff);
+	return (const struct nacl_entry *)rs->ent.p + first + (row == ROW_PAIR ? 0 : pair);
 }
 
 /* ---- address classes ---- */
@@ -257,11 +315,63 @@ static int cmp_pfx(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
+/* The next rule of the list after k that goes into `row`. */
+static size_t next_in(const struct nacl_rule *r, const size_t *next, size_t k, int row)
+{
+	while (k != SIZE_MAX && addr_row(&r[k]) != row)
+		k = next[k];
+	return k;
+}
+
+/* A row of a new class: the parent's row (pe, np) merged with the rules of the
+ * list from k (ascending) that go into it. */
+static void addr_row_put(struct rows *rs, int row, const struct nacl_entry *pe, size_t np,
+			 const struct nacl_rule *r, const size_t *next, size_t k)
+{
+	size_t pi = 0;
+	k = next_in(r, next, k, row);
+	while (pi < np || k != SIZE_MAX) {
+		uint64_t w = k != SIZE_MAX ? k / 64 : UINT64_MAX;
+		if (pi < np && pe[pi].index < w) {
+			class_put(rs, row, pe[pi].index, pe[pi].bits);
+			pi++;
+			continue;
+		}
+		uint64_t bits = pi < np && pe[pi].index == w ? pe[pi++].bits : 0;
+		for (; k != SIZE_MAX && k / 64 == w; k = next_in(r, next, next[k], row))
+			bits |= 1ULL << (k % 64);
+		class_put(rs, row, w, bits);
+	}
+}
+
+/* A class that is its parent's rules (none for the root) and the rules of the
+ * list from `j`. */
+static int addr_class(struct rows *rs, int64_t parent, const struct nacl_rule *r,
+		      const size_t *next, size_t j, uint32_t *cls)
+{
+	size_t own = 0, npair = 0, nlone = 0;
+	for (size_t k = j; k != SIZE_MAX; k = next[k])
+		own++;
+	if (parent >= 0) {
+		class_row(rs, (uint32_t)parent, ROW_PAIR, &npair);
+		class_row(rs, (uint32_t)parent, ROW_LONE, &nlone);
+	}
+	if (grow_room(&rs->ent, npair + nlone + own) || class_begin(rs, cls))
+		return -ENOMEM;
+	/* The room is made: the parent's rows stay where they are while we read them. */
+	for (int row = ROW_PAIR; row <= ROW_LONE; row++) {
+		size_t np = 0;
+		const struct nacl_entry *pe =
+			parent >= 0 ? class_row(rs, (uint32_t)parent, row, &np) : NULL;
+		addr_row_put(rs, row, pe, np, r, next, j);
+	}
+	return 0;
+}
+
 /* One sweep over the prefixes by start: a stack holds those that cover the
  * current point, so a prefix's parent is the top of the stack when it comes, and
  * the spans of the address axis fall out between pushes and pops. */
-static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
-			struct nacl_table *t)
+static int addr_classes(const struct nacl_rule *r, size_t n, struct rows *rs, struct nacl_table *t)
 {
 	struct grow g = {.elem = sizeof(struct nacl_span)};
 	struct pfx *p = calloc(n + 1, sizeof(*p));
@@ -305,15 +415,9 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct bitset *bs,
 		}
 		if (i == np)
 			break;
-		uint64_t *row = class_new(bs);
-		if (!row)
-			goto out;
-		uint32_t cls = (uint32_t)(bs->nclasses - 1);
-		if (top) /* a class is its parent's rules and its own */
-			memcpy(row, bs->w + open[top - 1].cls * bs->nwords, bs->nwords * sizeof(uint64_t));
-		for (size_t j = first[i]; j != SIZE_MAX; j = next[j])
-			set_bit(row, j);
-		if (span_push(&g, p[i].addr, cls))
+		uint32_t cls;
+		if (addr_class(rs, top ? (int64_t)open[top - 1].cls : -1, r, next, first[i], &cls) ||
+		    span_push(&g, p[i].addr, cls))
 			goto out;
 		open[top].end = (uint64_t)p[i].addr + ((uint64_t)1 << (32 - p[i].len)) - 1;
 		open[top++].cls = cls;
@@ -345,67 +449,153 @@ static int cmp_event(const void *a, const void *b)
 	return x->at < y->at ? -1 : x->at > y->at;
 }
 
-static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, struct nacl_table *t)
+/* The rules covering the current point of a sweep, one set per row: a bitmap,
+ * and a bitmap of its nonzero words, so that its row is read without looking at
+ * every word. */
+#define NZ_WORDS (NACL_MAX_WORDS / 64 + 1)
+struct sweep {
+	uint64_t *cur;
+	uint64_t nz[NZ_WORDS];
+};
+
+static void sweep_set(struct sweep *s, size_t rule, bool on)
+{
+	size_t w = rule / 64;
+	if (on)
+		s->cur[w] |= 1ULL << (rule % 64);
+	else
+		s->cur[w] &= ~(1ULL << (rule % 64));
+	if (s->cur[w])
+		s->nz[w / 64] |= 1ULL << (w % 64);
+	else
+		s->nz[w / 64] &= ~(1ULL << (w % 64));
+}
+
+static size_t sweep_words(const struct sweep *s)
+{
+	size_t n = 0;
+	for (size_t z = 0; z < NZ_WORDS; z++)
+		n += (size_t)__builtin_popcountll(s->nz[z]);
+	return n;
+}
+
+/* Whether a row of class `cls` holds exactly the sweep's rules. */
+static bool sweep_is(const struct sweep *s, const struct rows *rs, uint32_t cls, int row)
+{
+	size_t n, k = 0;
+	const struct nacl_entry *e = class_row(rs, cls, row, &n);
+	for (size_t z = 0; z < NZ_WORDS; z++)
+		for (uint64_t m = s->nz[z]; m; m &= m - 1) {
+			size_t w = z * 64 + (size_t)__builtin_ctzll(m);
+			if (k == n || e[k].index != w || e[k].bits != s->cur[w])
+				return false;
+			k++;
+		}
+	return k == n;
+}
+
+static void sweep_put(const struct sweep *s, struct rows *rs, int row)
+{
+	for (size_t z = 0; z < NZ_WORDS; z++)
+		for (uint64_t m = s->nz[z]; m; m &= m - 1) {
+			size_t w = z * 64 + (size_t)__builtin_ctzll(m);
+			class_put(rs, row, w, s->cur[w]);
+		}
+}
+
+static void sweep_clear(struct sweep *s)
+{
+	memset(s->cur, 0, NACL_MAX_WORDS * sizeof(uint64_t));
+	memset(s->nz, 0, sizeof(s->nz));
+}
+
+/* Classes 0 to 255: per protocol, its rules for all of its ports. */
+static int proto_classes(const struct nacl_rule *r, size_t n, struct rows *rs, struct sweep s[2])
+{
+	size_t *count = calloc(257, sizeof(size_t)), *order = malloc((n + 1) * sizeof(size_t));
+	int err = -ENOMEM;
+	if (!count || !order)
+		goto out;
+	/* The rules of each protocol in rule order: a counting sort. */
+	for (size_t i = 0; i < n; i++)
+		if (r[i].m.proto != PROTO_ALL && l4_whole(&r[i]))
+			count[r[i].m.proto + 1]++;
+	for (int p = 0; p < 256; p++)
+		count[p + 1] += count[p];
+	for (size_t i = 0; i < n; i++)
+		if (r[i].m.proto != PROTO_ALL && l4_whole(&r[i]))
+			order[count[r[i].m.proto]++] = i;
+	for (int p = 0, at = 0; p < 256; p++) {
+		uint32_t cls;
+		for (; (size_t)at < count[p]; at++)
+			sweep_set(&s[l4_row(&r[order[at]])], order[at], true);
+		if (grow_room(&rs->ent, sweep_words(&s[0]) + sweep_words(&s[1])) ||
+		    class_begin(rs, &cls))
+			goto out;
+		sweep_put(&s[0], rs, ROW_PAIR);
+		sweep_put(&s[1], rs, ROW_LONE);
+		sweep_clear(&s[0]);
+		sweep_clear(&s[1]);
+	}
+	err = 0;
+out:
+	free(count);
+	free(order);
+	return err;
+}
+
+/* The L4 axis: per protocol some rule names a part of, its field cut at every
+ * such rule's range boundary; each piece is a class of the rules covering it,
+ * and equal neighbours merge. Other protocols map to their protocol class. */
+static int l4_classes(const struct nacl_rule *r, size_t n, struct rows *rs, struct sweep s[2],
+		      struct nacl_table *t)
 {
 	struct grow g = {.elem = sizeof(struct nacl_span)};
 	struct event *ev = calloc(2 * n + 1, sizeof(*ev));
-	uint64_t *cur = calloc(bs->nwords, sizeof(uint64_t));
-	bool named[256] = {false};
+	bool part[256] = {false};
 	int err = -ENOMEM;
-	if (!ev || !cur)
+	if (!ev)
 		goto out;
-
-	/* Protocols no rule names: only "all" rules apply. */
-	uint64_t *other = class_new(bs);
-	if (!other)
-		goto out;
-	uint32_t other_cls = (uint32_t)(bs->nclasses - 1);
 	for (size_t i = 0; i < n; i++)
-		if (r[i].m.proto == PROTO_ALL)
-			set_bit(other, i);
-		else
-			named[r[i].m.proto] = true;
+		if (r[i].m.proto != PROTO_ALL && !l4_whole(&r[i]))
+			part[r[i].m.proto] = true;
 	for (uint32_t proto = 0; proto < 256; proto++) {
-		if (!named[proto]) {
-			if (span_push(&g, proto << 16, other_cls))
+		if (!part[proto]) {
+			if (span_push(&g, proto << 16, proto))
 				goto out;
 			continue;
 		}
 		size_t ne = 0;
 		for (size_t i = 0; i < n; i++) {
 			uint32_t lo, hi;
-			if (r[i].m.proto != PROTO_ALL && r[i].m.proto != (int)proto)
+			if (r[i].m.proto != (int)proto || l4_whole(&r[i]))
 				continue;
 			rule_range(&r[i], &lo, &hi);
 			ev[ne++] = (struct event){lo, (uint32_t)i, true};
 			ev[ne++] = (struct event){hi + 1, (uint32_t)i, false};
 		}
 		qsort0(ev, ne, sizeof(*ev), cmp_event);
-		memset(cur, 0, bs->nwords * sizeof(uint64_t));
+		sweep_clear(&s[0]);
+		sweep_clear(&s[1]);
 		size_t e = 0;
 		uint32_t start = 0;
 		int64_t last_cls = -1;
 		while (start <= 65535) {
-			while (e < ne && ev[e].at == start) {
-				if (ev[e].start)
-					set_bit(cur, ev[e].rule);
-				else
-					cur[ev[e].rule / 64] &= ~(1ULL << (ev[e].rule % 64));
-				e++;
-			}
+			for (; e < ne && ev[e].at == start; e++)
+				sweep_set(&s[l4_row(&r[ev[e].rule])], ev[e].rule, ev[e].start);
 			uint32_t end = e < ne ? ev[e].at - 1 : 65535;
 			if (end > 65535)
 				end = 65535;
 			/* Merge with the previous piece when the rules are the same. */
-			if (last_cls < 0 ||
-			    memcmp(bs->w + (size_t)last_cls * bs->nwords, cur, bs->nwords * 8)) {
-				uint64_t *row = class_new(bs);
-				if (!row)
+			if (last_cls < 0 || !sweep_is(&s[0], rs, (uint32_t)last_cls, ROW_PAIR) ||
+			    !sweep_is(&s[1], rs, (uint32_t)last_cls, ROW_LONE)) {
+				uint32_t cls;
+				if (grow_room(&rs->ent, sweep_words(&s[0]) + sweep_words(&s[1])) ||
+				    class_begin(rs, &cls) || span_push(&g, proto << 16 | start, cls))
 					goto out;
-				memcpy(row, cur, bs->nwords * sizeof(uint64_t));
-				last_cls = (int64_t)(bs->nclasses - 1);
-				if (span_push(&g, proto << 16 | start, (uint32_t)last_cls))
-					goto out;
+				sweep_put(&s[0], rs, ROW_PAIR);
+				sweep_put(&s[1], rs, ROW_LONE);
+				last_cls = cls;
 			}
 			start = end + 1;
 		}
@@ -418,128 +608,73 @@ static int l4_classes(const struct nacl_rule *r, size_t n, struct bitset *bs, st
 out:
 	free(g.p);
 	free(ev);
-	free(cur);
 	return err;
 }
 
-#define RESERVE_MAX ((size_t)1 << 30)
-
-/* The room of the largest table freed since the last nacl_compile_trim(): a
- * 10,000-rule table writes ~26 MB, and faulting in that much fresh memory is a
- * good part of its compile. */
-struct spare {
-	uint64_t *w;
-	size_t words;
-};
-static struct spare spare;
-
-/* Words the blob can need at most: a class per distinct prefix and /0; the class
- * of unnamed protocols; per named protocol, two per rule that applies to it (each
- * range opens and closes a piece) and one; then the spans (at most two per
- * prefix, one per L4 class and per protocol), the rules, and a chunk's rounding. */
-static size_t blob_bound(const struct nacl_rule *r, size_t n, size_t nwords)
+/* The blob in the program's layout: the class directory (entries counted from
+ * the first entry), the entries, the spans, the rules; zeros to the end of the
+ * last chunk. */
+static int blob_build(const struct rows *rs, struct nacl_table *t)
 {
-	size_t per_proto[256] = {0}, all = 0, classes = n + 2;
-	for (size_t i = 0; i < n; i++)
-		if (r[i].m.proto == PROTO_ALL)
-			all++;
-		else
-			per_proto[r[i].m.proto]++;
-	for (int p = 0; p < 256; p++)
-		if (per_proto[p])
-			classes += 2 * (per_proto[p] + all) + 1;
-	return classes * nwords + 2 * (n + 2) + classes + 256 + n + NACL_BLOB_CHUNK;
-}
-
-/* The spans and rules after the bitmaps, and zeros to the end of the last chunk. */
-static int blob_finish(struct bitset *bs, struct nacl_table *t)
-{
-	size_t rows = bs->nclasses * bs->nwords;
-	size_t words = rows + t->n_addr + t->n_l4 + t->nrules;
+	size_t words = rs->dir.n + 2 * rs->ent.n + t->n_addr + t->n_l4 + t->nrules;
 	size_t total = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK * NACL_BLOB_CHUNK;
-	if (total > bs->cap * bs->nwords) {
-		uint64_t *w = realloc(bs->w, total * sizeof(uint64_t));
-		if (!w)
-			return -ENOMEM;
-		bs->w = w;
-		bs->cap = total / bs->nwords;
-	}
-	uint64_t *at = bs->w + rows;
+	uint64_t *at = calloc(total, sizeof(uint64_t));
+	if (!at)
+		return -ENOMEM;
+	t->blob = at;
+	t->blob_words = total;
+	t->nclasses = (uint32_t)rs->dir.n;
+	t->n_ent = (uint32_t)rs->ent.n;
+	memcpy(at, rs->dir.p, rs->dir.n * sizeof(uint64_t));
+	at += rs->dir.n;
+	memcpy(at, rs->ent.p, rs->ent.n * sizeof(struct nacl_entry));
+	at += 2 * rs->ent.n;
 	for (size_t i = 0; i < t->n_addr; i++)
 		*at++ = NACL_SPAN(t->addr[i].start, t->addr[i].cls);
 	for (size_t i = 0; i < t->n_l4; i++)
 		*at++ = NACL_SPAN(t->l4[i].start, t->l4[i].cls);
 	for (size_t i = 0; i < t->nrules; i++)
 		*at++ = NACL_RULE(t->rules[i].number, t->rules[i].allow, t->rules[i].tag);
-	memset(at, 0, (total - words) * sizeof(uint64_t));
-	t->bits = bs->w;
-	t->blob_words = total;
-	t->nclasses = (uint32_t)bs->nclasses;
 	return 0;
 }
 
 int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *t)
 {
-	struct bitset bs = {.nwords = n / 64 + 1};
+	struct rows rs = {.dir = {.elem = sizeof(uint64_t)}, .ent = {.elem = sizeof(struct nacl_entry)}};
 	int err;
 	memset(t, 0, sizeof(*t));
 	if (n > NACL_MAX_RULES)
 		return -E2BIG;
 	t->nrules = (uint32_t)n;
-	t->nwords = (uint32_t)bs.nwords;
 	t->owner = owner;
 	t->hash = nacl_rules_hash(owner, r, n);
 	t->rules = calloc(n + 1, sizeof(*t->rules));
 	if (!t->rules)
 		return -ENOMEM;
-	/* The whole blob's room at once: growing it by copying costs more than the
-	 * compile itself at 10,000 rules. Only the words written are ever touched;
-	 * the last table's room is taken again when it is big enough. */
-	size_t bound = blob_bound(r, n, bs.nwords);
-	if (spare.words >= bound) {
-		bs.w = spare.w;
-		bs.cap = spare.words / bs.nwords;
-		spare = (struct spare){0};
-	} else if (bound * sizeof(uint64_t) <= RESERVE_MAX &&
-		   (bs.w = malloc(bound * sizeof(uint64_t)))) {
-		bs.cap = bound / bs.nwords;
-	}
 	for (size_t i = 0; i < n; i++)
 		t->rules[i] = (struct nacl_rule_val){.number = r[i].number, .allow = r[i].allow,
 						     .tag = nacl_rule_tag(&r[i])};
-	if ((err = addr_classes(r, n, &bs, t)) || (err = l4_classes(r, n, &bs, t)) ||
-	    (err = blob_finish(&bs, t))) {
-		free(bs.w);
+	/* The sweeps' bitmaps: one for pair rows, one for lone rows. */
+	struct sweep s[2] = {{.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))},
+			     {.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))}};
+	err = !s[0].cur || !s[1].cur ? -ENOMEM : 0;
+	if (err || (err = proto_classes(r, n, &rs, s)) || (err = addr_classes(r, n, &rs, t)) ||
+	    (err = l4_classes(r, n, &rs, s, t)) || (err = blob_build(&rs, t)))
 		nacl_table_free(t);
-		return err;
-	}
-	t->blob_cap = bs.cap * bs.nwords;
-	return 0;
+	free(s[0].cur);
+	free(s[1].cur);
+	free(rs.dir.p);
+	free(rs.ent.p);
+	return err;
 }
 
 void nacl_table_free(struct nacl_table *t)
 {
 	free(t->rules);
-	if (t->blob_cap > spare.words) {
-		free(spare.w);
-		spare = (struct spare){t->bits, t->blob_cap};
-	} else {
-		free(t->bits);
-	}
+	free(t->blob);
 	free(t->addr);
 	free(t->l4);
 	memset(t, 0, sizeof(*t));
-}
-
-bool nacl_compile_kept(void)
-{
-	return spare.w != NULL;
-}
-
-void nacl_compile_trim(void)
-{
-	free(spare.w);
-	spare = (struct spare){0};
 }
 
 /* ---- the BPF program's decision, in C ---- */
@@ -558,17 +693,46 @@ static uint32_t span_class(const struct nacl_span *sp, size_t n, uint32_t key)
 	return sp[lo].cls;
 }
 
+/* The first rule both rows hold, or `none`. */
+static size_t rows_first(const uint64_t *ea, size_t na, const uint64_t *eb, size_t nb, size_t none)
+{
+	size_t i = 0, j = 0;
+	while (i < na && j < nb) {
+		if (ea[2 * i] != eb[2 * j]) {
+			ea[2 * i] < eb[2 * j] ? i++ : j++;
+			continue;
+		}
+		uint64_t x = ea[2 * i + 1] & eb[2 * j + 1];
+		if (x)
+			return ea[2 * i] * 64 + (size_t)__builtin_ctzll(x);
+		i++, j++;
+	}
+	return none;
+}
+
+/* The first rule a row holds (its first entry is never 0), or `none`. */
+static size_t row_first(const uint64_t *e, size_t n, size_t none)
+{
+	return n ? e[0] * 64 + (size_t)__builtin_ctzll(e[1]) : none;
+}
+
 size_t nacl_match_table(const struct nacl_table *t, uint32_t remote, uint8_t proto,
 			uint16_t field)
 {
-	uint32_t a = span_class(t->addr, t->n_addr, remote);
-	uint32_t l = span_class(t->l4, t->n_l4, (uint32_t)proto << 16 | field);
-	for (uint32_t w = 0; w < t->nwords; w++) {
-		uint64_t x = t->bits[a * t->nwords + w] & t->bits[l * t->nwords + w];
-		if (x) {
-			size_t i = w * 64 + (size_t)__builtin_ctzll(x);
-			return i < t->nrules ? i : t->nrules;
-		}
+	uint64_t d[3] = {t->blob[span_class(t->addr, t->n_addr, remote)],
+			 t->blob[span_class(t->l4, t->n_l4, (uint32_t)proto << 16 | field)],
+			 t->blob[proto]};
+	const uint64_t *ent = t->blob + NACL_BLOB_ENT(t), *pair[3];
+	size_t npair[3], k = t->nrules;
+	for (int c = 0; c < 3; c++) {
+		pair[c] = ent + 2 * (d[c] >> 32);
+		npair[c] = NACL_DIR_PAIR(d[c]);
+		size_t lone = row_first(pair[c] + 2 * npair[c], NACL_DIR_LONE(d[c]), t->nrules);
+		k = lone < k ? lone : k;
 	}
-	return t->nrules;
+	for (int c = 1; c < 3; c++) {
+		size_t both = rows_first(pair[0], npair[0], pair[c], npair[c], t->nrules);
+		k = both < k ? both : k;
+	}
+	return k;
 }

@@ -28,26 +28,21 @@ struct nacl_span {
 };
 
 struct nacl_table {
-	uint32_t nrules, nwords, nclasses;
+	uint32_t nrules, nclasses, n_ent;
 	uint64_t hash, owner;
 	struct nacl_rule_val *rules; /* nrules */
 	struct nacl_span *addr, *l4;
 	size_t n_addr, n_l4;
-	/* The blob as the program reads it (vpc/nacl_abi.h): the class bitmaps,
-	 * nclasses * nwords words, then the spans and rules; blob_words is a whole
-	 * number of chunks, the tail zeros. */
-	uint64_t *bits;
-	size_t blob_words, blob_cap; /* used, and room behind `bits` */
+	/* The blob as the program reads it (vpc/nacl_abi.h): the class directory,
+	 * the entries of the class rows, the spans and the rules; blob_words is a
+	 * whole number of chunks, the tail zeros. */
+	uint64_t *blob;
+	size_t blob_words;
 };
 
 /* Rules must be sorted by number (as the compiler of the topology leaves them). */
 int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *out);
 void nacl_table_free(struct nacl_table *t);
-/* nacl_table_free() keeps the largest table's memory for the next compile;
- * nacl_compile_kept() says whether it holds some, nacl_compile_trim() gives it
- * back. */
-bool nacl_compile_kept(void);
-void nacl_compile_trim(void);
 /* What a patch on a table holding `base` must do to hold `want` (both sorted by
  * number): the indexes of `base` it takes away, the indexes of `want` it adds (a
  * changed rule is both). -E2BIG when either list would pass `max`. */

@@ -8,20 +8,30 @@
  *   ports[port id]      -> the instance behind the port (address, MAC, checks, subnet)
  *   subnets[subnet id]  -> the subnet's prefix and its NACL tables (inbound, outbound)
  *   a NACL table, by table id:
- *     tables     {rules, words per bitmap, spans, content hash, owner, base, patch}
+ *     tables     {rules, row entries, spans, content hash, owner, base, patch}
  *     blob       (table, chunk) -> NACL_BLOB_CHUNK words of the table's blob,
- *                the 64-bit words that hold its bitmaps, spans and rules (layout
- *                below). vpcd compiles a table straight into this layout and
- *                stores it with one batch update: a table of 1,000 rules takes a
- *                few chunks, one of 10,000 rules a few hundred
+ *                the 64-bit words that hold its classes, spans and rules (layout
+ *                below). vpcd compiles a table into this layout and stores it
+ *                with one batch update: a table of 1,000 rules takes a chunk or
+ *                a few, one of 10,000 rules some tens
  *   counters     (owner, rule number, rule tag) -> per-CPU packets/bytes; the
  *                owner is the NACL and direction, the tag a hash of the rule, so
  *                counts outlive table versions but not a rule's replacement
  * A binary search over the address spans gives the remote address's class, one
  * over the L4 spans the class of (protocol, port or ICMP type << 8 | code); the
- * first rule (lowest number) set in both classes' bitmaps decides. A verdict cache
- * keyed by (table, address, protocol, port) makes the common case one hash lookup
- * whatever the number of rules.
+ * first rule (lowest number) in both classes decides. A class is a bitmap of
+ * rules (bit i: the rule of index i in number order), stored as rows of its
+ * nonzero 64-bit words, in order, each with its index:
+ *   pair row  the rules that name both a protocol and an address other than
+ *             0.0.0.0/0;
+ *   lone row  of an address class, its rules for every protocol; of an L4
+ *             class, its rules for 0.0.0.0/0. Such a rule is in every class of
+ *             the other axis, so it is written only here.
+ * The deciding rule is the first of: the first rule both pair rows hold (one
+ * merge walk over the two), and the first rule of each lone row. A class of a big
+ * table mostly holds a few of its rules: rows of a few words where the bitmap
+ * would have hundreds. A verdict cache keyed by (table, address, protocol, port)
+ * makes the common case one hash lookup whatever the number of rules.
  *
  * Tables are never edited in place: a change builds a new table under a new id and
  * flips the subnet's entry to it with one 4-byte store (vpcd maps the ports and
@@ -50,7 +60,7 @@
 
 /* Pins made for another version of the program or its maps are not used: bump
  * this with any change to either. */
-#define NACL_ABI	   4
+#define NACL_ABI	   5
 #define NACL_SEQ_NEXT	   0
 #define NACL_SEQ_ABI	   1
 
@@ -71,12 +81,21 @@
 #define NACL_SEARCH_STEPS  20 /* binary search: 2^20 spans > 2 * NACL_MAX_RULES + 257 */
 
 /*
- * A full table's blob, in words: nclasses bitmaps of nwords words each, n_addr
- * address spans, n_l4 L4 spans, then nrules rules (counts in its `tables` entry).
+ * A full table's blob, in words: the directory of its nclasses classes, its n_ent
+ * row entries, n_addr address spans, n_l4 L4 spans, then nrules rules (counts in
+ * its `tables` entry).
+ * Directory word of a class: first entry << 32 | pair entries << 16 | lone
+ *   entries; its pair row is entries first to first + pair - 1, its lone row
+ *   the lone entries after it.
+ * Entry: two words, the index of a bitmap word (ascending within a row), then
+ *   that word, never 0.
  * Span: start << 32 | class, sorted by start, the first starting at 0.
  * Rule: number | allow << 16 | tag << 32.
  */
-#define NACL_BLOB_ADDR(m)     ((m)->nclasses * (m)->nwords)
+#define NACL_BLOB_ENT(m)      ((__u64)(m)->nclasses)
+#define NACL_DIR_PAIR(d)      ((__u32)((d) >> 16) & 0xffff)
+#define NACL_DIR_LONE(d)      ((__u32)(d) & 0xffff)
+#define NACL_BLOB_ADDR(m)     (NACL_BLOB_ENT(m) + 2 * (__u64)(m)->n_ent)
 #define NACL_BLOB_L4(m)	      (NACL_BLOB_ADDR(m) + (m)->n_addr)
 #define NACL_BLOB_RULES(m)    (NACL_BLOB_L4(m) + (m)->n_l4)
 #define NACL_BLOB_WORDS(m)    ((__u64)NACL_BLOB_RULES(m) + (m)->nrules)
@@ -144,7 +163,7 @@ struct nacl_patch_rule {
 
 struct nacl_table_meta {
 	__u32 nrules;
-	__u32 nwords;
+	__u32 n_ent; /* row entries in the blob */
 	__u64 hash;  /* identifies the table: its NACL, direction and rules */
 	__u32 n_addr, n_l4; /* spans in the blob */
 	__u32 nclasses;

@@ -435,6 +435,32 @@ static void tables_random(void)
 	CHECK_INT(failures, 0);
 }
 
+/* Rows that meet late: the remote's class has the rules of every other bitmap
+ * word (UDP, from 10.0.0.0/8), the port's class those of the words between (TCP,
+ * from other addresses), and both the last rule. The program finds it only if
+ * its walk over the two rows steps each one at the right time. */
+static void rows_interleaved(void)
+{
+	static const uint32_t remotes[] = {0x0a010203, 0xc6120005, 0xc6120041, 0xc0000201};
+	static const int protos[] = {6, 17};
+	size_t n = 64 * 40 + 1;
+	struct nacl_rule *r = calloc(n, sizeof(*r));
+	for (size_t i = 0; i + 1 < n; i++) {
+		char c[32];
+		snprintf(c, sizeof(c), "198.18.%zu.%zu/32", i / 256, i % 256);
+		r[i] = i / 64 % 2 ? R((uint16_t)(i + 1), false, 6, 1, 1000, c)
+				  : R((uint16_t)(i + 1), false, 17, 5000, 5000, "10.0.0.0/8");
+	}
+	r[n - 1] = R((uint16_t)n, true, 6, 80, 80, "10.0.0.0/8");
+	use(table(r, n), table(r, n));
+	CHECK_INT(IN(ipv4(MAC_X, "10.1.2.3", A, 6, 1, 80)), TC_ACT_OK);
+	CHECK_INT(IN(ipv4(MAC_X, "10.1.2.3", A, 6, 1, 81)), TC_ACT_SHOT); /* final deny */
+	CHECK_INT(IN(ipv4(MAC_X, "10.1.2.3", A, 17, 1, 5000)), TC_ACT_SHOT); /* rule 1 */
+	CHECK_INT(IN(ipv4(MAC_X, "198.18.0.65", A, 6, 1, 80)), TC_ACT_SHOT); /* rule 66 */
+	CHECK_INT(probe_random(r, n, remotes, 4, protos, 2, 200, "interleaved rows"), 0);
+	free(r);
+}
+
 int main(void)
 {
 	if (geteuid()) {
@@ -604,6 +630,7 @@ int main(void)
 	patches_random();
 	id_flags();
 	tables_random();
+	rows_interleaved();
 
 	/* Source/destination check. */
 	use(def, def);
