@@ -105,15 +105,36 @@ static __always_inline __u32 ctz64(__u64 x)
 	return (__u32)((x * 0x0101010101010101ULL) >> 56);
 }
 
+/* The walks of a classification: the address class's pair row against the L4
+ * class's and the protocol class's, then each of the three lone rows against
+ * itself (vpc/nacl_abi.h). */
+#define NACL_WALKS 5
+
 struct scan {
 	__u32 table;
-	__u32 ent;	   /* the blob's first entry word */
-	__u32 a, a_end;	   /* the two rows: entries a to a_end - 1 ... */
-	__u32 b, b_end;	   /* ... and b to b_end - 1 */
+	__u32 ent;	 /* the blob's first entry word */
+	__u32 a, a_end;	 /* the walk under way: entries a to a_end - 1 ... */
+	__u32 b, b_end;	 /* ... against b to b_end - 1 */
+	__u32 next;	 /* the walk after it */
+	__u32 walk[NACL_WALKS][4]; /* first entry and entries of row a, of row b */
 	__u32 found;
 	__u32 gone; /* the blob went away during the scan */
 	__u32 n_del;
 	__u32 del[NACL_PATCH_MAX]; /* rules of the table a patch takes away */
+};
+
+/* A classification's state lives in a per-CPU map value, not on the stack: the
+ * verifier tracks what the stack holds exactly, and would follow the walk loop
+ * through every combination of its counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scan);
+} scans SEC(".maps");
+
+struct scan_ctx {
+	struct scan *s;
 };
 
 /* The bits of word w that stand for rules the patch takes away. */
@@ -139,23 +160,34 @@ static __always_inline __u64 *blob_word(__u32 table, __u32 i)
 }
 
 /* bpf_loop callback: one step of a merge walk over two rows (entries in order of
- * their word index); stops at the first word both have a rule in, or once the
- * rules left come after the one found already. A walk over a row and itself
- * finds the row's first rule a patch keeps. (Each step looks its chunks up
- * again: simpler for the verifier than holding on to a chunk, and this is the
- * slow path only.) */
+ * their word index), which ends at the first word both have a rule in, or once
+ * the rules left come after the one found already; then the next walk. A walk
+ * over a row and itself finds the row's first rule a patch keeps. One loop for
+ * all the walks: the verifier checks a callback once per call site. (Each step
+ * looks its chunks up again: simpler for the verifier than holding on to a
+ * chunk, and this is the slow path only.) */
 static long scan_step(__u32 step, void *ctx)
 {
-	struct scan *s = ctx;
-	if (s->a >= s->a_end || s->b >= s->b_end)
-		return 1;
+	struct scan *s = ((struct scan_ctx *)ctx)->s;
+	if (s->a >= s->a_end || s->b >= s->b_end) {
+		__u32 k = s->next++;
+		if (k >= NACL_WALKS)
+			return 1;
+		s->a = s->walk[k][0];
+		s->a_end = s->a + s->walk[k][1];
+		s->b = s->walk[k][2];
+		s->b_end = s->b + s->walk[k][3];
+		return 0;
+	}
 	__u64 *ia = blob_word(s->table, s->ent + 2 * s->a),
 	      *ib = blob_word(s->table, s->ent + 2 * s->b);
 	if (!ia || !ib)
 		goto gone;
 	__u64 w = *ia;
-	if (w * 64 >= s->found)
-		return 1;
+	if (w * 64 >= s->found) {
+		s->a = s->a_end; /* nothing earlier in this walk */
+		return 0;
+	}
 	if (w != *ib) {
 		if (w < *ib)
 			s->a++;
@@ -172,26 +204,16 @@ static long scan_step(__u32 step, void *ctx)
 		x &= ~deleted(s, w);
 	s->a++;
 	s->b++;
-	if (!x)
-		return 0;
-	__u32 k = (__u32)w * 64 + ctz64(x);
-	if (k < s->found)
-		s->found = k;
-	return 1;
+	if (x) {
+		__u32 k = (__u32)w * 64 + ctz64(x);
+		if (k < s->found)
+			s->found = k;
+		s->a = s->a_end;
+	}
+	return 0;
 gone:
 	s->gone = 1;
 	return 1;
-}
-
-/* Walks rows a (entries from a, na of them) and b; keeps the first rule found. */
-static __always_inline void scan_rows(struct scan *s, __u32 a, __u32 na, __u32 b, __u32 nb)
-{
-	s->a = a;
-	s->a_end = a + na;
-	s->b = b;
-	s->b_end = b + nb;
-	/* A row has at most NACL_MAX_WORDS entries; a step takes one of either. */
-	bpf_loop(2 * NACL_MAX_WORDS, scan_step, s, 0);
 }
 
 /* The class of `key` among the n spans at word `off` of the table's blob (binary
@@ -247,24 +269,33 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
 	      *dp = blob_word(base, proto);
 	if (!da || !dl || !dp)
 		return -1;
-	struct scan s = {.table = base, .ent = (__u32)NACL_BLOB_ENT(bm), .found = bm->nrules,
-			 .n_del = m->n_del};
-	__builtin_memcpy(s.del, m->del, sizeof(s.del));
 	__u32 pa = (__u32)(*da >> 32), npa = NACL_DIR_PAIR(*da), nla = NACL_DIR_LONE(*da);
 	__u32 pl = (__u32)(*dl >> 32), npl = NACL_DIR_PAIR(*dl), nll = NACL_DIR_LONE(*dl);
 	__u32 pp = (__u32)(*dp >> 32), npp = NACL_DIR_PAIR(*dp), nlp = NACL_DIR_LONE(*dp);
-	scan_rows(&s, pa, npa, pl, npl);
-	scan_rows(&s, pa, npa, pp, npp);
-	scan_rows(&s, pa + npa, nla, pa + npa, nla);
-	scan_rows(&s, pl + npl, nll, pl + npl, nll);
-	scan_rows(&s, pp + npp, nlp, pp + npp, nlp);
-	if (s.gone)
+	__u32 zero = 0;
+	struct scan *s = bpf_map_lookup_elem(&scans, &zero);
+	if (!s)
+		return -1;
+	*s = (struct scan){.table = base, .ent = (__u32)NACL_BLOB_ENT(bm), .found = bm->nrules,
+			   .n_del = m->n_del,
+			   .walk = {{pa, npa, pl, npl},
+				    {pa, npa, pp, npp},
+				    {pa + npa, nla, pa + npa, nla},
+				    {pl + npl, nll, pl + npl, nll},
+				    {pp + npp, nlp, pp + npp, nlp}}};
+	__builtin_memcpy(s->del, m->del, sizeof(s->del));
+	/* A row has at most NACL_MAX_WORDS entries; a step takes one of either,
+	 * and one more step starts each walk. */
+	struct scan_ctx sc = {s};
+	bpf_loop(NACL_WALKS * (2 * NACL_MAX_WORDS + 1) + 1, scan_step, &sc, 0);
+	if (s->gone)
 		return -1;
 	v->number = NACL_FINAL_DENY;
 	v->allow = 0;
 	v->tag = 0;
-	if (s.found < bm->nrules) {
-		__u64 *r = blob_word(base, NACL_BLOB_RULES(bm) + s.found);
+	__u32 found = s->found;
+	if (found < bm->nrules) {
+		__u64 *r = blob_word(base, NACL_BLOB_RULES(bm) + found);
 		if (!r)
 			return -1;
 		v->number = (__u32)(*r & 0xffff);

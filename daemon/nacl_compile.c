@@ -294,8 +294,8 @@ static void class_put(struct rows *rs, int row, uint64_t index, uint64_t bits)
 static const struct nacl_entry *class_row(const struct rows *rs, uint32_t cls, int row, size_t *n)
 {
 	uint64_t d = ((const uint64_t *)rs->dir.p)[cls];
-	size_t first = d >> 32, pair = d >> 16 & 0xffff;
-	*n = row == ROW_PAIR ? pair : (d & 0xffff);
+	size_t first = d >> 32, pair = NACL_DIR_PAIR(d);
+	*n = row == ROW_PAIR ? pair : NACL_DIR_LONE(d);
 	return (const struct nacl_entry *)rs->ent.p + first + (row == ROW_PAIR ? 0 : pair);
 }
 
@@ -315,7 +315,7 @@ static int cmp_pfx(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-/* The next rule of the list after k that goes into `row`. */
+/* The first rule of the list from k on that goes into `row`. */
 static size_t next_in(const struct nacl_rule *r, const size_t *next, size_t k, int row)
 {
 	while (k != SIZE_MAX && addr_row(&r[k]) != row)
