@@ -19,17 +19,23 @@
  *                counts outlive table versions but not a rule's replacement
  * A binary search over the address spans gives the remote address's class, one
  * over the L4 spans the class of (protocol, port or ICMP type << 8 | code); the
- * first rule (lowest number) in both classes decides. A class is a bitmap of
- * rules (bit i: the rule of index i in number order), stored as rows of its
- * nonzero 64-bit words, in order, each with its index:
+ * first rule (lowest number) that both classes hold decides. There are three
+ * kinds of class: classes 0-255 are the protocols', each holding the rules for
+ * its protocol and all of its ports (or ICMP types and codes); then the address
+ * classes; then the L4 classes, holding the rules for a part of a protocol's
+ * ports. A packet has all three: its address class, its L4 class and the class
+ * of its protocol. A class is a bitmap of rules (bit i: the rule of index i in
+ * number order), stored as rows of its nonzero 64-bit words, in order, each with
+ * its index:
  *   pair row  the rules that name both a protocol and an address other than
  *             0.0.0.0/0;
- *   lone row  of an address class, its rules for every protocol; of an L4
- *             class, its rules for 0.0.0.0/0. Such a rule is in every class of
- *             the other axis, so it is written only here.
- * The deciding rule is the first of: the first rule both pair rows hold (one
- * merge walk over the two), and the first rule of each lone row. A class of a big
- * table mostly holds a few of its rules: rows of a few words where the bitmap
+ *   lone row  of an address class, its rules for every protocol; of a protocol
+ *             or L4 class, its rules for 0.0.0.0/0. Such a rule is in every
+ *             class of the other axis, so it is written only here.
+ * The deciding rule is the first of: the first rule the address class's pair row
+ * shares with the L4 class's pair row, or with the protocol class's (merge walks
+ * over two rows), and the first rule of each of the three lone rows. A class of a
+ * big table mostly holds a few of its rules: rows of a few words where the bitmap
  * would have hundreds. A verdict cache keyed by (table, address, protocol, port)
  * makes the common case one hash lookup whatever the number of rules.
  *
