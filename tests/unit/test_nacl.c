@@ -143,8 +143,8 @@ void test_nacl(void)
 			uint8_t len = (uint8_t)(random() % 33);
 			r[i] = (struct nacl_rule){.number = (uint16_t)(i + 1), .allow = random() % 2,
 						  .m = {proto, 0, 65535, -1, -1}};
-			if (proto == PROTO_TCP || proto == PROTO_UDP) {
-				r[i].m.port_lo = lo;
+			if ((proto == PROTO_TCP || proto == PROTO_UDP) && random() % 5) {
+				r[i].m.port_lo = lo; /* else all ports: the protocol's class */
 				r[i].m.port_hi = hi;
 			}
 			if (proto == PROTO_ICMP) {
@@ -163,6 +163,37 @@ void test_nacl(void)
 		nacl_table_free(&t);
 		free(r);
 	}
+
+	/* 10,000 rules, each for its own host and mostly naming ports, a seventh for
+	 * every protocol, a seventh for all of a protocol's ports: every class holds a
+	 * few rules, so its rows are a few entries. (A bitmap per class would be
+	 * 157 words; a rule for every protocol in every L4 class put 1.7 million
+	 * entries into a table like this one.) */
+	size_t nb = 10000;
+	struct nacl_rule *big = calloc(nb, sizeof(*big));
+	for (size_t i = 0; i < nb; i++) {
+		char c[32];
+		static const int ps[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ALL, 47, PROTO_TCP,
+					 PROTO_UDP};
+		int proto = ps[i % 7];
+		uint16_t lo = (uint16_t)(1 + i * 7 % 60000);
+		snprintf(c, sizeof(c), "198.%zu.%zu.%zu/32", 18 + i / 65536, i / 256 % 256, i % 256);
+		big[i] = rule((uint16_t)(i + 1), i % 2, proto, lo, (uint16_t)(lo + i % 300), -1, -1, c);
+		if (i % 7 >= 5) { /* all ports */
+			big[i].m.port_lo = 0;
+			big[i].m.port_hi = 65535;
+		}
+		if (proto == PROTO_ICMP)
+			big[i].m.icmp_type = (int)(i % 16);
+	}
+	CHECK_INT(nacl_compile(big, nb, nacl_owner("big", false), &t), 0);
+	if (t.n_ent > 8 * nb)
+		fprintf(stderr, "10,000 rules: %u row entries\n", t.n_ent);
+	CHECK(t.n_ent <= 8 * nb);
+	uint32_t bp[] = {0xc6120001, 0xc6120105, 0xc61226ff, 0xc6130000, 0x0a000001};
+	CHECK_INT(cross_check(big, nb, &t, bp, 5), 0);
+	nacl_table_free(&t);
+	free(big);
 }
 
 void test_nacl_diff(void)
