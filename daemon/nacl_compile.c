@@ -625,9 +625,10 @@ static int blob_build(const struct rows *rs, struct nacl_table *t)
 	t->blob_words = total;
 	t->nclasses = (uint32_t)rs->dir.n;
 	t->n_ent = (uint32_t)rs->ent.n;
-	memcpy(at, rs->dir.p, rs->dir.n * sizeof(uint64_t));
+	memcpy(at, rs->dir.p, rs->dir.n * sizeof(uint64_t)); /* 256 protocol classes at least */
 	at += rs->dir.n;
-	memcpy(at, rs->ent.p, rs->ent.n * sizeof(struct nacl_entry));
+	if (rs->ent.n) /* no rule, no entry: nothing allocated */
+		memcpy(at, rs->ent.p, rs->ent.n * sizeof(struct nacl_entry));
 	at += 2 * rs->ent.n;
 	for (size_t i = 0; i < t->n_addr; i++)
 		*at++ = NACL_SPAN(t->addr[i].start, t->addr[i].cls);
