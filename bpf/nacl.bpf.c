@@ -125,7 +125,8 @@ struct scan {
 
 /* A classification's state lives in a per-CPU map value, not on the stack: the
  * verifier tracks what the stack holds exactly, and would follow the walk loop
- * through every combination of its counters. */
+ * through every combination of its counters. One value per CPU is enough: tc
+ * programs run with bottom halves off, so two never overlap on one CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
