@@ -278,6 +278,8 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
 	__u32 pa = (__u32)(*da >> 32), npa = NACL_DIR_PAIR(*da), nla = NACL_DIR_LONE(*da);
 	__u32 pl = (__u32)(*dl >> 32), npl = NACL_DIR_PAIR(*dl), nll = NACL_DIR_LONE(*dl);
 	__u32 pp = (__u32)(*dp >> 32), npp = NACL_DIR_PAIR(*dp), nlp = NACL_DIR_LONE(*dp);
+	if (cl == proto) /* a protocol no rule names ports for: its class is the L4 class */
+		npp = nlp = 0;
 	__u32 zero = 0;
 	struct scan *s = bpf_map_lookup_elem(&scans, &zero);
 	if (!s)

@@ -503,9 +503,12 @@ static void sweep_put(const struct sweep *s, struct rows *rs, int row)
 		}
 }
 
+/* Empties the sweep, touching only its nonzero words. */
 static void sweep_clear(struct sweep *s)
 {
-	memset(s->cur, 0, NACL_MAX_WORDS * sizeof(uint64_t));
+	for (size_t z = 0; z < NZ_WORDS; z++)
+		for (uint64_t m = s->nz[z]; m; m &= m - 1)
+			s->cur[z * 64 + (size_t)__builtin_ctzll(m)] = 0;
 	memset(s->nz, 0, sizeof(s->nz));
 }
 
