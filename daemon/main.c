@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,6 +217,11 @@ int main(int argc, char **argv)
 	const char *log_path = "/var/log/vpcd.log";
 	bool detach = false;
 	int c;
+	/* A change to a NACL of 10,000 rules allocates and frees some megabytes. Kept
+	 * in the heap instead of mapped and unmapped each time, they cost no page
+	 * faults the next time: that halves the rules' compile. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	while ((c = getopt_long(argc, argv, "s:r:dl:vhVp:H:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

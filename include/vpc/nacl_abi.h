@@ -66,7 +66,7 @@
 
 /* Pins made for another version of the program or its maps are not used: bump
  * this with any change to either. */
-#define NACL_ABI	   8
+#define NACL_ABI	   9
 #define NACL_SEQ_NEXT	   0
 #define NACL_SEQ_ABI	   1
 
