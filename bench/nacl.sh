@@ -151,6 +151,14 @@ for n in $LAT_SIZES; do
 	python3 "$LATENCY" drive "$TMP/probe.bin" "$RES" "$n whole" "$LAT_REPS" \
 		"$(printf %q "$VPCCTL_BIN") apply -f $TMP/other.json" \
 		"$(printf %q "$VPCCTL_BIN") apply -f $TMP/topo.json"
+	# The same two NACLs as entries text, swapped by `vpcctl nacl load`.
+	vpcctl nacl export "$VPC" "$NACL" >"$TMP/topo.txt"
+	vpcctl apply -f "$TMP/other.json" >/dev/null
+	vpcctl nacl export "$VPC" "$NACL" >"$TMP/other.txt"
+	vpcctl apply -f "$TMP/topo.json" >/dev/null
+	python3 "$LATENCY" drive "$TMP/probe.bin" "$RES" "$n load" "$LAT_REPS" \
+		"$(printf %q "$VPCCTL_BIN") nacl load $VPC $NACL -f $TMP/other.txt" \
+		"$(printf %q "$VPCCTL_BIN") nacl load $VPC $NACL -f $TMP/topo.txt"
 done
 
 echo

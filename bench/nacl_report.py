@@ -28,6 +28,7 @@ def report(path):
             "N: one entry - add a deny for the probe, then remove it (vpcctl nacl entry add/remove);",
             "N whole: the whole NACL replaced - apply a file whose NACL holds N other rules and",
             "         keeps the probe out, then the first file again (vpcctl apply -f)",
+            "N load: the same two NACLs as entries text (vpcctl nacl load -f, one entry a line)",
             "visible = from just before vpcctl starts to the last datagram that got through (deny)",
             "          or the first that gets through again (allow); wall = vpcctl's run time;",
             "          vpcd = the time vpcd reports for the change (validate, plan, kernel, save)"],

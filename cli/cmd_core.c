@@ -12,8 +12,8 @@
 #include "vpc/names.h"
 #include "vpcctl.h"
 
-/* The topology file's bytes (FILE, or standard input for "-"); exits on error. */
-static char *read_file(const char *path, size_t *len)
+/* A file's bytes (FILE, or standard input for "-"); exits on error. */
+char *read_file(const char *path, size_t *len)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	size_t cap = 1 << 16, got = 0, n;

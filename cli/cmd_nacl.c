@@ -77,6 +77,12 @@ int cmd_nacl_create(struct cli *c, struct args *a)
 
 int cmd_nacl_delete(struct cli *c, struct args *a)
 {
+	if (!strcmp(a->pos[1], "default")) {
+		fprintf(stderr, "vpcctl: error: a VPC's default network ACL cannot be deleted; edit its "
+				"entries instead (vpcctl nacl load %s default -f FILE)\n",
+			a->pos[0]);
+		return EXIT_REFUSED;
+	}
 	return edit_call(c, json_pack("{s:s,s:o}", "op", "remove", "path",
 				      path_of("vpcs", a->pos[0], "network_acls", a->pos[1], NULL)));
 }
@@ -175,6 +181,79 @@ int cmd_nacl_entry_remove(struct cli *c, struct args *a)
 	return edit_call(c, json_pack("{s:s,s:o}", "op", "remove", "path",
 				      path_of("vpcs", a->pos[0], "network_acls", a->pos[1], dir,
 					      need(a, "rule"), NULL)));
+}
+
+/* The ports|icmp column of an entry in the text form: what `nacl load` reads. */
+static void l4_column(const json_t *r, char *buf, size_t len)
+{
+	const json_t *type = json_object_get(r, "icmp_type"), *code = json_object_get(r, "icmp_code");
+	if (json_object_get(r, "ports"))
+		snprintf(buf, len, "%s", json_string_value(json_object_get(r, "ports")));
+	else if (type && code)
+		snprintf(buf, len, "%lld/%lld", (long long)json_integer_value(type),
+			 (long long)json_integer_value(code));
+	else if (type)
+		snprintf(buf, len, "%lld", (long long)json_integer_value(type));
+	else
+		snprintf(buf, len, "-");
+}
+
+int cmd_nacl_export(struct cli *c, struct args *a)
+{
+	json_t *res;
+	const json_t *n = find_nacl(c, a->pos[0], a->pos[1], &res), *r;
+	size_t i;
+	printf("# network ACL %s of VPC %s; load with: vpcctl nacl load %s %s -f FILE\n", a->pos[1],
+	       a->pos[0], a->pos[0], a->pos[1]);
+	printf("# direction\trule\tprotocol\tports|icmp\tcidr\taction\n");
+	for (int out = 0; out < 2; out++)
+		json_array_foreach(json_object_get(n, out ? "outbound" : "inbound"), i, r)
+		{
+			char l4[32];
+			if (!json_is_integer(json_object_get(r, "rule")))
+				continue; /* the final "*" deny: implied, not an entry */
+			l4_column(r, l4, sizeof(l4));
+			printf("%s\t%lld\t%s\t%s\t%s\t%s\n", out ? "outbound" : "inbound",
+			       (long long)json_integer_value(json_object_get(r, "rule")),
+			       json_string_value(json_object_get(r, "protocol")), l4,
+			       json_string_value(json_object_get(r, "cidr")),
+			       json_string_value(json_object_get(r, "action")));
+		}
+	json_decref(res);
+	return 0;
+}
+
+int cmd_nacl_load(struct cli *c, struct args *a)
+{
+	const char *file = OPT(a, "file");
+	if (!file) {
+		fprintf(stderr, "vpcctl nacl load: -f FILE is required (- for standard input)\n");
+		return EXIT_USAGE;
+	}
+	size_t len;
+	char *text = read_file(file, &len);
+	/* The request, then the entries as they are: vpcd reads them (and names the
+	 * line of any fault). */
+	json_t *h = json_pack("{s:s,s:s,s:s,s:b}", "op", "nacl_load", "vpc", a->pos[0], "nacl",
+			      a->pos[1], "dry_run", OPT(a, "dry-run") != NULL);
+	char *head = json_dumps(h, JSON_COMPACT);
+	json_decref(h);
+	size_t hl = head ? strlen(head) : 0;
+	char *req = head ? malloc(hl + 1 + len) : NULL;
+	if (!req) {
+		fprintf(stderr, "vpcctl: out of memory\n");
+		return EXIT_REFUSED;
+	}
+	memcpy(req, head, hl);
+	req[hl] = '\n';
+	memcpy(req + hl + 1, text, len);
+	json_t *res = reply_result(call_text(c, req, hl + 1 + len));
+	free(head);
+	free(req);
+	free(text);
+	print_change(c, res);
+	json_decref(res);
+	return 0;
 }
 
 int cmd_nacl_associate(struct cli *c, struct args *a)

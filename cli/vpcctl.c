@@ -58,6 +58,11 @@ static const struct optspec entry_remove_opts[] = {
 	{"rule", true, "the rule number to remove"},
 	{NULL, false, NULL},
 };
+static const struct optspec nacl_load_opts[] = {
+	{"file", true, "the entries, one a line (- for standard input); also -f"},
+	{"dry-run", false, "print the kernel operations without doing them"},
+	{NULL, false, NULL},
+};
 static const struct optspec instance_set_opts[] = {
 	{"source-dest-check", true, "on (default) or off, e.g. for NAT or appliance instances"},
 	{NULL, false, NULL},
@@ -207,6 +212,19 @@ static const struct verb verbs[] = {
 	 "Replace the entry with the same rule number and direction.", false},
 	{"nacl entry remove", cmd_nacl_entry_remove, "VPC NACL", 2, 2, entry_remove_opts,
 	 "Remove an entry by rule number and direction.", false},
+	{"nacl load", cmd_nacl_load, "VPC NACL -f FILE", 2, 2, nacl_load_opts,
+	 "Replace all of a NACL's entries, both directions, with those of FILE, in one\n"
+	 "atomic step: one entry a line, as `nacl export` prints them:\n"
+	 "  # direction rule protocol ports|icmp cidr       action\n"
+	 "  inbound     100  tcp      80         0.0.0.0/0  allow\n"
+	 "  inbound     110  icmp     8/0        10.0.0.0/8 allow\n"
+	 "  outbound    100  tcp      1024-65535 0.0.0.0/0  allow\n"
+	 "ports|icmp: a port or range (tcp, udp), TYPE or TYPE/CODE (icmp), - for all.\n"
+	 "Much faster than a topology file for thousands of entries. An empty file\n"
+	 "leaves only the final deny.",
+	 false},
+	{"nacl export", cmd_nacl_export, "VPC NACL", 2, 2, NULL,
+	 "Print a NACL's entries in the form `nacl load` reads.", false},
 	{"nacl associate", cmd_nacl_associate, "VPC SUBNET NACL", 3, 3, NULL,
 	 "Associate a subnet with a network ACL (\"default\" for the VPC's default).", false},
 };

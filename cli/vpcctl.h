@@ -55,6 +55,7 @@ json_t *call(struct cli *c, json_t *req);
 json_t *call_raw(struct cli *c, json_t *req);
 /* Like call_raw() for a request that is already text. */
 json_t *call_text(struct cli *c, const char *text, size_t len);
+char *read_file(const char *path, size_t *len);
 /* The "result" of a reply (taken), or exits with its error. */
 json_t *reply_result(json_t *reply);
 int report_error(const json_t *reply);
@@ -92,6 +93,8 @@ int cmd_nacl_entry_add(struct cli *, struct args *);
 int cmd_nacl_entry_replace(struct cli *, struct args *);
 int cmd_nacl_entry_remove(struct cli *, struct args *);
 int cmd_nacl_associate(struct cli *, struct args *);
+int cmd_nacl_load(struct cli *, struct args *);
+int cmd_nacl_export(struct cli *, struct args *);
 int cmd_instance_set(struct cli *, struct args *);
 void print_nacl(const json_t *n, const char *indent);
 int cmd_sg_create(struct cli *, struct args *);

@@ -409,13 +409,48 @@ static const struct {
 	{"status", op_status},	     {"eip_allocate", op_eip_allocate},
 };
 
-json_t *api_handle(struct vpcd *d, const json_t *req)
+/* `vpcctl nacl load`: the entries come as text after the request (vpc/topo.h). */
+static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text, size_t len,
+			    struct vpc_err *err)
+{
+	const char *vpc = json_string_value(json_object_get(req, "vpc"));
+	const char *nacl = json_string_value(json_object_get(req, "nacl"));
+	struct nacl_entries e;
+	json_t *res = NULL;
+	double t0 = mono_ms();
+	if (!vpc || !nacl) {
+		vpc_fail(err, VPC_E_INVALID, vpc ? "nacl" : "vpc", "is required");
+		return NULL;
+	}
+	if (nacl_text_parse(text, len, &e, err))
+		return NULL;
+	log_debug("nacl load: %zu + %zu entries read in %.2f ms", e.n_in, e.n_out, mono_ms() - t0);
+	int rc = vpcd_change_nacl(d, vpc, nacl, &e, json_is_true(json_object_get(req, "dry_run")),
+				  &res, err);
+	free(e.in);
+	free(e.out);
+	if (rc)
+		return NULL;
+	if (json_is_true(json_object_get(req, "dry_run")))
+		json_object_set_new(res, "dry_run", json_true());
+	return ok(res);
+}
+
+json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_t len)
 {
 	struct vpc_err err;
 	vpc_err_clear(&err);
 	const char *op = json_string_value(json_object_get(req, "op"));
 	if (!json_is_object(req) || !op) {
 		vpc_fail(&err, VPC_E_INVALID, "op", "a request is a JSON object with an \"op\"");
+		return api_error(&err);
+	}
+	if (!strcmp(op, "nacl_load")) {
+		json_t *r = op_nacl_load(d, req, payload, len, &err);
+		return r ? r : api_error(&err);
+	}
+	if (len) {
+		vpc_fail(&err, VPC_E_NOT_JSON, "", "text after the request (only nacl_load takes any)");
 		return api_error(&err);
 	}
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)

@@ -6,8 +6,10 @@
 
 #include "core.h"
 
-/* Handles one request; always returns a reply object ({"ok": ...}). */
-json_t *api_handle(struct vpcd *d, const json_t *req);
+/* Handles one request; always returns a reply object ({"ok": ...}). A request is
+ * one JSON object; only "nacl_load" has more after it, its entries as text
+ * (`payload`, `len` bytes; otherwise len is 0). */
+json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_t len);
 json_t *api_error(const struct vpc_err *e);
 
 #endif

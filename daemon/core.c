@@ -8,6 +8,7 @@
 #include "core.h"
 #include "log.h"
 #include "state.h"
+#include "vpc/edit.h"
 #include "vpc/nacl.h"
 
 /* What this build realizes in the kernel; the rest is refused as not supported yet. */
@@ -123,7 +124,16 @@ static int compile(struct vpcd *d, const json_t *doc, struct topology **out, str
 	return topo_compile(doc, &o, out, err);
 }
 
-int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, struct vpc_err *err)
+/* What a change does to the model between compiling and applying it, and to the
+ * document between applying and saving it (see vpcd_change_nacl). */
+struct change_hooks {
+	int (*model)(struct topology *t, void *arg, struct vpc_err *err);
+	int (*doc)(json_t *next, struct topology *t, void *arg, struct vpc_err *err);
+	void *arg;
+};
+
+static int change(struct vpcd *d, json_t *next, const struct change_hooks *h, bool dry_run,
+		  json_t **result, struct vpc_err *err)
 {
 	struct topology *t = NULL;
 	json_t *alloc = NULL;
@@ -131,7 +141,8 @@ int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, str
 	int e;
 
 	/* Validation first: nothing is touched unless the whole state is valid. */
-	if ((e = compile(d, next, &t, err)) || (e = check_host(t, err)))
+	if ((e = compile(d, next, &t, err)) || (h && (e = h->model(t, h->arg, err))) ||
+	    (e = check_host(t, err)))
 		goto out;
 	log_debug("validate %.2f ms", mono_ms() - t0);
 	if (dry_run) {
@@ -144,6 +155,10 @@ int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, str
 		goto out;
 	}
 	double ts = mono_ms();
+	if (h && (e = h->doc(next, t, h->arg, err))) {
+		roll_back(d, t, err);
+		goto out;
+	}
 	alloc = topo_alloc_json(t);
 	if ((e = state_save(d->state_path, next, alloc))) {
 		vpc_fail(err, VPC_E_INTERNAL, "", "cannot save the state to %s: %s", d->state_path,
@@ -172,6 +187,72 @@ out:
 	json_decref(alloc);
 	topo_free(t);
 	return e;
+}
+
+int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, struct vpc_err *err)
+{
+	return change(d, next, NULL, dry_run, result, err);
+}
+
+struct nacl_load {
+	const char *vpc, *nacl;
+	const struct nacl_entries *e;
+	json_t *path;
+	int vi, ni;
+};
+
+/* The document was compiled with no entries for the NACL: the parsed ones go in. */
+static int nacl_load_model(struct topology *t, void *arg, struct vpc_err *err)
+{
+	struct nacl_load *l = arg;
+	(void)err;
+	l->vi = topo_find_vpc(t, l->vpc);
+	const struct vpc *v = &t->vpcs[l->vi];
+	for (l->ni = 0; strcmp(v->nacls[l->ni].name, l->nacl); l->ni++)
+		;
+	topo_nacl_set(t, l->vi, l->ni, l->e->in, l->e->n_in, l->e->out, l->e->n_out);
+	return 0;
+}
+
+/* Once the kernel has them, the entries are written into the document too. */
+static int nacl_load_doc(json_t *next, struct topology *t, void *arg, struct vpc_err *err)
+{
+	struct nacl_load *l = arg;
+	json_t *in = topo_nacl_rules_json(l->e->in, l->e->n_in);
+	json_t *out = topo_nacl_rules_json(l->e->out, l->e->n_out);
+	int e = !in || !out ? vpc_fail(err, VPC_E_INTERNAL, "", "out of memory")
+			    : edit_set(next, l->path, "inbound", in, err) ||
+					  edit_set(next, l->path, "outbound", out, err)
+				  ? -EINVAL
+				  : 0;
+	if (!e)
+		topo_nacl_src(t, l->vi, l->ni, in, out); /* both are held by `next` now */
+	json_decref(in);
+	json_decref(out);
+	return e;
+}
+
+int vpcd_change_nacl(struct vpcd *d, const char *vpc, const char *nacl,
+		     const struct nacl_entries *e, bool dry_run, json_t **result, struct vpc_err *err)
+{
+	struct nacl_load l = {.vpc = vpc, .nacl = nacl, .e = e,
+			      .path = json_pack("[s,s,s,s]", "vpcs", vpc, "network_acls", nacl)};
+	const struct change_hooks h = {nacl_load_model, nacl_load_doc, &l};
+	json_t *next = json_copy(d->desired), *none = json_array();
+	int rc;
+	/* The document without the NACL's entries compiles in no time whatever their
+	 * number; the entries, parsed and checked already, go into the model. */
+	if (!l.path || !next || !none)
+		rc = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
+	else if (edit_set(next, l.path, "inbound", none, err) ||
+		 edit_set(next, l.path, "outbound", none, err))
+		rc = -EINVAL;
+	else
+		rc = change(d, next, &h, dry_run, result, err), next = NULL;
+	json_decref(next);
+	json_decref(none);
+	json_decref(l.path);
+	return rc;
 }
 
 int vpcd_reconcile(struct vpcd *d, bool deep, json_t **result, struct vpc_err *err)

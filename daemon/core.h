@@ -33,6 +33,12 @@ bool vpcd_tidy(struct vpcd *d, bool idle);
  * `*result` (may be NULL) describes the changes made or, with dry_run, planned.
  */
 int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, struct vpc_err *err);
+/* The same for the entries of one NACL, all replaced by `e` (parsed and checked
+ * already, in the text form of `vpcctl nacl load`): the rest of the state is
+ * validated as always, then the new entries reach the kernel before the state's
+ * JSON is written, so they take effect as fast as the NACL compiles. */
+int vpcd_change_nacl(struct vpcd *d, const char *vpc, const char *nacl,
+		     const struct nacl_entries *e, bool dry_run, json_t **result, struct vpc_err *err);
 int vpcd_reconcile(struct vpcd *d, bool deep, json_t **result, struct vpc_err *err);
 
 #endif

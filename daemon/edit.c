@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vpc/edit.h"
+#include "vpc/topo.h"
 
 /* How elements of a collection are identified, and what users call them. */
 struct coll {
@@ -109,6 +110,16 @@ static json_t *walk(json_t *root, const json_t *path, size_t n, bool create, str
 		}
 		const char *id = json_string_value(json_array_get(path, i + 1));
 		int idx = c->id_key && id && json_is_array(arr) ? find_in(arr, c, id) : -1;
+		if (idx < 0 && id && (!arr || json_is_array(arr)) && !strcmp(key, "network_acls") &&
+		    !strcmp(id, "default")) {
+			/* The built-in default NACL, edited for the first time: written out. */
+			if (!arr) {
+				arr = json_array();
+				json_object_set_new(cur, key, arr);
+			}
+			json_array_append_new(arr, topo_default_nacl_json());
+			idx = (int)json_array_size(arr) - 1;
+		}
 		if (idx < 0) {
 			vpc_fail(err, VPC_E_NOT_FOUND, "", "no %s \"%s\" in %s", c->what, id ? id : "?",
 				 w->text);

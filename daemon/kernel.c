@@ -703,9 +703,13 @@ static int nacl_table_for(struct router_handle *r, struct live_table *lt, size_t
 	int e = base ? vbpf_patch_add(&r->bpf, base, owner, rules, nrules, id) : -ENOENT;
 	if (e == -ENOENT || e == -E2BIG) {
 		struct nacl_table t;
+		double t0 = mono_ms(), t1;
 		if ((e = nacl_compile(rules, nrules, owner, &t)))
 			return e;
+		t1 = mono_ms();
 		e = vbpf_table_add(&r->bpf, &t, rules, nrules, id);
+		log_debug("NACL table of %zu rules: compiled in %.2f ms, stored in %.2f ms", nrules,
+			  t1 - t0, mono_ms() - t1);
 		nacl_table_free(&t);
 		base = *id;
 	}

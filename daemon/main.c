@@ -173,7 +173,17 @@ static void serve(struct vpcd *d, int cfd)
 		reply = api_error(&e);
 	} else {
 		json_error_t je;
-		json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+		/* The request object, and after it (from the next line) the payload of a
+		 * "nacl_load"; of any other request, only white space. */
+		json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &je);
+		size_t at = req ? (size_t)je.position : len;
+		while (at < len && (text[at] == ' ' || text[at] == '\t' || text[at] == '\r'))
+			at++;
+		at += at < len && text[at] == '\n';
+		const char *payload = text + at;
+		size_t plen = len - at;
+		if (req && strspn(payload, " \t\r\n") == plen)
+			plen = 0;
 		if (!req) {
 			struct vpc_err e = {0};
 			vpc_fail(&e, VPC_E_NOT_JSON, "", "the request is not JSON: %s (line %d)",
@@ -181,7 +191,7 @@ static void serve(struct vpcd *d, int cfd)
 			reply = api_error(&e);
 		} else {
 			const char *op = json_string_value(json_object_get(req, "op"));
-			reply = api_handle(d, req);
+			reply = api_handle(d, req, payload, plen);
 			log_debug("%s -> %s", op ? op : "?",
 				  json_is_true(json_object_get(reply, "ok")) ? "ok" : "error");
 			if (!json_is_true(json_object_get(reply, "ok"))) {

@@ -151,7 +151,7 @@ static const char *get_name(struct cctx *c, const json_t *obj, const struct jpat
 	return arena_strdup(c->a, s);
 }
 
-static int parse_cidr_at(struct cctx *c, const char *s, const struct jpath *kp, struct cidr *out)
+int parse_cidr_at(struct cctx *c, const char *s, const struct jpath *kp, struct cidr *out)
 {
 	enum cidr_parse_err e = cidr_parse(s, out);
 	char buf[CIDR_STR_MAX];
@@ -186,10 +186,13 @@ static int get_int(struct cctx *c, const json_t *obj, const char *key, const str
 		return 0;
 	if (!json_is_integer(v))
 		return cfail(c, &kp, VPC_E_INVALID, "must be an integer");
-	json_int_t n = json_integer_value(v);
+	return int_in_range(c, json_integer_value(v), &kp, lo, hi, out);
+}
+
+int int_in_range(struct cctx *c, long long n, const struct jpath *kp, long lo, long hi, long *out)
+{
 	if (n < lo || n > hi)
-		return cfail(c, &kp, VPC_E_INVALID, "%lld is out of range %ld-%ld", (long long)n,
-			     lo, hi);
+		return cfail(c, kp, VPC_E_INVALID, "%lld is out of range %ld-%ld", n, lo, hi);
 	*out = (long)n;
 	return 0;
 }
@@ -217,7 +220,11 @@ static int parse_proto(struct cctx *c, const json_t *rule, const struct jpath *p
 	}
 	if (!json_is_string(v))
 		return cfail(c, &kp, VPC_E_INVALID, "must be a string or a number");
-	const char *s = json_string_value(v);
+	return proto_of(c, json_string_value(v), &kp, out);
+}
+
+int proto_of(struct cctx *c, const char *s, const struct jpath *kp, int *out)
+{
 	static const struct {
 		const char *name;
 		int proto;
@@ -234,7 +241,7 @@ static int parse_proto(struct cctx *c, const json_t *rule, const struct jpath *p
 		*out = (int)n;
 		return 0;
 	}
-	return cfail(c, &kp, VPC_E_INVALID,
+	return cfail(c, kp, VPC_E_INVALID,
 		     "\"%s\" is not a protocol: use tcp, udp, icmp, all or a number 0-255", s);
 }
 
@@ -250,20 +257,32 @@ static int parse_ports(struct cctx *c, const json_t *v, const struct jpath *kp, 
 	} else {
 		return cfail(c, kp, VPC_E_INVALID, "must be a port (\"80\") or range (\"1024-65535\")");
 	}
+	return ports_of(c, s, kp, m);
+}
+
+/* A port number's digits at *p (at most 65535), *p moved past them. */
+static int port_digits(const char **p, unsigned long *v)
+{
+	int n = 0;
+	for (*v = 0; **p >= '0' && **p <= '9'; (*p)++)
+		if (++n > 5 || (*v = *v * 10 + (unsigned long)(**p - '0')) > 65535)
+			return -1;
+	return n ? 0 : -1;
+}
+
+int ports_of(struct cctx *c, const char *s, const struct jpath *kp, struct match *m)
+{
 	unsigned long lo, hi;
-	char *end;
-	const char *q = s;
-	if (!isdigit((unsigned char)*q))
+	const char *end = s;
+	if (port_digits(&end, &lo))
 		goto bad;
-	lo = strtoul(q, &end, 10);
 	hi = lo;
 	if (*end == '-') {
-		q = end + 1;
-		if (!isdigit((unsigned char)*q))
+		end++;
+		if (port_digits(&end, &hi))
 			goto bad;
-		hi = strtoul(q, &end, 10);
 	}
-	if (*end || lo > 65535 || hi > 65535 || lo > hi)
+	if (*end || lo > hi)
 		goto bad;
 	m->port_lo = (uint16_t)lo;
 	m->port_hi = (uint16_t)hi;
@@ -287,13 +306,9 @@ static int parse_match(struct cctx *c, const json_t *rule, const struct jpath *p
 		return err;
 	json_t *ports = json_object_get(rule, "ports");
 	struct jpath pp = JP_KEY(p, "ports");
-	if (ports) {
-		if (m->proto != PROTO_TCP && m->proto != PROTO_UDP)
-			return cfail(c, &pp, VPC_E_INVALID,
-				     "ports only apply to protocol tcp or udp");
-		if ((err = parse_ports(c, ports, &pp, m)))
-			return err;
-	}
+	if (ports && ((err = match_check(c, m, true, false, false, p)) ||
+		      (err = parse_ports(c, ports, &pp, m))))
+		return err;
 	if ((err = get_int(c, rule, "icmp_type", p, -1, 255, &n, &has_type)))
 		return err;
 	if (has_type)
@@ -302,8 +317,18 @@ static int parse_match(struct cctx *c, const json_t *rule, const struct jpath *p
 		return err;
 	if (has_code)
 		m->icmp_code = (int)n;
-	if ((has_type || has_code) && m->proto != PROTO_ICMP) {
-		struct jpath kp = JP_KEY(p, has_type ? "icmp_type" : "icmp_code");
+	return match_check(c, m, false, has_type, has_code, p);
+}
+
+int match_check(struct cctx *c, const struct match *m, bool ports, bool type, bool code,
+		const struct jpath *p)
+{
+	if (ports && m->proto != PROTO_TCP && m->proto != PROTO_UDP) {
+		struct jpath kp = JP_KEY(p, "ports");
+		return cfail(c, &kp, VPC_E_INVALID, "ports only apply to protocol tcp or udp");
+	}
+	if ((type || code) && m->proto != PROTO_ICMP) {
+		struct jpath kp = JP_KEY(p, type ? "icmp_type" : "icmp_code");
 		return cfail(c, &kp, VPC_E_INVALID, "only applies to protocol icmp");
 	}
 	if (m->icmp_code >= 0 && m->icmp_type < 0) {
@@ -317,7 +342,7 @@ static const char *const nacl_rule_keys[] = {"rule",	  "protocol",  "ports",	 "i
 					     "icmp_code", "cidr",      "action", "description",
 					     NULL};
 
-static int cmp_nacl_rule(const void *a, const void *b)
+int nacl_rule_cmp(const void *a, const void *b)
 {
 	const struct nacl_rule *x = a, *y = b;
 	return (int)x->number - (int)y->number;
@@ -340,13 +365,24 @@ static int parse_nacl_rule(struct cctx *c, const json_t *e, const struct jpath *
 	if ((err = parse_match(c, e, ep, &r->m)) || (err = get_cidr(c, e, "cidr", ep, &r->cidr)))
 		return err;
 	const char *act = get_str(c, e, "action", ep, true);
-	if (!act)
-		return -EINVAL;
-	if (strcmp(act, "allow") && strcmp(act, "deny")) {
-		struct jpath kp = JP_KEY(ep, "action");
-		return cfail(c, &kp, VPC_E_INVALID, "\"%s\" must be \"allow\" or \"deny\"", act);
-	}
-	r->allow = !strcmp(act, "allow");
+	struct jpath kp = JP_KEY(ep, "action");
+	return act ? action_of(c, act, &kp, &r->allow) : -EINVAL;
+}
+
+int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow)
+{
+	if (strcmp(s, "allow") && strcmp(s, "deny"))
+		return cfail(c, kp, VPC_E_INVALID, "\"%s\" must be \"allow\" or \"deny\"", s);
+	*allow = !strcmp(s, "allow");
+	return 0;
+}
+
+int rule_number_once(struct cctx *c, uint8_t *seen, unsigned num, const struct jpath *kp,
+		     const char *dir)
+{
+	if (seen[num / 8] & (1 << (num % 8)))
+		return cfail(c, kp, VPC_E_INVALID, "rule number %u appears twice in %s", num, dir);
+	seen[num / 8] |= (uint8_t)(1 << (num % 8));
 	return 0;
 }
 
@@ -404,7 +440,7 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 			     VPC_MAX_NACL_RULES);
 	struct nacl_rule *r = arena_array(c->a, struct nacl_rule, n ? n : 1);
 	/* One bit per rule number finds duplicates in O(n). */
-	uint8_t *seen = calloc(VPC_NACL_RULE_MAX / 8 + 1, 1);
+	uint8_t *seen = calloc(RULE_SEEN_BYTES, 1);
 	int err = 0;
 	if (!seen)
 		return -ENOMEM;
@@ -418,19 +454,14 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 		else if ((err = parse_nacl_rule(c, e, &ep, &r[i])))
 			goto out;
 		r[i].src = e;
-		long num = r[i].number;
-		if (seen[num / 8] & (1 << (num % 8))) {
-			struct jpath kp = JP_KEY(&ep, "rule");
-			err = cfail(c, &kp, VPC_E_INVALID, "rule number %ld appears twice in %s",
-				    num, dir);
+		struct jpath kp = JP_KEY(&ep, "rule");
+		if ((err = rule_number_once(c, seen, r[i].number, &kp, dir)))
 			goto out;
-		}
-		seen[num / 8] |= (uint8_t)(1 << (num % 8));
-		sorted = sorted && (i == 0 || r[i - 1].number < num);
+		sorted = sorted && (i == 0 || r[i - 1].number < r[i].number);
 		memo_put(c->t, e, &r[i]);
 	}
 	if (!sorted)
-		qsort(r, n, sizeof(*r), cmp_nacl_rule);
+		qsort(r, n, sizeof(*r), nacl_rule_cmp);
 	*out = r;
 	*n_out = n;
 out:
@@ -557,6 +588,17 @@ static int parse_subnets(struct cctx *c, struct vpc *v, const json_t *arr, const
 	return 0;
 }
 
+/* The one entry of the default NACL, both ways, until someone edits it. */
+static const struct nacl_rule default_nacl_rule = {
+	.number = 100, .allow = true, .m = {PROTO_ALL, 0, 65535, -1, -1}, .cidr = {0, 0}};
+
+json_t *topo_default_nacl_json(void)
+{
+	return json_pack("{s:s,s:o,s:o}", "name", "default", "inbound",
+			 topo_nacl_rules_json(&default_nacl_rule, 1), "outbound",
+			 topo_nacl_rules_json(&default_nacl_rule, 1));
+}
+
 static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const struct jpath *p)
 {
 	size_t n = arr ? json_array_size(arr) : 0;
@@ -588,11 +630,7 @@ static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const s
 		d->n_in = d->n_out = 1;
 		d->in = arena_array(c->a, struct nacl_rule, 1);
 		d->out = arena_array(c->a, struct nacl_rule, 1);
-		d->in[0] = (struct nacl_rule){.number = 100,
-					      .allow = true,
-					      .m = {PROTO_ALL, 0, 65535, -1, -1},
-					      .cidr = {0, 0}};
-		d->out[0] = d->in[0];
+		d->in[0] = d->out[0] = default_nacl_rule;
 		v->default_nacl = (int)v->n_nacls++;
 	}
 	for (size_t i = 0; i < v->n_nacls; i++) {
@@ -601,6 +639,54 @@ static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const s
 		x->hash_out = nacl_rules_hash(nacl_owner(x->name, true), x->out, x->n_out);
 	}
 	return 0;
+}
+
+static void memo_room(struct topology *t, size_t more)
+{
+	size_t used = 0, cap = t->memo_cap ? t->memo_cap : 16;
+	for (size_t i = 0; i < t->memo_cap; i++)
+		used += t->memo[i].src != NULL;
+	while (cap < 2 * (used + more))
+		cap *= 2;
+	if (cap == t->memo_cap)
+		return;
+	struct rule_memo *old = t->memo;
+	size_t old_cap = t->memo_cap;
+	t->memo = arena_array(t->arena, struct rule_memo, cap);
+	t->memo_cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].src)
+			memo_put(t, old[i].src, &old[i].r);
+}
+
+void topo_nacl_set(struct topology *t, int vi, int ni, const struct nacl_rule *in, size_t n_in,
+		   const struct nacl_rule *out, size_t n_out)
+{
+	struct nacl *x = &t->vpcs[vi].nacls[ni];
+	x->in = arena_array(t->arena, struct nacl_rule, n_in ? n_in : 1);
+	x->out = arena_array(t->arena, struct nacl_rule, n_out ? n_out : 1);
+	if (n_in)
+		memcpy(x->in, in, n_in * sizeof(*in));
+	if (n_out)
+		memcpy(x->out, out, n_out * sizeof(*out));
+	x->n_in = n_in;
+	x->n_out = n_out;
+	x->hash_in = nacl_rules_hash(nacl_owner(x->name, false), x->in, x->n_in);
+	x->hash_out = nacl_rules_hash(nacl_owner(x->name, true), x->out, x->n_out);
+}
+
+void topo_nacl_src(struct topology *t, int vi, int ni, const json_t *in, const json_t *out)
+{
+	struct nacl *x = &t->vpcs[vi].nacls[ni];
+	memo_room(t, x->n_in + x->n_out);
+	for (size_t i = 0; i < x->n_in; i++) {
+		x->in[i].src = json_array_get(in, i);
+		memo_put(t, x->in[i].src, &x->in[i]);
+	}
+	for (size_t i = 0; i < x->n_out; i++) {
+		x->out[i].src = json_array_get(out, i);
+		memo_put(t, x->out[i].src, &x->out[i]);
+	}
 }
 
 /* Group names first (rules may refer to any group of the VPC), rules second. */

@@ -30,6 +30,23 @@ void jpath_fmt(const struct jpath *p, char *buf, size_t len);
 int cfail(struct cctx *c, const struct jpath *p, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Field checks shared by the topology file and the text form of NACL entries
+ * (nacl_text.c); each names `kp` (or the field under `p`) when it fails. */
+int int_in_range(struct cctx *c, long long n, const struct jpath *kp, long lo, long hi, long *out);
+int proto_of(struct cctx *c, const char *s, const struct jpath *kp, int *out);
+int ports_of(struct cctx *c, const char *s, const struct jpath *kp, struct match *m);
+/* What a rule's protocol, ports and ICMP fields say together; the flags tell
+ * which of ports, icmp_type and icmp_code the rule gave. */
+int match_check(struct cctx *c, const struct match *m, bool ports, bool type, bool code,
+		const struct jpath *p);
+int parse_cidr_at(struct cctx *c, const char *s, const struct jpath *kp, struct cidr *out);
+int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow);
+/* Marks rule number `num` in `seen` (RULE_SEEN_BYTES, zeroed); fails if it was. */
+#define RULE_SEEN_BYTES (VPC_NACL_RULE_MAX / 8 + 1)
+int rule_number_once(struct cctx *c, uint8_t *seen, unsigned num, const struct jpath *kp,
+		     const char *dir);
+int nacl_rule_cmp(const void *a, const void *b); /* by rule number */
+
 /* Allocation pass (topo_alloc.c): ids and addresses, given the previous allocations. */
 int topo_allocate(struct cctx *c, const json_t *doc, const json_t *prev_alloc);
 

@@ -52,7 +52,7 @@ static void match_json(json_t *o, const struct match *m)
 		json_object_set_new(o, "icmp_code", json_integer(m->icmp_code));
 }
 
-static json_t *nacl_rules_json(const struct nacl_rule *r, size_t n)
+json_t *topo_nacl_rules_json(const struct nacl_rule *r, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -208,8 +208,8 @@ static json_t *vpc_json(const struct topology *t, int vi)
 		json_array_append_new(
 			a, json_pack("{s:s,s:b,s:b,s:o,s:o,s:o}", "name", n->name, "default",
 				     (int)i == v->default_nacl, "implicit", n->implicit, "subnets", subnets,
-				     "inbound", nacl_rules_json(n->in, n->n_in), "outbound",
-				     nacl_rules_json(n->out, n->n_out)));
+				     "inbound", topo_nacl_rules_json(n->in, n->n_in), "outbound",
+				     topo_nacl_rules_json(n->out, n->n_out)));
 	}
 	json_object_set_new(o, "network_acls", a);
 

@@ -47,6 +47,39 @@ struct compile_opts {
 int topo_compile(const json_t *doc, const struct compile_opts *o, struct topology **out,
 		 struct vpc_err *err);
 
+/*
+ * A NACL's entries in the text form of `vpcctl nacl load` and `nacl export`, one
+ * a line, in the columns `vpcctl nacl show` prints:
+ *
+ *   # direction rule protocol ports|icmp cidr        action
+ *   inbound     100  tcp      80         0.0.0.0/0   allow
+ *   inbound     110  icmp     8/0        10.0.0.0/8  allow
+ *   outbound    100  tcp      1024-65535 0.0.0.0/0   allow
+ *   outbound    200  all      -          0.0.0.0/0   deny
+ *
+ * ports|icmp is a port or range for tcp and udp, TYPE or TYPE/CODE for icmp, and
+ * "-" for all of them (the only value for other protocols). `#` starts a comment.
+ * The entries are checked as a topology file's are; an error's path is
+ * "line N.FIELD". The parsed rules are sorted by number; free() both arrays.
+ */
+struct nacl_entries {
+	struct nacl_rule *in, *out;
+	size_t n_in, n_out;
+};
+int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct vpc_err *err);
+
+/* A compiled model with the rules of one NACL replaced (the document it was
+ * compiled from had none for it) ... */
+void topo_nacl_set(struct topology *t, int vi, int ni, const struct nacl_rule *in, size_t n_in,
+		   const struct nacl_rule *out, size_t n_out);
+/* ... and then tied to their JSON objects, once the document has them (arrays in
+ * rule order), for the memo of the next compile. */
+void topo_nacl_src(struct topology *t, int vi, int ni, const json_t *in, const json_t *out);
+/* A VPC's default NACL as a topology file would write it, before anyone edits it. */
+json_t *topo_default_nacl_json(void);
+/* NACL rules as a topology file writes them. */
+json_t *topo_nacl_rules_json(const struct nacl_rule *r, size_t n);
+
 /* The allocations of a compiled model, to feed the next compile. */
 json_t *topo_alloc_json(const struct topology *t);
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Network ACLs with real traffic: the AWS public-subnet example port by port,
 # statelessness, no filtering inside a subnet, a deny cutting a running transfer,
-# re-association, counters, and the source/destination check.
+# re-association, the default NACL edited, whole NACLs loaded from text, counters,
+# and the source/destination check.
 . "$(dirname "$0")/lib.sh"
 start_vpcd
 
@@ -165,6 +166,54 @@ expect_ok "associate apps with the default NACL" vpcctl nacl associate shop apps
 tcp_ok shop/web1 10.0.2.10 80
 ping_ok shop/admin 10.0.2.10
 expect_fail "associating an unknown NACL is refused" vpcctl nacl associate shop apps nope
+
+# The default NACL (apps and admin use it) is edited like any other, but stays.
+expect_ok "deny ICMP in the default NACL" vpcctl nacl entry add shop default --inbound --rule 50 \
+	--protocol icmp --cidr 0.0.0.0/0 --action deny
+ping_no shop/admin 10.0.2.10
+tcp_ok shop/web1 10.0.2.10 80
+expect_ok "remove it" vpcctl nacl entry remove shop default --inbound --rule 50
+ping_ok shop/admin 10.0.2.10
+expect_fail "the default NACL cannot be deleted" vpcctl nacl delete shop default
+
+# A whole NACL in one step: `nacl load` reads entries as text, the form
+# `nacl export` prints. HTTP out and SMTP in, then the exported NACL back.
+vpcctl nacl export shop public >"$TMP/public.txt" || fail "nacl export failed"
+[ "$(grep -c '^inbound' "$TMP/public.txt")" = 4 ] && [ "$(grep -c '^outbound' "$TMP/public.txt")" = 3 ] &&
+	ok "export wrote 4 inbound and 3 outbound entries" || fail "export: $(cat "$TMP/public.txt")"
+cat >"$TMP/swap.txt" <<'EOF'
+# direction rule protocol ports|icmp cidr action
+inbound  100 tcp 80         0.0.0.0/0   deny
+inbound  105 tcp 25         10.0.2.0/24 allow   # SMTP from apps
+inbound  110 tcp 443        0.0.0.0/0   allow
+inbound  120 tcp 22         10.0.9.0/24 allow
+inbound  140 tcp 1024-65535 0.0.0.0/0   allow
+outbound 120 tcp 1024-65535 0.0.0.0/0   allow
+EOF
+expect_ok "load a whole NACL: HTTP out, SMTP in" vpcctl nacl load shop public -f "$TMP/swap.txt"
+tcp_no shop/app1 10.0.1.10 80
+tcp_ok shop/app1 10.0.1.10 25
+tcp_ok shop/app1 10.0.1.10 443
+tcp_no shop/app1 10.0.1.10 22
+tcp_no shop/web1 10.0.2.10 80 # no outbound 80 any more
+# One bad line refuses the whole file, names the line and changes nothing.
+printf 'inbound 100 tcp 80 0.0.0.0/0 allow\ninbound 110 tcp 80-70 0.0.0.0/0 allow\n' >"$TMP/bad.txt"
+if out=$(vpcctl nacl load shop public -f "$TMP/bad.txt" 2>&1); then
+	fail "a file with a bad line was loaded"
+else
+	case "$out" in
+	*"line 2.ports"*) ok "bad line refused: $out" ;;
+	*) fail "bad line: $out" ;;
+	esac
+fi
+tcp_no shop/app1 10.0.1.10 80
+tcp_ok shop/app1 10.0.1.10 25
+expect_ok "load the exported NACL back" vpcctl nacl load shop public -f "$TMP/public.txt"
+vpcctl nacl export shop public | diff -q - "$TMP/public.txt" >/dev/null &&
+	ok "export, load, export: the same entries" || fail "the NACL changed over export and load"
+tcp_ok shop/app1 10.0.1.10 80
+tcp_no shop/app1 10.0.1.10 25
+tcp_ok shop/web1 10.0.2.10 80
 
 # Source/destination check: a spoofed source address is dropped at the port, and
 # passes once the check is off (the receiver logs who it heard from; its group

@@ -50,6 +50,7 @@ void test_rule_memo(void);
 void test_edit_index(void);
 void test_nacl(void);
 void test_nacl_diff(void);
+void test_nacl_text(void);
 void test_sg(void);
 
 #endif
