@@ -41,6 +41,34 @@ char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* The bytes of the -f FILE a verb needs (its path in *path); exits without one. */
+char *file_opt(struct args *a, const char **path, size_t *len)
+{
+	*path = OPT(a, "file");
+	if (!*path) {
+		fprintf(stderr, "vpcctl %s: -f FILE is required (- for standard input)\n",
+			current_verb->name);
+		exit(EXIT_USAGE);
+	}
+	return read_file(*path, len);
+}
+
+json_t *call_around(struct cli *c, const char *head, const char *body, size_t len, const char *tail)
+{
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *req = malloc(hl + len + tl);
+	if (!req) {
+		fprintf(stderr, "vpcctl: out of memory\n");
+		exit(EXIT_REFUSED);
+	}
+	memcpy(req, head, hl);
+	memcpy(req + hl, body, len);
+	memcpy(req + hl + len, tail, tl);
+	json_t *reply = call_text(c, req, hl + len + tl);
+	free(req);
+	return reply;
+}
+
 static bool is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -144,31 +172,18 @@ void print_change(struct cli *c, const json_t *res)
 
 int cmd_apply(struct cli *c, struct args *a)
 {
-	const char *file = OPT(a, "file");
-	if (!file) {
-		fprintf(stderr, "vpcctl apply: -f FILE is required\n");
-		return EXIT_USAGE;
-	}
 	/* The file goes into the request as it is: vpcd parses it anyway, and
 	 * parsing it here too would double the time of a large file. Only when vpcd
 	 * finds no JSON is it parsed here, to say where the fault is. */
+	const char *file;
 	size_t len;
-	char *topo = read_file(file, &len);
+	char *topo = file_opt(a, &file, &len);
 	if (!one_value(topo, len))
 		check_json(file, topo, len); /* exits if it is not JSON */
 	char head[96];
-	int hl = snprintf(head, sizeof(head), "{\"op\":\"apply\",\"prune\":%s,\"dry_run\":%s,\"topology\":",
-			  OPT(a, "prune") ? "true" : "false", OPT(a, "dry-run") ? "true" : "false");
-	char *req = malloc((size_t)hl + len + 3);
-	if (!req) {
-		fprintf(stderr, "vpcctl: out of memory\n");
-		return EXIT_REFUSED;
-	}
-	memcpy(req, head, (size_t)hl);
-	memcpy(req + hl, topo, len);
-	memcpy(req + hl + len, "\n}", 3);
-	json_t *reply = call_text(c, req, (size_t)hl + len + 2);
-	free(req);
+	snprintf(head, sizeof(head), "{\"op\":\"apply\",\"prune\":%s,\"dry_run\":%s,\"topology\":",
+		 OPT(a, "prune") ? "true" : "false", OPT(a, "dry-run") ? "true" : "false");
+	json_t *reply = call_around(c, head, topo, len, "\n}");
 	const char *code = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
 	if (code && !strcmp(code, VPC_E_NOT_JSON))
 		check_json(file, topo, len);

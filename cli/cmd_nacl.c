@@ -70,6 +70,12 @@ void print_nacl(const json_t *n, const char *indent)
 
 int cmd_nacl_create(struct cli *c, struct args *a)
 {
+	if (!strcmp(a->pos[1], "default")) {
+		fprintf(stderr, "vpcctl: error: every VPC has its default network ACL already; edit "
+				"its entries (vpcctl nacl entry add %s default ...)\n",
+			a->pos[0]);
+		return EXIT_REFUSED;
+	}
 	json_t *o = json_pack("{s:s}", "name", a->pos[1]);
 	return edit_call(c, json_pack("{s:s,s:o,s:o}", "op", "add", "path",
 				      path_of("vpcs", a->pos[0], "network_acls", NULL), "object", o));
@@ -225,31 +231,23 @@ int cmd_nacl_export(struct cli *c, struct args *a)
 
 int cmd_nacl_load(struct cli *c, struct args *a)
 {
-	const char *file = OPT(a, "file");
-	if (!file) {
-		fprintf(stderr, "vpcctl nacl load: -f FILE is required (- for standard input)\n");
-		return EXIT_USAGE;
-	}
+	const char *file;
 	size_t len;
-	char *text = read_file(file, &len);
-	/* The request, then the entries as they are: vpcd reads them (and names the
-	 * line of any fault). */
+	char *text = file_opt(a, &file, &len);
+	/* The request object on a line of its own, then the entries as they are:
+	 * vpcd reads them, and names the line of any fault. */
 	json_t *h = json_pack("{s:s,s:s,s:s,s:b}", "op", "nacl_load", "vpc", a->pos[0], "nacl",
 			      a->pos[1], "dry_run", OPT(a, "dry-run") != NULL);
 	char *head = json_dumps(h, JSON_COMPACT);
-	json_decref(h);
 	size_t hl = head ? strlen(head) : 0;
-	char *req = head ? malloc(hl + 1 + len) : NULL;
-	if (!req) {
+	json_decref(h);
+	if (!head || !(head = realloc(head, hl + 2))) {
 		fprintf(stderr, "vpcctl: out of memory\n");
 		return EXIT_REFUSED;
 	}
-	memcpy(req, head, hl);
-	req[hl] = '\n';
-	memcpy(req + hl + 1, text, len);
-	json_t *res = reply_result(call_text(c, req, hl + 1 + len));
+	memcpy(head + hl, "\n", 2);
+	json_t *res = reply_result(call_around(c, head, text, len, ""));
 	free(head);
-	free(req);
 	free(text);
 	print_change(c, res);
 	json_decref(res);

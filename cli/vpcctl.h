@@ -56,6 +56,10 @@ json_t *call_raw(struct cli *c, json_t *req);
 /* Like call_raw() for a request that is already text. */
 json_t *call_text(struct cli *c, const char *text, size_t len);
 char *read_file(const char *path, size_t *len);
+char *file_opt(struct args *a, const char **path, size_t *len);
+/* Sends head, then `len` bytes of body, then tail, as one request. */
+json_t *call_around(struct cli *c, const char *head, const char *body, size_t len,
+		    const char *tail);
 /* The "result" of a reply (taken), or exits with its error. */
 json_t *reply_result(json_t *reply);
 int report_error(const json_t *reply);

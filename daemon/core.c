@@ -205,13 +205,15 @@ struct nacl_load {
 static int nacl_load_model(struct topology *t, void *arg, struct vpc_err *err)
 {
 	struct nacl_load *l = arg;
-	(void)err;
-	l->vi = topo_find_vpc(t, l->vpc);
-	const struct vpc *v = &t->vpcs[l->vi];
-	for (l->ni = 0; strcmp(v->nacls[l->ni].name, l->nacl); l->ni++)
-		;
-	topo_nacl_set(t, l->vi, l->ni, l->e->in, l->e->n_in, l->e->out, l->e->n_out);
-	return 0;
+	const struct vpc *v = (l->vi = topo_find_vpc(t, l->vpc)) >= 0 ? &t->vpcs[l->vi] : NULL;
+	for (l->ni = 0; v && l->ni < (int)v->n_nacls; l->ni++)
+		if (!strcmp(v->nacls[l->ni].name, l->nacl)) {
+			topo_nacl_set(t, l->vi, l->ni, l->e->in, l->e->n_in, l->e->out, l->e->n_out);
+			return 0;
+		}
+	/* The document named it a moment ago. */
+	return vpc_fail(err, VPC_E_INTERNAL, "", "network ACL %s of VPC %s not in the model", l->nacl,
+			l->vpc);
 }
 
 /* Once the kernel has them, the entries are written into the document too. */
@@ -220,12 +222,13 @@ static int nacl_load_doc(json_t *next, struct topology *t, void *arg, struct vpc
 	struct nacl_load *l = arg;
 	json_t *in = topo_nacl_rules_json(l->e->in, l->e->n_in);
 	json_t *out = topo_nacl_rules_json(l->e->out, l->e->n_out);
-	int e = !in || !out ? vpc_fail(err, VPC_E_INTERNAL, "", "out of memory")
-			    : edit_set(next, l->path, "inbound", in, err) ||
-					  edit_set(next, l->path, "outbound", out, err)
-				  ? -EINVAL
-				  : 0;
-	if (!e)
+	int e = 0;
+	if (!in || !out)
+		e = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
+	else if (edit_set(next, l->path, "inbound", in, err) ||
+		 edit_set(next, l->path, "outbound", out, err))
+		e = -EINVAL;
+	else
 		topo_nacl_src(t, l->vi, l->ni, in, out); /* both are held by `next` now */
 	json_decref(in);
 	json_decref(out);
@@ -247,8 +250,10 @@ int vpcd_change_nacl(struct vpcd *d, const char *vpc, const char *nacl,
 	else if (edit_set(next, l.path, "inbound", none, err) ||
 		 edit_set(next, l.path, "outbound", none, err))
 		rc = -EINVAL;
-	else
-		rc = change(d, next, &h, dry_run, result, err), next = NULL;
+	else {
+		rc = change(d, next, &h, dry_run, result, err); /* takes `next` */
+		next = NULL;
+	}
 	json_decref(next);
 	json_decref(none);
 	json_decref(l.path);

@@ -121,8 +121,15 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 	int rc = 0;
 	memset(e, 0, sizeof(*e));
 	size_t lines = 1;
+	const char *nul = memchr(text, 0, len);
 	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
-		lines++;
+		lines += !nul || p < nul;
+	if (nul) { /* it would cut a field short unseen */
+		char key[32];
+		line_key(key, lines);
+		struct jpath lp = JP_KEY(NULL, key);
+		return cfail(&c, &lp, VPC_E_INVALID, "holds a NUL byte: not a text file?");
+	}
 	for (int i = 0; i < 2; i++) {
 		d[i].seen = calloc(RULE_SEEN_BYTES, 1);
 		d[i].r = malloc(lines * sizeof(*d[i].r));

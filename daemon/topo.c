@@ -641,6 +641,8 @@ static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const s
 	return 0;
 }
 
+/* Room in the memo for `more` rules besides those in it, at most half full (it
+ * was sized for the document, which may have held fewer). */
 static void memo_room(struct topology *t, size_t more)
 {
 	size_t used = 0, cap = t->memo_cap ? t->memo_cap : 16;

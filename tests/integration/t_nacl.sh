@@ -197,12 +197,12 @@ tcp_ok shop/app1 10.0.1.10 443
 tcp_no shop/app1 10.0.1.10 22
 tcp_no shop/web1 10.0.2.10 80 # no outbound 80 any more
 # One bad line refuses the whole file, names the line and changes nothing.
-printf 'inbound 100 tcp 80 0.0.0.0/0 allow\ninbound 110 tcp 80-70 0.0.0.0/0 allow\n' >"$TMP/bad.txt"
+printf '\ninbound 100 tcp 80 0.0.0.0/0 allow\ninbound 110 tcp 80-70 0.0.0.0/0 allow\n' >"$TMP/bad.txt"
 if out=$(vpcctl nacl load shop public -f "$TMP/bad.txt" 2>&1); then
 	fail "a file with a bad line was loaded"
 else
 	case "$out" in
-	*"line 2.ports"*) ok "bad line refused: $out" ;;
+	*"line 3.ports"*) ok "bad line refused: $out" ;;
 	*) fail "bad line: $out" ;;
 	esac
 fi

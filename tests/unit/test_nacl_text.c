@@ -177,6 +177,12 @@ static void test_refuses(void)
 	big[399] = 0;
 	refused(__LINE__, big, "line 1", "longer than 255 characters");
 	free(big);
+	/* A NUL byte would end a field unseen. */
+	static const char nul[] = "inbound 100 tcp 80 0.0.0.0/0 allow\ninbound 110 tcp 8\0 0.0.0.0/0 allow\n";
+	struct nacl_entries e;
+	struct vpc_err err = {0};
+	CHECK_INT(nacl_text_parse(nul, sizeof(nul) - 1, &e, &err), -EINVAL);
+	CHECK_STR(err.path, "line 2");
 	/* At most VPC_MAX_NACL_RULES a direction. */
 	char *many = malloc(64 * (VPC_MAX_NACL_RULES + 2));
 	size_t ml = 0;
