@@ -192,8 +192,48 @@ static void test_refuses(void)
 	free(many);
 }
 
+/* A NACL of 4,000 lines: faults near its start and its end, a number given
+ * twice far apart, the order of the whole when the lines come backwards. */
+static void test_large(void)
+{
+	size_t n = 4000, cap = 64 * n;
+	char *text = malloc(cap);
+	struct nacl_entries e;
+	struct vpc_err err;
+	for (int pass = 0; pass < 5; pass++) {
+		size_t tl = 0;
+		for (size_t i = 1; i <= n; i++) {
+			/* descending numbers in pass 0: the joined halves need sorting */
+			unsigned num = pass == 0 ? (unsigned)(n + 1 - i) : (unsigned)i;
+			if (pass == 2 && i == 3900)
+				num = 10; /* line 10 has it */
+			const char *ports = pass == 3 && i == 3950 ? "x" : "1-9";
+			tl += (size_t)sprintf(text + tl, "inbound %u tcp %s 10.0.0.0/8 %s\n", num, ports,
+					      pass == 4 && i == 100 ? "permit" : "allow");
+		}
+		int rc = nacl_text_parse(text, tl, &e, (memset(&err, 0, sizeof(err)), &err));
+		if (pass < 2) {
+			CHECK_INT(rc, 0);
+			CHECK_INT(e.n_in, n);
+			bool up = true;
+			for (size_t i = 1; i < e.n_in; i++)
+				up = up && e.in[i - 1].number + 1 == e.in[i].number;
+			CHECK(up && e.n_in && e.in[0].number == 1);
+			free(e.in);
+			free(e.out);
+		} else {
+			CHECK_INT(rc, -EINVAL);
+			CHECK_STR(err.path, pass == 2   ? "line 3900.rule"
+					    : pass == 3 ? "line 3950.ports"
+							: "line 100.action");
+		}
+	}
+	free(text);
+}
+
 void test_nacl_text(void)
 {
+	test_large();
 	test_reads();
 	test_same_as_json();
 	test_refuses();
