@@ -25,7 +25,7 @@ VERBS=("apply" "destroy" "show" "exec" "reconcile" "status" "vpc create" "vpc de
 	"nat-gateway create" "nat-gateway delete" "nat-gateway list" "eip allocate" "eip release"
 	"eip associate" "eip disassociate" "eip list" "peering create" "peering delete" "peering list"
 	"nacl create" "nacl delete" "nacl list" "nacl show" "nacl entry add" "nacl entry replace"
-	"nacl entry remove" "nacl associate")
+	"nacl entry remove" "nacl associate" "nacl load" "nacl export")
 for flag in --help -h help; do
 	run vpcctl $flag
 	[ $RC -eq 0 ] && [[ $OUT == "usage: vpcctl "* ]] && ok "vpcctl $flag: exit 0, usage" || fail "vpcctl $flag: exit $RC: $OUT$ERR"
@@ -63,7 +63,9 @@ usage_error "missing arguments" "vpcctl subnet create: missing arguments" vpcctl
 usage_error "too many arguments" 'vpcctl show: unexpected argument "b"' vpcctl show a b
 usage_error "missing --cidr" "vpcctl vpc create: --cidr is required" vpcctl vpc create x
 usage_error "option without its value" "vpcctl instance create: --ip needs a value" vpcctl instance create lab i1 --ip
-usage_error "apply without a file" "vpcctl apply: -f FILE is required" vpcctl apply
+usage_error "apply without a file" "vpcctl apply: -f FILE is required (- for standard input)" vpcctl apply
+usage_error "nacl load without a file" "vpcctl nacl load: -f FILE is required (- for standard input)" \
+	vpcctl nacl load lab web
 usage_error "exec without a command" "vpcctl exec: no command given (vpcctl exec lab/i1 -- COMMAND)" vpcctl exec lab/i1 --
 usage_error "no verb" "usage: vpcctl [-s SOCKET] [-o json] VERB [ARGS...]" vpcctl
 
