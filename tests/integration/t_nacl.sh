@@ -190,6 +190,12 @@ inbound  120 tcp 22         10.0.9.0/24 allow
 inbound  140 tcp 1024-65535 0.0.0.0/0   allow
 outbound 120 tcp 1024-65535 0.0.0.0/0   allow
 EOF
+out=$(vpcctl nacl load shop public -f "$TMP/swap.txt" --dry-run) && [[ $out == "would make 1 kernel operation"* ]] &&
+	ok "load --dry-run: $out" || fail "load --dry-run: $out"
+tcp_ok shop/app1 10.0.1.10 80 # a dry run changes nothing
+tcp_no shop/app1 10.0.1.10 25
+vpcctl nacl export shop public | diff -q - "$TMP/public.txt" >/dev/null &&
+	ok "after the dry run the NACL is as it was" || fail "the dry run changed the NACL"
 expect_ok "load a whole NACL: HTTP out, SMTP in" vpcctl nacl load shop public -f "$TMP/swap.txt"
 tcp_no shop/app1 10.0.1.10 80
 tcp_ok shop/app1 10.0.1.10 25
