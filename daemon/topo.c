@@ -18,6 +18,8 @@
 #include "vpc/nacl.h"
 #include "vpc/topo.h"
 
+const char jpath_line[] = "line";
+
 void jpath_fmt(const struct jpath *p, char *buf, size_t len)
 {
 	if (!p) {
@@ -26,7 +28,9 @@ void jpath_fmt(const struct jpath *p, char *buf, size_t len)
 	}
 	jpath_fmt(p->up, buf, len);
 	size_t n = strlen(buf);
-	if (p->key)
+	if (p->key == jpath_line)
+		snprintf(buf + n, len - n, "%sline %zu", n ? "." : "", p->idx);
+	else if (p->key)
 		snprintf(buf + n, len - n, "%s%s", n ? "." : "", p->key);
 	else
 		snprintf(buf + n, len - n, "[%zu]", p->idx);
@@ -371,9 +375,9 @@ static int parse_nacl_rule(struct cctx *c, const json_t *e, const struct jpath *
 
 int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow)
 {
-	if (strcmp(s, "allow") && strcmp(s, "deny"))
-		return cfail(c, kp, VPC_E_INVALID, "\"%s\" must be \"allow\" or \"deny\"", s);
 	*allow = !strcmp(s, "allow");
+	if (!*allow && strcmp(s, "deny"))
+		return cfail(c, kp, VPC_E_INVALID, "\"%s\" must be \"allow\" or \"deny\"", s);
 	return 0;
 }
 

@@ -17,6 +17,9 @@ struct jpath {
 };
 #define JP_KEY(parent, k) ((struct jpath){.up = (parent), .key = (k)})
 #define JP_IDX(parent, i) ((struct jpath){.up = (parent), .idx = (i)})
+/* Line n of a text (NACL entries): formatted "line n" only if an error needs it. */
+extern const char jpath_line[];
+#define JP_LINE(n) ((struct jpath){.key = jpath_line, .idx = (n)})
 
 struct cctx {
 	struct arena *a;
