@@ -33,17 +33,24 @@ static json_t *ok(json_t *result)
 	return json_pack("{s:b,s:o}", "ok", 1, "result", result ? result : json_object());
 }
 
+/* The reply to a change that ran: its error, or its result. */
+static json_t *change_reply(int rc, json_t *res, bool dry_run, const struct vpc_err *err)
+{
+	if (rc)
+		return api_error(err);
+	if (dry_run)
+		json_object_set_new(res, "dry_run", json_true());
+	return ok(res);
+}
+
 /* Runs `next` (stolen) through the transaction and builds the reply. */
 static json_t *change(struct vpcd *d, json_t *next, bool dry_run)
 {
 	struct vpc_err err;
 	json_t *res = NULL;
 	vpc_err_clear(&err);
-	if (vpcd_change(d, next, dry_run, &res, &err))
-		return api_error(&err);
-	if (dry_run)
-		json_object_set_new(res, "dry_run", json_true());
-	return ok(res);
+	int rc = vpcd_change(d, next, dry_run, &res, &err);
+	return change_reply(rc, res, dry_run, &err);
 }
 
 static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
@@ -93,10 +100,8 @@ static bool nacl_entry_index(void *arg, const json_t *path, size_t n, const char
 	if ((!out && strcmp(SEG(4), "inbound")) || vi < 0)
 		return false;
 	const struct vpc *v = &d->topo->vpcs[vi];
-	const struct nacl *nacl = NULL;
-	for (size_t i = 0; i < v->n_nacls && !nacl; i++)
-		if (!strcmp(v->nacls[i].name, SEG(3)))
-			nacl = &v->nacls[i];
+	int ni = vpc_find_nacl(v, SEG(3));
+	const struct nacl *nacl = ni < 0 ? NULL : &v->nacls[ni];
 #undef SEG
 	char *end;
 	long num = strtol(id, &end, 10);
@@ -425,15 +430,11 @@ static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text,
 	if (nacl_text_parse(text, len, &e, err))
 		return NULL;
 	log_debug("nacl load: %zu + %zu entries read in %.2f ms", e.n_in, e.n_out, mono_ms() - t0);
-	int rc = vpcd_change_nacl(d, vpc, nacl, &e, json_is_true(json_object_get(req, "dry_run")),
-				  &res, err);
+	bool dry_run = json_is_true(json_object_get(req, "dry_run"));
+	int rc = vpcd_change_nacl(d, vpc, nacl, &e, dry_run, &res, err);
 	free(e.in);
 	free(e.out);
-	if (rc)
-		return NULL;
-	if (json_is_true(json_object_get(req, "dry_run")))
-		json_object_set_new(res, "dry_run", json_true());
-	return ok(res);
+	return change_reply(rc, res, dry_run, err);
 }
 
 json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_t len)

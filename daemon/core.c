@@ -205,15 +205,13 @@ struct nacl_load {
 static int nacl_load_model(struct topology *t, void *arg, struct vpc_err *err)
 {
 	struct nacl_load *l = arg;
-	const struct vpc *v = (l->vi = topo_find_vpc(t, l->vpc)) >= 0 ? &t->vpcs[l->vi] : NULL;
-	for (l->ni = 0; v && l->ni < (int)v->n_nacls; l->ni++)
-		if (!strcmp(v->nacls[l->ni].name, l->nacl)) {
-			topo_nacl_set(t, l->vi, l->ni, l->e->in, l->e->n_in, l->e->out, l->e->n_out);
-			return 0;
-		}
-	/* The document named it a moment ago. */
-	return vpc_fail(err, VPC_E_INTERNAL, "", "network ACL %s of VPC %s not in the model", l->nacl,
-			l->vpc);
+	l->vi = topo_find_vpc(t, l->vpc);
+	l->ni = l->vi < 0 ? -1 : vpc_find_nacl(&t->vpcs[l->vi], l->nacl);
+	if (l->ni < 0) /* the document named it a moment ago */
+		return vpc_fail(err, VPC_E_INTERNAL, "", "network ACL %s of VPC %s not in the model",
+				l->nacl, l->vpc);
+	topo_nacl_set(t, l->vi, l->ni, l->e->in, l->e->n_in, l->e->out, l->e->n_out);
+	return 0;
 }
 
 /* Once the kernel has them, the entries are written into the document too. */

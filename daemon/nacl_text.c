@@ -98,10 +98,10 @@ static int parse_line(struct cctx *c, char **col, const struct jpath *lp, struct
 	if (dr->n == VPC_MAX_NACL_RULES)
 		return cfail(c, lp, VPC_E_INVALID, "more than %d %s entries", VPC_MAX_NACL_RULES,
 			     dr->name);
-	if ((err = rule_number_once(c, dr->seen, r.number, &rp, dr->name)))
+	dr->r[dr->n] = r;
+	if ((err = rule_taken(c, dr->seen, dr->r, dr->n, &dr->sorted, &rp, dr->name)))
 		return err;
-	dr->sorted = dr->sorted && (!dr->n || dr->r[dr->n - 1].number < r.number);
-	dr->r[dr->n++] = r;
+	dr->n++;
 	return 0;
 }
 

@@ -381,12 +381,14 @@ int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow
 	return 0;
 }
 
-int rule_number_once(struct cctx *c, uint8_t *seen, unsigned num, const struct jpath *kp,
-		     const char *dir)
+int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t i, bool *sorted,
+	       const struct jpath *kp, const char *dir)
 {
+	unsigned num = r[i].number;
 	if (seen[num / 8] & (1 << (num % 8)))
 		return cfail(c, kp, VPC_E_INVALID, "rule number %u appears twice in %s", num, dir);
 	seen[num / 8] |= (uint8_t)(1 << (num % 8));
+	*sorted = *sorted && (i == 0 || r[i - 1].number < num);
 	return 0;
 }
 
@@ -459,9 +461,8 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 			goto out;
 		r[i].src = e;
 		struct jpath kp = JP_KEY(&ep, "rule");
-		if ((err = rule_number_once(c, seen, r[i].number, &kp, dir)))
+		if ((err = rule_taken(c, seen, r, i, &sorted, &kp, dir)))
 			goto out;
-		sorted = sorted && (i == 0 || r[i - 1].number < r[i].number);
 		memo_put(c->t, e, &r[i]);
 	}
 	if (!sorted)
@@ -496,6 +497,10 @@ int vpc_find_instance(const struct vpc *v, const char *name)
 int vpc_find_subnet(const struct vpc *v, const char *name)
 {
 	return FIND(v->subnets, v->n_subnets, name);
+}
+int vpc_find_nacl(const struct vpc *v, const char *name)
+{
+	return FIND(v->nacls, v->n_nacls, name);
 }
 
 /* Checks the name of element i of a collection against those before it. */

@@ -44,10 +44,12 @@ int match_check(struct cctx *c, const struct match *m, bool ports, bool type, bo
 		const struct jpath *p);
 int parse_cidr_at(struct cctx *c, const char *s, const struct jpath *kp, struct cidr *out);
 int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow);
-/* Marks rule number `num` in `seen` (RULE_SEEN_BYTES, zeroed); fails if it was. */
+/* Rule i of a direction's list r, just read: its number must be new in the
+ * direction (marked in `seen`: RULE_SEEN_BYTES, zeroed at first), and *sorted
+ * stays true while the numbers rise. */
 #define RULE_SEEN_BYTES (VPC_NACL_RULE_MAX / 8 + 1)
-int rule_number_once(struct cctx *c, uint8_t *seen, unsigned num, const struct jpath *kp,
-		     const char *dir);
+int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t i, bool *sorted,
+	       const struct jpath *kp, const char *dir);
 int nacl_rule_cmp(const void *a, const void *b); /* by rule number */
 
 /* Allocation pass (topo_alloc.c): ids and addresses, given the previous allocations. */

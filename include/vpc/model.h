@@ -181,6 +181,7 @@ struct rule_memo {
 int topo_find_vpc(const struct topology *t, const char *name);
 int vpc_find_instance(const struct vpc *v, const char *name);
 int vpc_find_subnet(const struct vpc *v, const char *name);
+int vpc_find_nacl(const struct vpc *v, const char *name);
 void topo_free(struct topology *t);
 
 /* True when the subnet's route table sends some destination to the internet gateway. */
