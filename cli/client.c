@@ -33,6 +33,30 @@ json_t *call_raw(struct cli *c, json_t *req)
 
 json_t *call_text(struct cli *c, const char *text, size_t len)
 {
+	return call_text_fd(c, text, len, -1);
+}
+
+/* Writes the first bytes of a request, with `fd` attached (SCM_RIGHTS): vpcd
+ * receives the open file along with them. */
+static ssize_t send_with_fd(int sock, const char *text, size_t len, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u = {0};
+	struct iovec iov = {.iov_base = (void *)text, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m, MSG_NOSIGNAL);
+}
+
+json_t *call_text_fd(struct cli *c, const char *text, size_t len, int attach)
+{
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(c->socket) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "vpcctl: socket path too long: %s\n", c->socket);
@@ -50,7 +74,8 @@ json_t *call_text(struct cli *c, const char *text, size_t len)
 	}
 	size_t off = 0;
 	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
+		ssize_t n = attach >= 0 && !off ? send_with_fd(fd, text, len, attach)
+						: write(fd, text + off, len - off);
 		if (n <= 0) {
 			fprintf(stderr, "vpcctl: lost vpcd while sending: %s\n", strerror(errno));
 			exit(EXIT_REFUSED);

@@ -55,6 +55,8 @@ json_t *call(struct cli *c, json_t *req);
 json_t *call_raw(struct cli *c, json_t *req);
 /* Like call_raw() for a request that is already text. */
 json_t *call_text(struct cli *c, const char *text, size_t len);
+/* The same with an open file attached to the request (-1: none). */
+json_t *call_text_fd(struct cli *c, const char *text, size_t len, int fd);
 char *read_file(const char *path, size_t *len);
 char *file_opt(struct args *a, const char **path, size_t *len);
 /* Sends head, then `len` bytes of body, then tail, as one request. */

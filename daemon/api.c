@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdlib.h>
@@ -43,13 +44,14 @@ static json_t *change_reply(int rc, json_t *res, bool dry_run, const struct vpc_
 	return ok(res);
 }
 
-/* Runs `next` (stolen) through the transaction and builds the reply. */
-static json_t *change(struct vpcd *d, json_t *next, bool dry_run)
+/* Runs `next` (stolen) through the transaction and builds the reply; `nacls_of`
+ * as vpcd_change() has it. */
+static json_t *change(struct vpcd *d, json_t *next, const char *nacls_of, bool dry_run)
 {
 	struct vpc_err err;
 	json_t *res = NULL;
 	vpc_err_clear(&err);
-	int rc = vpcd_change(d, next, dry_run, &res, &err);
+	int rc = vpcd_change(d, next, nacls_of, dry_run, &res, &err);
 	return change_reply(rc, res, dry_run, &err);
 }
 
@@ -63,7 +65,7 @@ static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
+	return change(d, next, NULL, json_is_true(json_object_get(req, "dry_run")));
 }
 
 static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err)
@@ -78,12 +80,27 @@ static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, false);
+	return change(d, next, NULL, false);
 }
 
 static int cmp_rule_number(const void *key, const void *elem)
 {
 	return (int)*(const long *)key - (int)((const struct nacl_rule *)elem)->number;
+}
+
+/* Whether `path` (n segments) starts at the entry list of a NACL in one
+ * direction, vpcs/VPC/network_acls/NACL/inbound|outbound; its VPC and NACL. */
+static bool nacl_entries_path(const json_t *path, size_t n, const char **vpc, const char **nacl,
+			      bool *out)
+{
+#define SEG(i) (json_string_value(json_array_get(path, i)) ?: "")
+	if (n < 5 || strcmp(SEG(0), "vpcs") || strcmp(SEG(2), "network_acls"))
+		return false;
+	*out = !strcmp(SEG(4), "outbound");
+	*vpc = SEG(1);
+	*nacl = SEG(3);
+	return *out || !strcmp(SEG(4), "inbound");
+#undef SEG
 }
 
 /* The compiled state knows each NACL entry's JSON object: finding entry N of a
@@ -92,17 +109,16 @@ static bool nacl_entry_index(void *arg, const json_t *path, size_t n, const char
 			     const json_t **elem)
 {
 	const struct vpcd *d = arg;
-#define SEG(i) (json_string_value(json_array_get(path, i)) ?: "")
-	if (n != 5 || !d->topo || strcmp(SEG(0), "vpcs") || strcmp(SEG(2), "network_acls"))
+	const char *vpc, *name;
+	bool out;
+	if (n != 5 || !d->topo || !nacl_entries_path(path, n, &vpc, &name, &out))
 		return false;
-	bool out = !strcmp(SEG(4), "outbound");
-	int vi = topo_find_vpc(d->topo, SEG(1));
-	if ((!out && strcmp(SEG(4), "inbound")) || vi < 0)
+	int vi = topo_find_vpc(d->topo, vpc);
+	if (vi < 0)
 		return false;
 	const struct vpc *v = &d->topo->vpcs[vi];
-	int ni = vpc_find_nacl(v, SEG(3));
+	int ni = vpc_find_nacl(v, name);
 	const struct nacl *nacl = ni < 0 ? NULL : &v->nacls[ni];
-#undef SEG
 	char *end;
 	long num = strtol(id, &end, 10);
 	if (!nacl || nacl->implicit || !*id || *end)
@@ -142,7 +158,17 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		return NULL;
 	}
 	log_debug("edit %.2f ms", mono_ms() - t0);
-	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
+	/* An entry added to a NACL's list, or one of its entries replaced or taken
+	 * away, changes that NACL's entries alone (an implicit default NACL is
+	 * written out with them, as it was). */
+	const char *vpc = NULL, *nacl;
+	bool out;
+	size_t n = json_array_size(path);
+	if (!(n == 5 && !strcmp(op, "add")) && !(n == 6 && strcmp(op, "add") && strcmp(op, "set")))
+		n = 0;
+	if (!nacl_entries_path(path, n, &vpc, &nacl, &out))
+		vpc = NULL;
+	return change(d, next, vpc, json_is_true(json_object_get(req, "dry_run")));
 }
 
 /* `vpcctl sg rule add|remove`: the group's rule list in one direction with one
@@ -220,7 +246,7 @@ static json_t *op_sg_rule(struct vpcd *d, const json_t *req, struct vpc_err *err
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, json_is_true(json_object_get(req, "dry_run")));
+	return change(d, next, NULL, json_is_true(json_object_get(req, "dry_run")));
 }
 
 /* Per-rule packet and byte counters of a NACL direction (they belong to the rule
@@ -291,7 +317,7 @@ static json_t *op_eip_allocate(struct vpcd *d, const json_t *req, struct vpc_err
 			json_object_set_new(next, "elastic_ips", eips);
 		}
 		json_array_append_new(eips, json_pack("{s:s}", "address", ip_fmt(a, ip)));
-		json_t *reply = change(d, next, false);
+		json_t *reply = change(d, next, NULL, false);
 		if (json_is_true(json_object_get(reply, "ok")))
 			json_object_set_new(json_object_get(reply, "result"), "address", json_string(ip));
 		return reply;
@@ -414,20 +440,66 @@ static const struct {
 	{"status", op_status},	     {"eip_allocate", op_eip_allocate},
 };
 
-/* `vpcctl nacl load`: the entries come as text after the request (vpc/topo.h). */
+/* The largest entries text read from an attached file: 16,384 entries a
+ * direction of the longest line each are 8 MB. */
+#define ATTACHED_MAX (8u << 20)
+
+/* The whole of an attached regular file; NULL with `err` set. */
+static char *read_attached(int fd, size_t *len, struct vpc_err *err)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		vpc_fail(err, VPC_E_INVALID, "attached", "no regular file came with the request");
+		return NULL;
+	}
+	if ((uint64_t)st.st_size > ATTACHED_MAX) {
+		vpc_fail(err, VPC_E_INVALID, "attached", "the file is over %u MB", ATTACHED_MAX >> 20);
+		return NULL;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t n = 0;
+	ssize_t r = 1;
+	while (buf && n < (size_t)st.st_size && r > 0)
+		if ((r = pread(fd, buf + n, (size_t)st.st_size - n, (off_t)n)) > 0)
+			n += (size_t)r;
+		else if (r < 0 && errno == EINTR)
+			r = 1;
+	if (!buf || r < 0) {
+		vpc_fail(err, VPC_E_INVALID, "attached", "cannot read the file: %s",
+			 buf ? strerror(errno) : "out of memory");
+		free(buf);
+		return NULL;
+	}
+	*len = n; /* (shorter, if it shrank meanwhile) */
+	return buf;
+}
+
+/* `vpcctl nacl load`: the entries come as text after the request (vpc/topo.h),
+ * or in a file attached to it ("attached": true). */
 static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text, size_t len,
-			    struct vpc_err *err)
+			    int attached, struct vpc_err *err)
 {
 	const char *vpc = json_string_value(json_object_get(req, "vpc"));
 	const char *nacl = json_string_value(json_object_get(req, "nacl"));
 	struct nacl_entries e;
 	json_t *res = NULL;
+	char *file = NULL;
 	double t0 = mono_ms();
 	if (!vpc || !nacl) {
 		vpc_fail(err, VPC_E_INVALID, vpc ? "nacl" : "vpc", "is required");
 		return NULL;
 	}
-	if (nacl_text_parse(text, len, &e, err))
+	if (json_is_true(json_object_get(req, "attached"))) {
+		if (len) {
+			vpc_fail(err, VPC_E_INVALID, "attached", "entries both attached and sent as text");
+			return NULL;
+		}
+		if (!(text = file = read_attached(attached, &len, err)))
+			return NULL;
+	}
+	int parsed = nacl_text_parse(text, len, &e, err);
+	free(file);
+	if (parsed)
 		return NULL;
 	log_debug("nacl load: %zu + %zu entries read in %.2f ms", e.n_in, e.n_out, mono_ms() - t0);
 	bool dry_run = json_is_true(json_object_get(req, "dry_run"));
@@ -437,7 +509,8 @@ static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text,
 	return change_reply(rc, res, dry_run, err);
 }
 
-json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_t len)
+json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_t len,
+		   int attached)
 {
 	struct vpc_err err;
 	vpc_err_clear(&err);
@@ -447,7 +520,7 @@ json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_
 		return api_error(&err);
 	}
 	if (!strcmp(op, "nacl_load")) {
-		json_t *r = op_nacl_load(d, req, payload, len, &err);
+		json_t *r = op_nacl_load(d, req, payload, len, attached, &err);
 		return r ? r : api_error(&err);
 	}
 	if (len) {

@@ -90,6 +90,30 @@ static int converge(struct vpcd *d, const struct topology *t, const struct topol
 	return e;
 }
 
+/* A change of the entries of NACLs in VPC `vpc`, and of nothing else: the one
+ * operation it needs, planned without reading the kernel first. (The full path
+ * reads it to repair drift on the way; `vpcctl reconcile` still does that.)
+ * *taken false: the router is not ready for it, take the full path. */
+static int converge_nacls(struct vpcd *d, const struct topology *t, const char *vpc,
+			  json_t **result, bool *taken, struct vpc_err *err)
+{
+	int vi = topo_find_vpc(t, vpc);
+	*taken = vi >= 0 && d->topo && topo_find_vpc(d->topo, vpc) >= 0 &&
+		 kernel_nacls_ready(&d->k, vpc);
+	if (!*taken)
+		return 0;
+	struct op o = {.kind = OP_NACL_SYNC, .vpc = vi, .idx = -1};
+	snprintf(o.name, sizeof(o.name), "%s", vpc);
+	const struct plan p = {.ops = &o, .n = 1, .cap = 1};
+	double t0 = mono_ms();
+	if (result)
+		*result = plan_summary(&p, t);
+	int e = kernel_execute(&d->k, t, &p, err);
+	d->tidy_due = true;
+	log_debug("NACL entries of %s alone: execute %.2f ms", vpc, mono_ms() - t0);
+	return e;
+}
+
 /* After a failure: put the kernel back to the state `d` still describes. */
 static void roll_back(struct vpcd *d, const struct topology *attempted, struct vpc_err *err)
 {
@@ -132,9 +156,10 @@ struct change_hooks {
 	void *arg;
 };
 
-static int change(struct vpcd *d, json_t *next, const struct change_hooks *h, bool dry_run,
-		  json_t **result, struct vpc_err *err)
+static int change(struct vpcd *d, json_t *next, const struct change_hooks *h,
+		  const char *nacls_of, bool dry_run, json_t **result, struct vpc_err *err)
 {
+	bool taken = false;
 	struct topology *t = NULL;
 	json_t *alloc = NULL;
 	double t0 = mono_ms();
@@ -149,7 +174,11 @@ static int change(struct vpcd *d, json_t *next, const struct change_hooks *h, bo
 		e = converge(d, t, d->topo, false, true, result, err);
 		goto out;
 	}
-	if ((e = converge(d, t, d->topo, false, false, result, err))) {
+	if (nacls_of)
+		e = converge_nacls(d, t, nacls_of, result, &taken, err);
+	if (!taken)
+		e = converge(d, t, d->topo, false, false, result, err);
+	if (e) {
 		log_err("change failed: %s; rolling back", err->msg);
 		roll_back(d, t, err);
 		goto out;
@@ -189,9 +218,10 @@ out:
 	return e;
 }
 
-int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, struct vpc_err *err)
+int vpcd_change(struct vpcd *d, json_t *next, const char *nacls_of, bool dry_run,
+		json_t **result, struct vpc_err *err)
 {
-	return change(d, next, NULL, dry_run, result, err);
+	return change(d, next, NULL, nacls_of, dry_run, result, err);
 }
 
 struct nacl_load {
@@ -249,7 +279,7 @@ int vpcd_change_nacl(struct vpcd *d, const char *vpc, const char *nacl,
 		 edit_set(next, l.path, "outbound", none, err))
 		rc = -EINVAL;
 	else {
-		rc = change(d, next, &h, dry_run, result, err); /* takes `next` */
+		rc = change(d, next, &h, vpc, dry_run, result, err); /* takes `next` */
 		next = NULL;
 	}
 	json_decref(next);

@@ -31,8 +31,12 @@ bool vpcd_tidy(struct vpcd *d, bool idle);
  * Makes `next` (a full desired state; reference stolen) the new state as one
  * transaction: on any failure the kernel is put back and nothing is saved.
  * `*result` (may be NULL) describes the changes made or, with dry_run, planned.
+ * `nacls_of`: the caller knows that `next` differs from the current state only
+ * in the entries of NACLs of this VPC (NULL: it may differ in anything); the
+ * change then goes straight to the one kernel operation that needs.
  */
-int vpcd_change(struct vpcd *d, json_t *next, bool dry_run, json_t **result, struct vpc_err *err);
+int vpcd_change(struct vpcd *d, json_t *next, const char *nacls_of, bool dry_run,
+		json_t **result, struct vpc_err *err);
 /* The same for the entries of one NACL, all replaced by `e` (parsed and checked
  * already, in the text form of `vpcctl nacl load`): the rest of the state is
  * validated as always, then the new entries reach the kernel before the state's

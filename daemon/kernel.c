@@ -1119,6 +1119,12 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
 	return e ? e : f;
 }
 
+bool kernel_nacls_ready(struct kernel *k, const char *vpc)
+{
+	struct router_handle *r;
+	return !router_get(k, vpc, &r) && r->has_bpf;
+}
+
 int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t owner,
 			 const struct nacl_rule *rules, size_t n, struct nacl_counter *out)
 {

@@ -37,6 +37,10 @@ int kernel_execute(struct kernel *k, const struct topology *t, const struct plan
  * nothing uses go. Returns the number of patches still in use. */
 size_t kernel_gc(struct kernel *k, uint32_t compact_min);
 
+/* Whether the VPC's router is there with its NACL program and maps open: what a
+ * change of NACL entries alone needs (see vpcd_change). */
+bool kernel_nacls_ready(struct kernel *k, const char *vpc);
+
 /* Counters of a NACL direction (`owner`) of `vpc`: out[i] for rules[i], out[n]
  * for the final deny. */
 int kernel_nacl_counters(struct kernel *k, const char *vpc, uint64_t owner,

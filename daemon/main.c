@@ -112,15 +112,45 @@ static int wait_io(int fd, short ev)
 	return r == 1 ? 0 : -1;
 }
 
-/* A request is one JSON document; the client half-closes when it has sent it. */
-static char *read_request(int fd, size_t *len)
+/* Reads like read(), and keeps the first file descriptor a message carries in
+ * *attached (-1 until one comes); any other is closed. */
+static ssize_t read_fds(int fd, char *buf, size_t len, int *attached)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
+	ssize_t r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *c = r < 0 ? NULL : CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*attached < 0)
+				*attached = got;
+			else
+				close(got);
+		}
+	}
+	return r;
+}
+
+/* A request is one JSON document; the client half-closes when it has sent it.
+ * A file may come attached (*attached; -1: none). */
+static char *read_request(int fd, size_t *len, int *attached)
 {
 	size_t cap = 65536, n = 0;
 	char *buf = malloc(cap);
+	*attached = -1;
 	while (buf) {
 		if (wait_io(fd, POLLIN))
 			break;
-		ssize_t r = read(fd, buf + n, cap - n - 1);
+		ssize_t r = read_fds(fd, buf + n, cap - n - 1, attached);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -163,8 +193,9 @@ static void write_all(int fd, const char *s, size_t len)
 static void serve(struct vpcd *d, int cfd)
 {
 	size_t len = 0;
+	int attached;
 	double t0 = mono_ms();
-	char *text = read_request(cfd, &len);
+	char *text = read_request(cfd, &len, &attached);
 	json_t *reply;
 	log_debug("request read in %.2f ms", mono_ms() - t0);
 	if (!text) {
@@ -191,7 +222,7 @@ static void serve(struct vpcd *d, int cfd)
 			reply = api_error(&e);
 		} else {
 			const char *op = json_string_value(json_object_get(req, "op"));
-			reply = api_handle(d, req, payload, plen);
+			reply = api_handle(d, req, payload, plen, attached);
 			log_debug("%s -> %s", op ? op : "?",
 				  json_is_true(json_object_get(reply, "ok")) ? "ok" : "error");
 			if (!json_is_true(json_object_get(reply, "ok"))) {
@@ -205,6 +236,8 @@ static void serve(struct vpcd *d, int cfd)
 		}
 	}
 	free(text);
+	if (attached >= 0)
+		close(attached);
 	char *out = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
 	if (out) {

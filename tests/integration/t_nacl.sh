@@ -202,19 +202,35 @@ tcp_ok shop/app1 10.0.1.10 25
 tcp_ok shop/app1 10.0.1.10 443
 tcp_no shop/app1 10.0.1.10 22
 tcp_no shop/web1 10.0.2.10 80 # no outbound 80 any more
-# One bad line refuses the whole file, names the line and changes nothing.
+# One bad line refuses the whole file, names the line and changes nothing: a
+# regular file goes to vpcd open (attached to the request), anything else as
+# text after it; both ways.
 printf '\ninbound 100 tcp 80 0.0.0.0/0 allow\ninbound 110 tcp 80-70 0.0.0.0/0 allow\n' >"$TMP/bad.txt"
-if out=$(vpcctl nacl load shop public -f "$TMP/bad.txt" 2>&1); then
-	fail "a file with a bad line was loaded"
-else
-	case "$out" in
-	*"line 3.ports"*) ok "bad line refused: $out" ;;
-	*) fail "bad line: $out" ;;
+for how in file pipe; do
+	if [ $how = file ]; then
+		out=$(vpcctl nacl load shop public -f "$TMP/bad.txt" 2>&1)
+	else
+		out=$(cat "$TMP/bad.txt" | vpcctl nacl load shop public -f - 2>&1)
+	fi && fail "a file with a bad line was loaded ($how)" || case "$out" in
+	*"line 3.ports"*) ok "bad line refused ($how): $out" ;;
+	*) fail "bad line ($how): $out" ;;
 	esac
-fi
+done
+# The request says whether a file is attached; vpcd holds it to that.
+for req in '{"op":"nacl_load","vpc":"shop","nacl":"public","attached":true}' \
+	'{"op":"nacl_load","vpc":"shop","nacl":"public","attached":true}
+inbound 100 tcp 80 0.0.0.0/0 allow'; do
+	out=$(printf '%s\n' "$req" | socat -t 5 - UNIX-CONNECT:"$VPCD_SOCKET")
+	case "$out" in
+	*'"path":"attached"'*"no regular file came with the request"* | \
+		*"entries both attached and sent as text"*) ok "vpcd refuses: $out" ;;
+	*) fail "attached without a file, or with text too: $out" ;;
+	esac
+done
 tcp_no shop/app1 10.0.1.10 80
 tcp_ok shop/app1 10.0.1.10 25
-expect_ok "load the exported NACL back" vpcctl nacl load shop public -f "$TMP/public.txt"
+cat "$TMP/public.txt" | vpcctl nacl load shop public -f - >/dev/null &&
+	ok "load the exported NACL back, from a pipe" || fail "loading from a pipe failed"
 vpcctl nacl export shop public | diff -q - "$TMP/public.txt" >/dev/null &&
 	ok "export, load, export: the same entries" || fail "the NACL changed over export and load"
 tcp_ok shop/app1 10.0.1.10 80
