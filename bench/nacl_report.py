@@ -31,7 +31,9 @@ def report(path):
             "N load: the same two NACLs as entries text (vpcctl nacl load -f, one entry a line)",
             "visible = from just before vpcctl starts to the last datagram that got through (deny)",
             "          or the first that gets through again (allow); wall = vpcctl's run time;",
-            "          vpcd = the time vpcd reports for the change (validate, plan, kernel, save)"],
+            "          vpcd = the time vpcd reports for the change (validate, plan, kernel, save);",
+            "          in effect = from vpcd receiving the request to the kernel having the",
+            "          change, as vpcd reports it (visible less vpcctl's start and the probe)"],
             "deny", "allow")
     own = program_cost(R)
     print()

@@ -21,8 +21,11 @@ waits, runs START, and reads the receiver's log:
 and the wall time of each command. All times are time.monotonic(), which every
 network namespace shares. One row per repetition is appended to OUT:
   lat LABEL REP stop_ms stop_wall_ms stop_kernel_ms start_ms start_wall_ms start_kernel_ms gap_ms
-(kernel_ms: what vpcd reports for its kernel operations; gap_ms: the largest gap
-between arrivals while nothing changed, i.e. the probe's resolution.)
+      stop_effect_ms start_effect_ms
+(kernel_ms: the time vpcd reports for the change; gap_ms: the largest gap
+between arrivals while nothing changed, i.e. the probe's resolution; effect_ms:
+from vpcd receiving the request to the kernel having the change, as vpcd reports
+it.)
 
 EST_LOG: the log of a second flow, established before STOP, that STOP must not
 cut (removing a security group's rule keeps tracked flows). Per repetition, a row
@@ -153,7 +156,9 @@ def run(cmd):
     if p.returncode:
         sys.exit("command failed (%d): %s\n%s%s" % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
     m = re.search(r" in ([0-9.]+) ms", p.stdout)
-    return t0, t1, float(m.group(1)) if m else float("nan")
+    e = re.search(r"in effect after ([0-9.]+) ms", p.stdout)
+    return (t0, t1, float(m.group(1)) if m else float("nan"),
+            float(e.group(1)) if e else float("nan"))
 
 
 def wait_flowing(log, timeout=3.0):
@@ -184,9 +189,9 @@ def drive(log, out, label, reps, stop_cmd, start_cmd, est_log=None):
         offsets = {lg: os.path.getsize(lg) // REC.size * REC.size for lg in (log, est_log) if lg}
         t_quiet = time.monotonic()
         time.sleep(0.1)  # a stretch of undisturbed traffic, for the resolution
-        a0, a1, a_kern = run(stop)
+        a0, a1, a_kern, a_eff = run(stop)
         time.sleep(max(0.0, a1 + SETTLE - time.monotonic()))
-        r0, r1, r_kern = run(start)
+        r0, r1, r_kern, r_eff = run(start)
         wait_flowing(log)
         time.sleep(0.02)
         arr = sorted(r[2] for r in records(log, offsets[log])[0])
@@ -201,9 +206,9 @@ def drive(log, out, label, reps, stop_cmd, start_cmd, est_log=None):
             sys.exit("%s rep %d: the flow did not come back after `%s`" % (label, rep, start_cmd))
         stopped = (before[-1] - a0) if before else 0.0
         started = after[0] - r0
-        rows.append("lat\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n" % (
+        rows.append("lat\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n" % (
             label, rep, stopped * 1e3, (a1 - a0) * 1e3, a_kern, started * 1e3, (r1 - r0) * 1e3,
-            r_kern, gap * 1e3))
+            r_kern, gap * 1e3, a_eff, r_eff))
         if est_log:
             recs = sorted(records(est_log, offsets[est_log])[0], key=lambda r: r[2])
             # Sent while the rule was surely absent: the sequence numbers tell how

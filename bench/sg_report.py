@@ -70,7 +70,9 @@ def report(path):
             "group: the client's rule (all from group clients: vpcd rebuilds the chain)",
             "visible = from just before vpcctl starts to the last probe that got through (remove)",
             "          or the first that gets through again (add); wall = vpcctl's run time;",
-            "          vpcd = the time vpcd reports for the change (validate, plan, kernel, save)"],
+            "          vpcd = the time vpcd reports for the change (validate, plan, kernel, save);",
+            "          in effect = from vpcd receiving the request to the kernel having the",
+            "          change, as vpcd reports it (visible less vpcctl's start and the probe)"],
             "remove rule", "add rule")
     kept = True
     if R.est:

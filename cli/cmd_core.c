@@ -147,6 +147,8 @@ void print_change(struct cli *c, const json_t *res)
 	printf(")");
 	if (json_object_get(res, "milliseconds"))
 		printf(" in %.1f ms", json_real_value(json_object_get(res, "milliseconds")));
+	if (json_object_get(res, "in_effect_ms"))
+		printf(" (in effect after %.1f ms)", json_real_value(json_object_get(res, "in_effect_ms")));
 	printf("\n");
 	if (dry) {
 		json_t *op;

@@ -178,6 +178,7 @@ static int change(struct vpcd *d, json_t *next, const struct change_hooks *h,
 		e = converge_nacls(d, t, nacls_of, result, &taken, err);
 	if (!taken)
 		e = converge(d, t, d->topo, false, false, result, err);
+	double in_effect = mono_ms();
 	if (e) {
 		log_err("change failed: %s; rolling back", err->msg);
 		roll_back(d, t, err);
@@ -205,8 +206,13 @@ static int change(struct vpcd *d, json_t *next, const struct change_hooks *h,
 	next = NULL;
 	alloc = NULL;
 	t = NULL;
-	if (result && *result)
+	if (result && *result) {
 		json_object_set_new(*result, "milliseconds", json_real(mono_ms() - t0));
+		/* From the request's arrival to the kernel having it all, before the
+		 * state is written: when traffic meets the change. */
+		json_object_set_new(*result, "in_effect_ms",
+				    json_real(in_effect - (d->request_t0 ? d->request_t0 : t0)));
+	}
 out:
 	if (e && result && *result) {
 		json_decref(*result);

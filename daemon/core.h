@@ -18,6 +18,7 @@ struct vpcd {
 	unsigned features;
 	bool tidy_due;	  /* a change ran: tidy up once it is answered */
 	size_t patches;	  /* NACL patches in use: rebuilt as full tables when idle */
+	double request_t0; /* mono_ms() when the request being served began to arrive */
 };
 
 /* Loads the state and reconciles the kernel with it (repairs drift, removes orphans). */

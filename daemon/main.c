@@ -194,7 +194,7 @@ static void serve(struct vpcd *d, int cfd)
 {
 	size_t len = 0;
 	int attached;
-	double t0 = mono_ms();
+	double t0 = d->request_t0 = mono_ms();
 	char *text = read_request(cfd, &len, &attached);
 	json_t *reply;
 	log_debug("request read in %.2f ms", mono_ms() - t0);
@@ -236,6 +236,7 @@ static void serve(struct vpcd *d, int cfd)
 		}
 	}
 	free(text);
+	d->request_t0 = 0;
 	if (attached >= 0)
 		close(attached);
 	char *out = json_dumps(reply, JSON_COMPACT);
