@@ -207,11 +207,11 @@ static int change(struct vpcd *d, json_t *next, const struct change_hooks *h,
 	alloc = NULL;
 	t = NULL;
 	if (result && *result) {
-		json_object_set_new(*result, "milliseconds", json_real(mono_ms() - t0));
-		/* From the request's arrival to the kernel having it all, before the
-		 * state is written: when traffic meets the change. */
-		json_object_set_new(*result, "in_effect_ms",
-				    json_real(in_effect - (d->request_t0 ? d->request_t0 : t0)));
+		/* Both from the request's arrival: all of it, and until the kernel had
+		 * it all, before the state was written (when traffic meets it). */
+		double start = d->request_t0 ? d->request_t0 : t0;
+		json_object_set_new(*result, "milliseconds", json_real(mono_ms() - start));
+		json_object_set_new(*result, "in_effect_ms", json_real(in_effect - start));
 	}
 out:
 	if (e && result && *result) {
