@@ -452,25 +452,38 @@ static char *read_attached(int fd, size_t *len, struct vpc_err *err)
 		vpc_fail(err, VPC_E_INVALID, "attached", "no regular file came with the request");
 		return NULL;
 	}
-	if ((uint64_t)st.st_size > ATTACHED_MAX) {
-		vpc_fail(err, VPC_E_INVALID, "attached", "the file is over %u MB", ATTACHED_MAX >> 20);
-		return NULL;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t n = 0;
+	/* Read to its end, whatever its size says (a file of /proc says 0). */
+	size_t cap = (size_t)st.st_size < ATTACHED_MAX ? (size_t)st.st_size + 1 : ATTACHED_MAX + 1,
+	       n = 0;
+	char *buf = malloc(cap);
 	ssize_t r = 1;
-	while (buf && n < (size_t)st.st_size && r > 0)
-		if ((r = pread(fd, buf + n, (size_t)st.st_size - n, (off_t)n)) > 0)
+	while (buf && r > 0 && n <= ATTACHED_MAX) {
+		if (n == cap) {
+			char *more = realloc(buf, cap = cap * 2 < ATTACHED_MAX + 1 ? cap * 2 : ATTACHED_MAX + 1);
+			if (!more) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = more;
+		}
+		if ((r = pread(fd, buf + n, cap - n, (off_t)n)) > 0)
 			n += (size_t)r;
 		else if (r < 0 && errno == EINTR)
 			r = 1;
+	}
 	if (!buf || r < 0) {
 		vpc_fail(err, VPC_E_INVALID, "attached", "cannot read the file: %s",
 			 buf ? strerror(errno) : "out of memory");
 		free(buf);
 		return NULL;
 	}
-	*len = n; /* (shorter, if it shrank meanwhile) */
+	if (n > ATTACHED_MAX) {
+		vpc_fail(err, VPC_E_INVALID, "attached", "the file is over %u MB", ATTACHED_MAX >> 20);
+		free(buf);
+		return NULL;
+	}
+	*len = n;
 	return buf;
 }
 

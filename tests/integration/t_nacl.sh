@@ -227,6 +227,13 @@ inbound 100 tcp 80 0.0.0.0/0 allow'; do
 	*) fail "attached without a file, or with text too: $out" ;;
 	esac
 done
+head -c 9000000 /dev/zero >"$TMP/big.txt"
+out=$(vpcctl nacl load shop public -f "$TMP/big.txt" 2>&1) && fail "a 9 MB file was loaded" ||
+	case "$out" in
+	*"attached: the file is over 8 MB"*) ok "a file over 8 MB is refused: $out" ;;
+	*) fail "a 9 MB file: $out" ;;
+	esac
+rm -f "$TMP/big.txt"
 tcp_no shop/app1 10.0.1.10 80
 tcp_ok shop/app1 10.0.1.10 25
 cat "$TMP/public.txt" | vpcctl nacl load shop public -f - >/dev/null &&
