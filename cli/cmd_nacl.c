@@ -250,8 +250,8 @@ int cmd_nacl_load(struct cli *c, struct args *a)
 		text = file_opt(a, &file, &len);
 	/* The request object on a line of its own, then the entries as they are:
 	 * vpcd reads them, and names the line of any fault. */
-	json_t *h = json_pack("{s:s,s:s,s:s,s:b,s:b}", "op", "nacl_load", "vpc", a->pos[0], "nacl",
-			      a->pos[1], "dry_run", OPT(a, "dry-run") != NULL, "attached", fd >= 0);
+	json_t *h = json_pack("{s:s,s:s,s:s,s:b}", "op", fd >= 0 ? "nacl_load_file" : "nacl_load",
+			      "vpc", a->pos[0], "nacl", a->pos[1], "dry_run", OPT(a, "dry-run") != NULL);
 	char *head = json_dumps(h, JSON_COMPACT);
 	size_t hl = head ? strlen(head) : 0;
 	json_decref(h);

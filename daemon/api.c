@@ -449,7 +449,7 @@ static char *read_attached(int fd, size_t *len, struct vpc_err *err)
 {
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		vpc_fail(err, VPC_E_INVALID, "attached", "no regular file came with the request");
+		vpc_fail(err, VPC_E_INVALID, "file", "no regular file came with the request");
 		return NULL;
 	}
 	/* Read to its end, whatever its size says (a file of /proc says 0). */
@@ -473,13 +473,13 @@ static char *read_attached(int fd, size_t *len, struct vpc_err *err)
 			r = 1;
 	}
 	if (!buf || r < 0) {
-		vpc_fail(err, VPC_E_INVALID, "attached", "cannot read the file: %s",
+		vpc_fail(err, VPC_E_INVALID, "file", "cannot read it: %s",
 			 buf ? strerror(errno) : "out of memory");
 		free(buf);
 		return NULL;
 	}
 	if (n > ATTACHED_MAX) {
-		vpc_fail(err, VPC_E_INVALID, "attached", "the file is over %u MB", ATTACHED_MAX >> 20);
+		vpc_fail(err, VPC_E_INVALID, "file", "over %u MB", ATTACHED_MAX >> 20);
 		free(buf);
 		return NULL;
 	}
@@ -488,9 +488,11 @@ static char *read_attached(int fd, size_t *len, struct vpc_err *err)
 }
 
 /* `vpcctl nacl load`: the entries come as text after the request (vpc/topo.h),
- * or in a file attached to it ("attached": true). */
+ * or, for "nacl_load_file", in the file `attached` to it. (A request of its own:
+ * a vpcd that predates it refuses it, where a flag it did not know would have
+ * left it loading no entries at all.) */
 static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text, size_t len,
-			    int attached, struct vpc_err *err)
+			    bool by_file, int attached, struct vpc_err *err)
 {
 	const char *vpc = json_string_value(json_object_get(req, "vpc"));
 	const char *nacl = json_string_value(json_object_get(req, "nacl"));
@@ -502,9 +504,10 @@ static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text,
 		vpc_fail(err, VPC_E_INVALID, vpc ? "nacl" : "vpc", "is required");
 		return NULL;
 	}
-	if (json_is_true(json_object_get(req, "attached"))) {
+	if (by_file) {
 		if (len) {
-			vpc_fail(err, VPC_E_INVALID, "attached", "entries both attached and sent as text");
+			vpc_fail(err, VPC_E_NOT_JSON, "",
+				 "text after the request (nacl_load_file takes its entries from the file)");
 			return NULL;
 		}
 		if (!(text = file = read_attached(attached, &len, err)))
@@ -532,8 +535,9 @@ json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_
 		vpc_fail(&err, VPC_E_INVALID, "op", "a request is a JSON object with an \"op\"");
 		return api_error(&err);
 	}
-	if (!strcmp(op, "nacl_load")) {
-		json_t *r = op_nacl_load(d, req, payload, len, attached, &err);
+	bool by_file = !strcmp(op, "nacl_load_file");
+	if (by_file || !strcmp(op, "nacl_load")) {
+		json_t *r = op_nacl_load(d, req, payload, len, by_file, attached, &err);
 		return r ? r : api_error(&err);
 	}
 	if (len) {

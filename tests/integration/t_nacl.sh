@@ -216,21 +216,22 @@ for how in file pipe; do
 	*) fail "bad line ($how): $out" ;;
 	esac
 done
-# The request says whether a file is attached; vpcd holds it to that.
-for req in '{"op":"nacl_load","vpc":"shop","nacl":"public","attached":true}' \
-	'{"op":"nacl_load","vpc":"shop","nacl":"public","attached":true}
+# The file comes open with a request of its own (nacl_load_file); vpcd refuses
+# one without a file, or with text after it.
+for req in '{"op":"nacl_load_file","vpc":"shop","nacl":"public"}' \
+	'{"op":"nacl_load_file","vpc":"shop","nacl":"public"}
 inbound 100 tcp 80 0.0.0.0/0 allow'; do
 	out=$(printf '%s\n' "$req" | socat -t 5 - UNIX-CONNECT:"$VPCD_SOCKET")
 	case "$out" in
-	*'"path":"attached"'*"no regular file came with the request"* | \
-		*"entries both attached and sent as text"*) ok "vpcd refuses: $out" ;;
-	*) fail "attached without a file, or with text too: $out" ;;
+	*'"path":"file"'*"no regular file came with the request"* | \
+		*"nacl_load_file takes its entries from the file"*) ok "vpcd refuses: $out" ;;
+	*) fail "nacl_load_file without a file, or with text too: $out" ;;
 	esac
 done
 head -c 9000000 /dev/zero >"$TMP/big.txt"
 out=$(vpcctl nacl load shop public -f "$TMP/big.txt" 2>&1) && fail "a 9 MB file was loaded" ||
 	case "$out" in
-	*"attached: the file is over 8 MB"*) ok "a file over 8 MB is refused: $out" ;;
+	*"file: over 8 MB"*) ok "a file over 8 MB is refused: $out" ;;
 	*) fail "a 9 MB file: $out" ;;
 	esac
 rm -f "$TMP/big.txt"
