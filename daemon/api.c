@@ -65,7 +65,10 @@ static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, NULL, json_is_true(json_object_get(req, "dry_run")));
+	/* A file that changes the entries of one VPC's NACLs and nothing else takes
+	 * the short way, as `nacl load` does. */
+	return change(d, next, edit_nacl_entries_only(d->desired, next),
+		      json_is_true(json_object_get(req, "dry_run")));
 }
 
 static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err)

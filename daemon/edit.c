@@ -393,3 +393,68 @@ int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *
 		return -EINVAL;
 	return 0;
 }
+
+/* Whether two objects have the same members, leaving out those named in `skip`. */
+static bool same_but(const json_t *a, const json_t *b, const char *const *skip)
+{
+	const char *k;
+	const json_t *v;
+	size_t na = 0, nb = 0;
+	json_object_foreach((json_t *)a, k, v)
+	{
+		bool skipped = false;
+		for (const char *const *s = skip; *s && !skipped; s++)
+			skipped = !strcmp(k, *s);
+		if (skipped)
+			continue;
+		na++;
+		if (!json_equal(v, json_object_get(b, k)))
+			return false;
+	}
+	json_object_foreach((json_t *)b, k, v)
+	{
+		bool skipped = false;
+		for (const char *const *s = skip; *s && !skipped; s++)
+			skipped = !strcmp(k, *s);
+		nb += !skipped;
+	}
+	return na == nb;
+}
+
+const char *edit_nacl_entries_only(const json_t *prev, const json_t *next)
+{
+	static const char *const top[] = {"vpcs", NULL}, *vpc[] = {"network_acls", NULL},
+				 *nacl[] = {"inbound", "outbound", NULL};
+	const json_t *pv = json_object_get(prev, "vpcs"), *nv = json_object_get(next, "vpcs");
+	const char *changed = NULL;
+	if (!json_is_object(prev) || !json_is_object(next) || !same_but(prev, next, top) ||
+	    json_array_size(pv) != json_array_size(nv))
+		return NULL;
+	for (size_t i = 0; i < json_array_size(nv); i++) {
+		const json_t *a = json_array_get(pv, i), *b = json_array_get(nv, i);
+		const json_t *an = json_object_get(a, "network_acls"),
+			     *bn = json_object_get(b, "network_acls");
+		if (a == b)
+			continue;
+		if (!json_is_object(a) || !json_is_object(b) || !same_but(a, b, vpc) ||
+		    !json_is_array(an) != !json_is_array(bn) ||
+		    json_array_size(an) != json_array_size(bn))
+			return NULL;
+		bool entries = false;
+		for (size_t j = 0; j < json_array_size(bn); j++) {
+			const json_t *x = json_array_get(an, j), *y = json_array_get(bn, j);
+			if (!json_is_object(x) || !json_is_object(y) || !same_but(x, y, nacl))
+				return NULL;
+			for (const char *const *k = nacl; *k; k++) {
+				const json_t *ex = json_object_get(x, *k), *ey = json_object_get(y, *k);
+				entries |= ex != ey && !(ex && ey && json_equal(ex, ey));
+			}
+		}
+		if (!entries)
+			continue;
+		if (changed) /* a second VPC */
+			return NULL;
+		changed = json_string_value(json_object_get(b, "name"));
+	}
+	return changed;
+}

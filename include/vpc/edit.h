@@ -49,4 +49,9 @@ int edit_replace(json_t *desired, const json_t *path, json_t *object, const stru
 int edit_set(json_t *desired, const json_t *path, const char *key, json_t *value,
 	     struct vpc_err *err);
 
+/* The VPC whose NACL entries are all that tells `next` from `prev` (a name held
+ * by `next`): both states alike but for the inbound and outbound lists of NACLs
+ * of that one VPC. NULL when they are alike in full, or differ anywhere else. */
+const char *edit_nacl_entries_only(const json_t *prev, const json_t *next);
+
 #endif

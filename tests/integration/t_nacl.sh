@@ -4,7 +4,7 @@
 # re-association, the default NACL edited, whole NACLs loaded from text, counters,
 # and the source/destination check.
 . "$(dirname "$0")/lib.sh"
-start_vpcd
+start_vpcd -v # (debug: the log tells which way a change went)
 
 # web: the public subnet of the AWS example. admin: the one network allowed to SSH.
 topo shop <<'JSON'
@@ -55,6 +55,26 @@ ping_ok shop/web2 10.0.1.10
 tcp_ok shop/web1 10.0.2.10 80
 # ... but not SMTP (25), which no outbound rule allows.
 tcp_no shop/web1 10.0.2.10 25
+
+# A topology file that changes NACL entries and nothing else goes the short way
+# (straight to the subnet sync, as `nacl load` does): inbound 443 becomes 25.
+python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+for r in t["vpcs"][0]["network_acls"][0]["inbound"]:
+    if r["rule"] == 110:
+        r["ports"] = "25"
+json.dump(t, open(sys.argv[2], "w"))' "$TMP/shop.json" "$TMP/shop25.json"
+short() { grep -c "NACL entries of shop alone" "$TMP/vpcd.log" || true; }
+before=$(short)
+out=$(vpcctl apply -f "$TMP/shop25.json") && [[ $out == "made 1 kernel operation (1 subnet-sync)"* ]] &&
+	[ "$(short)" = $((before + 1)) ] && ok "entries changed by a file: $out, the short way" ||
+	fail "entries changed by a file: $out ($(short) short changes, $before before)"
+tcp_ok shop/app1 10.0.1.10 25
+tcp_no shop/app1 10.0.1.10 443
+expect_ok "the first file again" vpcctl apply -f "$TMP/shop.json"
+tcp_ok shop/app1 10.0.1.10 443
+tcp_no shop/app1 10.0.1.10 25
 
 # Counters: the final deny counted the SSH attempts from app1.
 deny=$(vpcctl nacl show shop public -o json | python3 -c '

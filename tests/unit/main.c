@@ -28,6 +28,7 @@ int main(void)
 	test_edit();
 	test_rule_memo();
 	test_edit_index();
+	test_edit_nacl_entries_only();
 	test_nacl();
 	test_nacl_diff();
 	test_nacl_text();

@@ -48,6 +48,7 @@ void test_plan(void);
 void test_edit(void);
 void test_rule_memo(void);
 void test_edit_index(void);
+void test_edit_nacl_entries_only(void);
 void test_nacl(void);
 void test_nacl_diff(void);
 void test_nacl_text(void);

@@ -253,3 +253,64 @@ void test_edit_index(void)
 	json_decref(path);
 	json_decref(d);
 }
+
+/* Which changes count as NACL entries of one VPC alone (the short way in apply). */
+void test_edit_nacl_entries_only(void)
+{
+	static const char *base =
+		"{\"vpcs\":[{\"name\":\"a\",\"cidr\":\"10.0.0.0/16\",\"network_acls\":[{\"name\":\"n\","
+		"\"inbound\":[{\"rule\":100,\"protocol\":\"tcp\",\"ports\":\"80\",\"cidr\":\"0.0.0.0/0\","
+		"\"action\":\"allow\"}]}],\"subnets\":[{\"name\":\"s\",\"cidr\":\"10.0.1.0/24\","
+		"\"network_acl\":\"n\"}]},{\"name\":\"b\",\"cidr\":\"10.1.0.0/16\",\"network_acls\":"
+		"[{\"name\":\"m\"}]}],\"peerings\":[]}";
+	json_t *prev = J(base);
+	struct {
+		const char *what;
+		const char *next; /* base with one change */
+		const char *want; /* NULL: not entries alone */
+	} cases[] = {
+		{"nothing", "", NULL},
+		{"an entry's port", "\"80\"->\"81\"", "a"},
+		{"an entry's action", "\"allow\"}]}]->\"deny\"}]}]", "a"},
+		{"entries where there were none", "{\"name\":\"m\"}->{\"name\":\"m\",\"outbound\":[]}", "b"},
+		{"the subnet's association", "\"network_acl\":\"n\"->\"network_acl\":\"default\"", NULL},
+		{"a NACL's name", "{\"name\":\"m\"}->{\"name\":\"m2\"}", NULL},
+		{"a VPC's CIDR", "10.1.0.0/16->10.2.0.0/16", NULL},
+		{"something beside the VPCs", "\"peerings\":[]->\"peerings\":[{}]", NULL},
+		{"an entry and the VPC's CIDR", "\"80\"->\"81\";10.0.0.0/16->10.3.0.0/16", NULL},
+		{"an entry and a NACL's name", "\"80\"->\"81\";{\"name\":\"n\",->{\"name\":\"n2\",", NULL},
+		{"an entry and the association", "\"80\"->\"81\";\"network_acl\":\"n\"->\"network_acl\":\"x\"",
+		 NULL},
+		{"entries of two VPCs", "\"80\"->\"81\";{\"name\":\"m\"}->{\"name\":\"m\",\"inbound\":[]}", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[2048];
+		snprintf(text, sizeof(text), "%s", base);
+		/* FROM->TO;FROM->TO: string replacements of the base text */
+		char spec[512];
+		snprintf(spec, sizeof(spec), "%s", cases[i].next);
+		for (char *r = strtok(spec, ";"); r && *r; r = strtok(NULL, ";")) {
+			char *arrow = strstr(r, "->"), *at;
+			*arrow = 0;
+			if ((at = strstr(text, r))) {
+				char rest[2048];
+				snprintf(rest, sizeof(rest), "%s", at + strlen(r));
+				snprintf(at, sizeof(text) - (size_t)(at - text), "%s%s", arrow + 2, rest);
+			} else {
+				fprintf(stderr, "case %s: %s not in the base\n", cases[i].what, r);
+				CHECK(0);
+			}
+		}
+		json_t *next = J(text);
+		const char *got = edit_nacl_entries_only(prev, next);
+		if (!(got == cases[i].want || (got && cases[i].want && !strcmp(got, cases[i].want)))) {
+			fprintf(stderr, "%s: got %s, want %s\n", cases[i].what, got ? got : "NULL",
+				cases[i].want ? cases[i].want : "NULL");
+			CHECK(0);
+		} else {
+			CHECK(1);
+		}
+		json_decref(next);
+	}
+	json_decref(prev);
+}
