@@ -3,13 +3,13 @@
 
 #include "vpc/cidr.h"
 
-/* Parses one decimal octet at *p; leading zeros are refused because inet_aton would
- * read them as octal and users would not expect that. */
-static int octet(const char **p, uint32_t *v)
+/* Parses one decimal octet at *p (before `end`); leading zeros are refused because
+ * inet_aton would read them as octal and users would not expect that. */
+static int octet(const char **p, const char *end, uint32_t *v)
 {
 	const char *s = *p;
 	unsigned n = 0, digits = 0;
-	while (*s >= '0' && *s <= '9') {
+	while (s < end && *s >= '0' && *s <= '9') {
 		n = n * 10 + (unsigned)(*s - '0');
 		if (++digits > 3)
 			return -1;
@@ -22,13 +22,13 @@ static int octet(const char **p, uint32_t *v)
 	return 0;
 }
 
-static int ip_parse_prefix(const char **p, uint32_t *out)
+static int ip_scan(const char **p, const char *end, uint32_t *out)
 {
 	uint32_t ip = 0, o;
 	for (int i = 0; i < 4; i++) {
-		if (i && *(*p)++ != '.')
+		if (i && (*p == end || *(*p)++ != '.'))
 			return -1;
-		if (octet(p, &o))
+		if (octet(p, end, &o))
 			return -1;
 		ip = ip << 8 | o;
 	}
@@ -39,30 +39,50 @@ static int ip_parse_prefix(const char **p, uint32_t *out)
 int ip_parse(const char *s, uint32_t *out)
 {
 	uint32_t ip;
-	if (!s || ip_parse_prefix(&s, &ip) || *s)
+	const char *end = s ? s + strlen(s) : NULL;
+	if (!s || ip_scan(&s, end, &ip) || s != end)
 		return -1;
 	*out = ip;
 	return 0;
 }
 
-enum cidr_parse_err cidr_parse(const char *s, struct cidr *out)
+enum cidr_parse_err cidr_scan(const char **p, const char *end, uint32_t *ip, unsigned *len)
 {
-	uint32_t ip;
-	if (!s || ip_parse_prefix(&s, &ip) || *s++ != '/')
+	const char *s = *p;
+	unsigned digits = 0;
+	if (ip_scan(&s, end, ip) || s == end || *s++ != '/')
 		return CIDR_BAD_SYNTAX;
-	unsigned len = 0, digits = 0;
-	while (*s >= '0' && *s <= '9') {
-		len = len * 10 + (unsigned)(*s++ - '0');
+	for (*len = 0; s < end && *s >= '0' && *s <= '9'; s++) {
+		*len = *len * 10 + (unsigned)(*s - '0');
 		if (++digits > 2)
 			return CIDR_BAD_PREFIX;
 	}
-	if (!digits || *s)
+	if (!digits)
 		return CIDR_BAD_SYNTAX;
+	*p = s;
+	return CIDR_OK;
+}
+
+enum cidr_parse_err cidr_make(uint32_t ip, unsigned len, struct cidr *out)
+{
 	if (len > 32)
 		return CIDR_BAD_PREFIX;
 	out->len = (uint8_t)len;
 	out->addr = ip & cidr_mask(out->len);
 	return out->addr == ip ? CIDR_OK : CIDR_HOST_BITS;
+}
+
+enum cidr_parse_err cidr_parse(const char *s, struct cidr *out)
+{
+	uint32_t ip;
+	unsigned len;
+	if (!s)
+		return CIDR_BAD_SYNTAX;
+	const char *end = s + strlen(s);
+	enum cidr_parse_err e = cidr_scan(&s, end, &ip, &len);
+	if (e)
+		return e;
+	return s != end ? CIDR_BAD_SYNTAX : cidr_make(ip, len, out);
 }
 
 const char *cidr_parse_strerror(enum cidr_parse_err e)

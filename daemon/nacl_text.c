@@ -170,22 +170,10 @@ static inline bool digits(struct scan_line *l, int max, unsigned long *v)
 	return n > 0;
 }
 
-/* An octet as cidr_parse() reads one: no leading zero. */
-static bool octet(struct scan_line *l, uint32_t *ip)
-{
-	const char *start = l->p;
-	unsigned long v;
-	if (!digits(l, 3, &v) || v > 255 || (l->p - start > 1 && *start == '0'))
-		return false;
-	*ip = *ip << 8 | (uint32_t)v;
-	return true;
-}
-
 static bool fast_line(const char *at, const char *eol, struct nacl_rule *r, int *out)
 {
 	struct scan_line l = {at, eol};
-	unsigned long num, lo, hi;
-	uint32_t ip = 0;
+	unsigned long num;
 	while (l.p < l.eol && kind[(unsigned char)*l.p] == BLANK)
 		l.p++;
 	if (!(*out = word(&l, "outbound", 8)) && !word(&l, "inbound", 7))
@@ -211,39 +199,29 @@ static bool fast_line(const char *at, const char *eol, struct nacl_rule *r, int 
 	r->m.icmp_type = r->m.icmp_code = -1;
 	if (!next_col(&l))
 		return false;
-	bool ports = r->m.proto == PROTO_TCP || r->m.proto == PROTO_UDP;
 	if (word(&l, "-", 1)) {
 		/* all ports, types and codes */
-	} else if (ports || r->m.proto == PROTO_ICMP) {
-		/* lo-hi, or type/code */
-		char sep = ports ? '-' : '/';
-		unsigned long max = ports ? 65535 : 255;
-		if (!digits(&l, 5, &lo) || lo > max)
+	} else if (r->m.proto == PROTO_TCP || r->m.proto == PROTO_UDP) {
+		if (!ports_scan(&l.p, l.eol, &r->m))
 			return false;
-		bool two = l.p < l.eol && *l.p == sep;
-		hi = ports ? lo : (unsigned long)-1;
-		if (two && (l.p++, !digits(&l, 5, &hi) || hi > max || (ports && lo > hi)))
+	} else if (r->m.proto == PROTO_ICMP) {
+		/* type or type/code */
+		if (!digits(&l, 3, &num) || num > 255)
 			return false;
-		if (ports) {
-			r->m.port_lo = (uint16_t)lo;
-			r->m.port_hi = (uint16_t)hi;
-		} else {
-			r->m.icmp_type = (int)lo;
-			r->m.icmp_code = (int)hi;
+		r->m.icmp_type = (int)num;
+		if (l.p < l.eol && *l.p == '/') {
+			l.p++;
+			if (!digits(&l, 3, &num) || num > 255)
+				return false;
+			r->m.icmp_code = (int)num;
 		}
 	} else {
 		return false;
 	}
-	if (!next_col(&l))
-		return false;
-	for (int i = 0; i < 4; i++)
-		if ((i && (l.p == l.eol || *l.p++ != '.')) || !octet(&l, &ip))
-			return false;
-	if (l.p == l.eol || *l.p++ != '/' || !digits(&l, 2, &num) || num > 32 || !next_col(&l))
-		return false;
-	r->cidr.len = (uint8_t)num;
-	r->cidr.addr = ip;
-	if (ip & ~cidr_mask(r->cidr.len))
+	uint32_t ip;
+	unsigned len;
+	if (!next_col(&l) || cidr_scan(&l.p, l.eol, &ip, &len) || !next_col(&l) ||
+	    cidr_make(ip, len, &r->cidr))
 		return false;
 	if (!(r->allow = word(&l, "allow", 5)) && !word(&l, "deny", 4))
 		return false;

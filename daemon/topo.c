@@ -264,34 +264,41 @@ static int parse_ports(struct cctx *c, const json_t *v, const struct jpath *kp, 
 	return ports_of(c, s, kp, m);
 }
 
-/* A port number's digits at *p (at most 65535), *p moved past them. */
-static int port_digits(const char **p, unsigned long *v)
+/* A port number's digits at *p (at most 65535, before `end`), *p moved past them. */
+static int port_digits(const char **p, const char *end, unsigned long *v)
 {
 	int n = 0;
-	for (*v = 0; **p >= '0' && **p <= '9'; (*p)++)
+	for (*v = 0; *p < end && **p >= '0' && **p <= '9'; (*p)++)
 		if (++n > 5 || (*v = *v * 10 + (unsigned long)(**p - '0')) > 65535)
 			return -1;
 	return n ? 0 : -1;
 }
 
-int ports_of(struct cctx *c, const char *s, const struct jpath *kp, struct match *m)
+bool ports_scan(const char **p, const char *end, struct match *m)
 {
 	unsigned long lo, hi;
-	const char *end = s;
-	if (port_digits(&end, &lo))
-		goto bad;
+	const char *s = *p;
+	if (port_digits(&s, end, &lo))
+		return false;
 	hi = lo;
-	if (*end == '-') {
-		end++;
-		if (port_digits(&end, &hi))
-			goto bad;
+	if (s < end && *s == '-') {
+		s++;
+		if (port_digits(&s, end, &hi))
+			return false;
 	}
-	if (*end || lo > hi)
-		goto bad;
+	if (lo > hi)
+		return false;
 	m->port_lo = (uint16_t)lo;
 	m->port_hi = (uint16_t)hi;
-	return 0;
-bad:
+	*p = s;
+	return true;
+}
+
+int ports_of(struct cctx *c, const char *s, const struct jpath *kp, struct match *m)
+{
+	const char *p = s, *end = s + strlen(s);
+	if (ports_scan(&p, end, m) && p == end)
+		return 0;
 	return cfail(c, kp, VPC_E_INVALID,
 		     "\"%s\" is not a port range: use N or N-M with 0 <= N <= M <= 65535", s);
 }

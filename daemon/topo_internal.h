@@ -37,6 +37,8 @@ int cfail(struct cctx *c, const struct jpath *p, const char *code, const char *f
  * (nacl_text.c); each names `kp` (or the field under `p`) when it fails. */
 int int_in_range(struct cctx *c, long long n, const struct jpath *kp, long lo, long hi, long *out);
 int proto_of(struct cctx *c, const char *s, const struct jpath *kp, int *out);
+/* A port or range "N" or "N-M" at *p (before `end`) into m, *p moved past it. */
+bool ports_scan(const char **p, const char *end, struct match *m);
 int ports_of(struct cctx *c, const char *s, const struct jpath *kp, struct match *m);
 /* What a rule's protocol, ports and ICMP fields say together; the flags tell
  * which of ports, icmp_type and icmp_code the rule gave. */

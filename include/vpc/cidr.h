@@ -24,6 +24,11 @@ enum cidr_parse_err {
 int ip_parse(const char *s, uint32_t *out);
 /* Parses "a.b.c.d/n". On CIDR_HOST_BITS, *out holds the normalized prefix. */
 enum cidr_parse_err cidr_parse(const char *s, struct cidr *out);
+/* cidr_parse() in two steps, for text that is not a string of its own: the
+ * "a.b.c.d/n" at *p (before `end`), *p moved past it (syntax, and a prefix length
+ * of at most two digits); then the prefix it makes (length, host bits). */
+enum cidr_parse_err cidr_scan(const char **p, const char *end, uint32_t *ip, unsigned *len);
+enum cidr_parse_err cidr_make(uint32_t ip, unsigned len, struct cidr *out);
 const char *cidr_parse_strerror(enum cidr_parse_err e);
 
 char *ip_fmt(uint32_t ip, char buf[IP_STR_MAX]);
