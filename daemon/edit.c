@@ -394,6 +394,14 @@ int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *
 	return 0;
 }
 
+static bool named(const char *k, const char *const *names)
+{
+	for (; *names; names++)
+		if (!strcmp(k, *names))
+			return true;
+	return false;
+}
+
 /* Whether two objects have the same members, leaving out those named in `skip`. */
 static bool same_but(const json_t *a, const json_t *b, const char *const *skip)
 {
@@ -402,22 +410,14 @@ static bool same_but(const json_t *a, const json_t *b, const char *const *skip)
 	size_t na = 0, nb = 0;
 	json_object_foreach((json_t *)a, k, v)
 	{
-		bool skipped = false;
-		for (const char *const *s = skip; *s && !skipped; s++)
-			skipped = !strcmp(k, *s);
-		if (skipped)
+		if (named(k, skip))
 			continue;
 		na++;
 		if (!json_equal(v, json_object_get(b, k)))
 			return false;
 	}
 	json_object_foreach((json_t *)b, k, v)
-	{
-		bool skipped = false;
-		for (const char *const *s = skip; *s && !skipped; s++)
-			skipped = !strcmp(k, *s);
-		nb += !skipped;
-	}
+		nb += !named(k, skip);
 	return na == nb;
 }
 
