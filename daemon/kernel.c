@@ -704,7 +704,7 @@ static int nacl_table_for(struct router_handle *r, struct live_table *lt, size_t
 	if (e == -ENOENT || e == -E2BIG) {
 		struct nacl_table t;
 		double t0 = mono_ms(), t1;
-		if ((e = nacl_compile(rules, nrules, owner, &t)))
+		if ((e = nacl_compile_hashed(rules, nrules, owner, hash, &t)))
 			return e;
 		t1 = mono_ms();
 		e = vbpf_table_add(&r->bpf, &t, rules, nrules, id);
@@ -817,7 +817,7 @@ static int compact(struct router_handle *r, struct subnet_cfg *have, uint32_t id
 	int e;
 	if (!rules)
 		return -ENOENT;
-	if ((e = nacl_compile(rules, n, m->owner, &t)))
+	if ((e = nacl_compile_hashed(rules, n, m->owner, m->hash, &t)))
 		return e;
 	e = vbpf_table_add(&r->bpf, &t, rules, n, &full);
 	nacl_table_free(&t);

@@ -636,6 +636,12 @@ static int blob_build(const struct rows *rs, struct nacl_table *t)
 
 int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *t)
 {
+	return nacl_compile_hashed(r, n, owner, nacl_rules_hash(owner, r, n), t);
+}
+
+int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uint64_t hash,
+			struct nacl_table *t)
+{
 	struct rows rs = {.dir = {.elem = sizeof(uint64_t)}, .ent = {.elem = sizeof(struct nacl_entry)}};
 	int err;
 	memset(t, 0, sizeof(*t));
@@ -643,7 +649,7 @@ int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nac
 		return -E2BIG;
 	t->nrules = (uint32_t)n;
 	t->owner = owner;
-	t->hash = nacl_rules_hash(owner, r, n);
+	t->hash = hash;
 	t->rules = calloc(n + 1, sizeof(*t->rules));
 	if (!t->rules)
 		return -ENOMEM;

@@ -42,6 +42,10 @@ struct nacl_table {
 
 /* Rules must be sorted by number (as the compiler of the topology leaves them). */
 int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *out);
+/* The same for a caller that has nacl_rules_hash(owner, r, n) at hand already
+ * (the model keeps it): a 10,000-rule NACL is not hashed twice on its way. */
+int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uint64_t hash,
+			struct nacl_table *out);
 void nacl_table_free(struct nacl_table *t);
 /* What a patch on a table holding `base` must do to hold `want` (both sorted by
  * number): the indexes of `base` it takes away, the indexes of `want` it adds (a
