@@ -19,7 +19,8 @@ waits, runs START, and reads the receiver's log:
   stop visible  = last arrival after STOP started  - time STOP started
   start visible = first arrival after START started - time START started
 and the wall time of each command. All times are time.monotonic(), which every
-network namespace shares. One row per repetition is appended to OUT:
+network namespace shares; an arrival is the kernel's stamp of the datagram
+reaching the receiver's socket (SO_TIMESTAMPNS), moved onto that clock. One row per repetition is appended to OUT:
   lat LABEL REP stop_ms stop_wall_ms stop_kernel_ms start_ms start_wall_ms start_kernel_ms gap_ms
       stop_effect_ms start_effect_ms
 (kernel_ms: the time vpcd reports for the change; gap_ms: the largest gap
@@ -51,19 +52,53 @@ PKT = struct.Struct("!Qd")  # seq, sent
 SETTLE = 0.3  # after a command returns, how long the new state is observed
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # asm-generic/socket.h
+TIMESPEC = struct.Struct("qq")
+ANC_SIZE = socket.CMSG_SPACE(TIMESPEC.size)
+
+
+def clock_offset():
+    """CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic readings that
+    are close together (a reading the scheduler interrupted would be off)."""
+    best = None
+    for _ in range(5):
+        m0 = time.monotonic()
+        rt = time.clock_gettime(time.CLOCK_REALTIME)
+        m1 = time.monotonic()
+        if best is None or m1 - m0 < best[0]:
+            best = (m1 - m0, rt - (m0 + m1) / 2)
+    return best[1]
+
+
+def kernel_arrival(anc, offset, now):
+    """The kernel's arrival stamp (CLOCK_REALTIME) on the monotonic clock; `now`
+    when there is none."""
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= TIMESPEC.size:
+            sec, nsec = TIMESPEC.unpack_from(data)
+            return sec + nsec * 1e-9 - offset
+    return now
+
+
 def recv(port, log, echo=False):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    # The kernel's time of each datagram's arrival at the socket (SO_TIMESTAMPNS),
+    # not the time this process got round to reading it: on two busy CPUs the
+    # receiver can be held back by a millisecond, which would count as latency.
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     s.bind(("0.0.0.0", port))
     s.settimeout(0.01)
     buf = bytearray(64)
     out = bytearray()
     with open(log, "ab", buffering=0) as f:
         last = time.monotonic()
+        offset, offset_t = clock_offset(), last
         while True:
             try:
-                n, peer = s.recvfrom_into(buf)
+                n, anc, _, peer = s.recvmsg_into([buf], ANC_SIZE)
                 t = time.monotonic()
+                arrived = kernel_arrival(anc, offset, t)
                 if echo:
                     try:
                         s.sendto(buf[:n], peer)
@@ -71,7 +106,7 @@ def recv(port, log, echo=False):
                         pass
                 if n >= PKT.size:
                     seq, sent = PKT.unpack_from(buf)
-                    out += REC.pack(seq, sent, t)
+                    out += REC.pack(seq, sent, arrived)
             except socket.timeout:
                 t = time.monotonic()
             # Flush often, and always when traffic pauses (a deny is in force).
@@ -79,6 +114,8 @@ def recv(port, log, echo=False):
                 f.write(out)
                 out.clear()
                 last = t
+            if t - offset_t > 1:  # the clocks' offset moves when NTP steps the clock
+                offset, offset_t = clock_offset(), t
 
 
 # `new` flows take the source ports in turn, so that a port comes back only after
