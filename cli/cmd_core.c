@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vpc/err.h"
@@ -41,16 +42,35 @@ char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* The bytes of the -f FILE a verb needs (its path in *path); exits without one. */
-char *file_opt(struct args *a, const char **path, size_t *len)
+/* The -f FILE a verb needs; exits without one. */
+static const char *file_path(struct args *a)
 {
-	*path = OPT(a, "file");
-	if (!*path) {
+	const char *path = OPT(a, "file");
+	if (!path) {
 		fprintf(stderr, "vpcctl %s: -f FILE is required (- for standard input)\n",
 			current_verb->name);
 		exit(EXIT_USAGE);
 	}
+	return path;
+}
+
+/* The bytes of the -f FILE a verb needs (its path in *path). */
+char *file_opt(struct args *a, const char **path, size_t *len)
+{
+	*path = file_path(a);
 	return read_file(*path, len);
+}
+
+int file_fd(struct args *a)
+{
+	const char *path = file_path(a);
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 json_t *call_around(struct cli *c, const char *head, const char *body, size_t len, const char *tail)
@@ -172,23 +192,54 @@ void print_change(struct cli *c, const json_t *res)
 	}
 }
 
+/* Whether vpcd refused the request's operation: a vpcd older than it. */
+static bool op_unknown(const json_t *reply)
+{
+	const json_t *e = json_object_get(reply, "error");
+	const char *path = json_string_value(json_object_get(e, "path"));
+	return e && path && !strcmp(path, "op");
+}
+
 int cmd_apply(struct cli *c, struct args *a)
 {
-	/* The file goes into the request as it is: vpcd parses it anyway, and
-	 * parsing it here too would double the time of a large file. Only when vpcd
-	 * finds no JSON is it parsed here, to say where the fault is. */
+	const char *prune = OPT(a, "prune") ? "true" : "false",
+		   *dry = OPT(a, "dry-run") ? "true" : "false";
+	char head[112];
+	json_t *reply = NULL;
+	/* A regular file goes to vpcd open, and vpcd reads it (apply_file): a large
+	 * file then costs neither a copy here nor a trip through the socket. */
+	int fd = file_fd(a);
+	if (fd >= 0) {
+		snprintf(head, sizeof(head), "{\"op\":\"apply_file\",\"prune\":%s,\"dry_run\":%s}\n",
+			 prune, dry);
+		reply = call_text_fd(c, head, strlen(head), fd);
+		close(fd);
+		if (op_unknown(reply)) { /* an older vpcd: the file goes in the request */
+			json_decref(reply);
+			reply = NULL;
+		}
+	}
+	/* Standard input, a pipe: the text goes into the request as it is. vpcd
+	 * parses it anyway, and parsing it here too would double the time of a large
+	 * file. Only when vpcd finds no JSON is it parsed here, to say where the
+	 * fault is. */
 	const char *file;
-	size_t len;
-	char *topo = file_opt(a, &file, &len);
-	if (!one_value(topo, len))
-		check_json(file, topo, len); /* exits if it is not JSON */
-	char head[96];
-	snprintf(head, sizeof(head), "{\"op\":\"apply\",\"prune\":%s,\"dry_run\":%s,\"topology\":",
-		 OPT(a, "prune") ? "true" : "false", OPT(a, "dry-run") ? "true" : "false");
-	json_t *reply = call_around(c, head, topo, len, "\n}");
+	size_t len = 0;
+	char *topo = NULL;
+	if (!reply) {
+		topo = file_opt(a, &file, &len);
+		if (!one_value(topo, len))
+			check_json(file, topo, len); /* exits if it is not JSON */
+		snprintf(head, sizeof(head), "{\"op\":\"apply\",\"prune\":%s,\"dry_run\":%s,\"topology\":",
+			 prune, dry);
+		reply = call_around(c, head, topo, len, "\n}");
+	}
 	const char *code = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
-	if (code && !strcmp(code, VPC_E_NOT_JSON))
+	if (code && !strcmp(code, VPC_E_NOT_JSON)) {
+		if (!topo)
+			topo = file_opt(a, &file, &len);
 		check_json(file, topo, len);
+	}
 	free(topo);
 	json_t *res = reply_result(reply);
 	print_change(c, res);

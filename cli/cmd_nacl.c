@@ -1,9 +1,7 @@
 /* Network ACL verbs: each is one edit of the desired state. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vpcctl.h"
@@ -234,18 +232,13 @@ int cmd_nacl_export(struct cli *c, struct args *a)
 
 int cmd_nacl_load(struct cli *c, struct args *a)
 {
-	const char *file = OPT(a, "file");
+	const char *file;
 	size_t len = 0;
 	char *text = NULL;
 	/* A regular file goes to vpcd open, and vpcd reads it: 10,000 entries then
 	 * cost neither a copy here nor a trip through the socket. Anything else
 	 * (standard input, a pipe) is read here and sent after the request. */
-	int fd = file && strcmp(file, "-") ? open(file, O_RDONLY | O_CLOEXEC) : -1;
-	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
-		close(fd);
-		fd = -1;
-	}
+	int fd = file_fd(a);
 	if (fd < 0)
 		text = file_opt(a, &file, &len);
 	/* The request object on a line of its own, then the entries as they are:

@@ -44,20 +44,72 @@ static json_t *change_reply(int rc, json_t *res, bool dry_run, const struct vpc_
 	return ok(res);
 }
 
-/* Runs `next` (stolen) through the transaction and builds the reply; `nacls_of`
- * as vpcd_change() has it. */
-static json_t *change(struct vpcd *d, json_t *next, const char *nacls_of, bool dry_run)
+/* Runs `next` (stolen) through the transaction and builds the reply; `ls` and
+ * `nacls_of` as vpcd_change_lists() has them. */
+static json_t *change(struct vpcd *d, json_t *next, struct nacl_lists *ls, const char *nacls_of,
+		      bool dry_run)
 {
 	struct vpc_err err;
 	json_t *res = NULL;
 	vpc_err_clear(&err);
-	int rc = vpcd_change(d, next, nacls_of, dry_run, &res, &err);
+	int rc = vpcd_change_lists(d, next, ls, nacls_of, dry_run, &res, &err);
 	return change_reply(rc, res, dry_run, &err);
 }
 
-static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
+/* The element of `arr` called `name`. */
+static json_t *named_in(const json_t *arr, const char *name)
 {
-	const json_t *file = json_object_get(req, "topology");
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i);
+		const char *n = json_string_value(json_object_get(e, "name"));
+		if (n && !strcmp(n, name))
+			return e;
+	}
+	return NULL;
+}
+
+/* The current state's JSON for a list read apart, if it says no more than its
+ * rules (no description) and the current model has the very same rules. */
+static json_t *list_now(const struct vpcd *d, const struct nacl_list *l)
+{
+	const char *dir = l->out ? "outbound" : "inbound";
+	int vi = d->topo ? topo_find_vpc(d->topo, l->vpc) : -1;
+	int ni = vi < 0 ? -1 : vpc_find_nacl(&d->topo->vpcs[vi], l->nacl);
+	if (ni < 0)
+		return NULL;
+	const struct nacl *x = &d->topo->vpcs[vi].nacls[ni];
+	if (!nacl_rules_equal(l->out ? x->out : x->in, l->out ? x->n_out : x->n_in, l->r, l->n))
+		return NULL;
+	json_t *vpc = named_in(json_object_get(d->desired, "vpcs"), l->vpc);
+	json_t *arr = json_object_get(named_in(json_object_get(vpc, "network_acls"), l->nacl), dir);
+	if (json_array_size(arr) != l->n)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++)
+		if (json_object_get(json_array_get(arr, i), "description"))
+			return NULL;
+	return arr;
+}
+
+/* apply: `file` (its NACL lists in `ls` may have been read apart) merged into
+ * the state. */
+static json_t *apply(struct vpcd *d, const json_t *req, json_t *file, struct nacl_lists *ls,
+		     struct vpc_err *err)
+{
+	/* A list the state holds already takes the state's JSON, as if the file had
+	 * said it there: an unchanged NACL is no change. */
+	size_t k = 0;
+	for (size_t i = 0; ls && i < ls->n; i++) {
+		struct nacl_list *l = &ls->l[i];
+		json_t *now = list_now(d, l);
+		if (!now) {
+			ls->l[k++] = *l;
+			continue;
+		}
+		json_object_set(l->obj, l->out ? "outbound" : "inbound", now);
+		free(l->r);
+	}
+	if (ls)
+		ls->n = k;
 	/* A shallow copy: the merge only sets top-level keys and builds new
 	 * collection arrays; what it keeps of the old state it shares, unchanged. */
 	json_t *next = json_copy(d->desired);
@@ -66,9 +118,19 @@ static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		return NULL;
 	}
 	/* A file that changes the entries of one VPC's NACLs and nothing else takes
-	 * the short way, as `nacl load` does. */
-	return change(d, next, edit_nacl_entries_only(d->desired, next),
-		      json_is_true(json_object_get(req, "dry_run")));
+	 * the short way, as `nacl load` does: the lists read apart must be that
+	 * VPC's too (one that was empty and is read apart looks the same as before
+	 * in the document). */
+	const char *nacls_of = edit_nacl_entries_only(d->desired, next);
+	for (size_t i = 0; nacls_of && ls && i < ls->n; i++)
+		if (strcmp(ls->l[i].vpc, nacls_of))
+			nacls_of = NULL;
+	return change(d, next, ls, nacls_of, json_is_true(json_object_get(req, "dry_run")));
+}
+
+static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
+{
+	return apply(d, req, json_object_get(req, "topology"), NULL, err);
 }
 
 static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err)
@@ -83,7 +145,7 @@ static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, NULL, false);
+	return change(d, next, NULL, NULL, false);
 }
 
 static int cmp_rule_number(const void *key, const void *elem)
@@ -171,7 +233,7 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		n = 0;
 	if (!nacl_entries_path(path, n, &vpc, &nacl, &out))
 		vpc = NULL;
-	return change(d, next, vpc, json_is_true(json_object_get(req, "dry_run")));
+	return change(d, next, NULL, vpc, json_is_true(json_object_get(req, "dry_run")));
 }
 
 /* `vpcctl sg rule add|remove`: the group's rule list in one direction with one
@@ -249,7 +311,7 @@ static json_t *op_sg_rule(struct vpcd *d, const json_t *req, struct vpc_err *err
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, NULL, json_is_true(json_object_get(req, "dry_run")));
+	return change(d, next, NULL, NULL, json_is_true(json_object_get(req, "dry_run")));
 }
 
 /* Per-rule packet and byte counters of a NACL direction (they belong to the rule
@@ -320,7 +382,7 @@ static json_t *op_eip_allocate(struct vpcd *d, const json_t *req, struct vpc_err
 			json_object_set_new(next, "elastic_ips", eips);
 		}
 		json_array_append_new(eips, json_pack("{s:s}", "address", ip_fmt(a, ip)));
-		json_t *reply = change(d, next, NULL, false);
+		json_t *reply = change(d, next, NULL, NULL, false);
 		if (json_is_true(json_object_get(reply, "ok")))
 			json_object_set_new(json_object_get(reply, "result"), "address", json_string(ip));
 		return reply;
@@ -446,9 +508,12 @@ static const struct {
 /* The largest entries text read from an attached file: 16,384 entries a
  * direction of the longest line each are 8 MB. */
 #define ATTACHED_MAX (8u << 20)
+/* The largest topology file: as large as a request may be. */
+#define TOPOLOGY_MAX (256u << 20)
 
-/* The whole of an attached regular file; NULL with `err` set. */
-static char *read_attached(int fd, size_t *len, struct vpc_err *err)
+/* The whole of an attached regular file of at most `max` bytes; NULL with `err`
+ * set. */
+static char *read_attached(int fd, size_t max, size_t *len, struct vpc_err *err)
 {
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -456,13 +521,13 @@ static char *read_attached(int fd, size_t *len, struct vpc_err *err)
 		return NULL;
 	}
 	/* Read to its end, whatever its size says (a file of /proc says 0). */
-	size_t cap = (size_t)st.st_size < ATTACHED_MAX ? (size_t)st.st_size + 1 : ATTACHED_MAX + 1,
+	size_t cap = (size_t)st.st_size < max ? (size_t)st.st_size + 1 : max + 1,
 	       n = 0;
 	char *buf = malloc(cap);
 	ssize_t r = 1;
-	while (buf && r > 0 && n <= ATTACHED_MAX) {
+	while (buf && r > 0 && n <= max) {
 		if (n == cap) {
-			char *more = realloc(buf, cap = cap * 2 < ATTACHED_MAX + 1 ? cap * 2 : ATTACHED_MAX + 1);
+			char *more = realloc(buf, cap = cap * 2 < max + 1 ? cap * 2 : max + 1);
 			if (!more) {
 				free(buf);
 				buf = NULL;
@@ -481,11 +546,12 @@ static char *read_attached(int fd, size_t *len, struct vpc_err *err)
 		free(buf);
 		return NULL;
 	}
-	if (n > ATTACHED_MAX) {
-		vpc_fail(err, VPC_E_INVALID, "file", "over %u MB", ATTACHED_MAX >> 20);
+	if (n > max) {
+		vpc_fail(err, VPC_E_INVALID, "file", "over %zu MB", max >> 20);
 		free(buf);
 		return NULL;
 	}
+	buf[n] = 0; /* n < cap: the loop ends before the buffer fills */
 	*len = n;
 	return buf;
 }
@@ -513,7 +579,7 @@ static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text,
 				 "text after the request (nacl_load_file takes its entries from the file)");
 			return NULL;
 		}
-		if (!(text = file = read_attached(attached, &len, err)))
+		if (!(text = file = read_attached(attached, ATTACHED_MAX, &len, err)))
 			return NULL;
 	}
 	int parsed = nacl_text_parse(text, len, &e, err);
@@ -526,6 +592,34 @@ static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text,
 	free(e.in);
 	free(e.out);
 	return change_reply(rc, res, dry_run, err);
+}
+
+/* `vpcctl apply -f FILE`: the topology in the file `attached` to the request
+ * (which vpcd reads itself: no copy in vpcctl, no trip through the socket, and
+ * large NACLs read apart, see topo_load()). */
+static json_t *op_apply_file(struct vpcd *d, const json_t *req, int attached,
+			     struct vpc_err *err)
+{
+	size_t len;
+	double t0 = mono_ms();
+	char *text = read_attached(attached, TOPOLOGY_MAX, &len, err);
+	if (!text)
+		return NULL;
+	struct nacl_lists ls;
+	json_error_t je;
+	json_t *file = topo_load(text, len, &ls, &je), *r = NULL;
+	free(text);
+	if (!file) {
+		vpc_fail(err, VPC_E_NOT_JSON, "file", "not JSON: %s (line %d, column %d)", je.text,
+			 je.line, je.column);
+		return NULL;
+	}
+	log_debug("apply: file read in %.2f ms, %zu NACL entries lists apart", mono_ms() - t0,
+		  ls.n);
+	r = apply(d, req, file, &ls, err);
+	json_decref(file);
+	nacl_lists_free(&ls);
+	return r;
 }
 
 json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_t len,
@@ -546,6 +640,10 @@ json_t *api_handle(struct vpcd *d, const json_t *req, const char *payload, size_
 	if (len) {
 		vpc_fail(&err, VPC_E_NOT_JSON, "", "text after the request (only nacl_load takes any)");
 		return api_error(&err);
+	}
+	if (!strcmp(op, "apply_file")) {
+		json_t *r = op_apply_file(d, req, attached, &err);
+		return r ? r : api_error(&err);
 	}
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(ops[i].op, op)) {

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "nacl.skel.h"
 #include "vpc/names.h"
+#include "vpc/util.h"
 
 /* tcx attach types (linux/bpf.h of 6.6+; Debian 12's headers predate them). */
 #define VPC_BPF_TCX_INGRESS 46
@@ -528,20 +529,40 @@ static uint32_t blob_chunks(const struct nacl_table_meta *m)
 	return (uint32_t)((NACL_BLOB_WORDS(m) + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK);
 }
 
-/* A full table's blob (compiled in its final layout), in one batch of chunks. */
+struct fill {
+	int fd;
+	const struct nacl_blob_key *k;
+	const uint64_t *chunks;
+	uint32_t n;
+	int e;
+};
+
+static void *fill_part(void *arg)
+{
+	struct fill *f = arg;
+	f->e = update_many(f->fd, f->k, sizeof(*f->k), f->chunks, sizeof(struct nacl_blob_chunk),
+			   f->n);
+	return NULL;
+}
+
+/* A full table's blob (compiled in its final layout), in batches of chunks: a
+ * large one in two halves at once (the kernel copies each chunk twice and
+ * allocates it: 0.5 ms for the 1.5 MB of 10,000 rules). */
 static int blob_fill(int fd, uint32_t id, const struct nacl_table *t,
 		     const struct nacl_table_meta *m)
 {
 	uint32_t n = blob_chunks(m);
 	struct nacl_blob_key *k = calloc(n, sizeof(*k));
-	int e = -ENOMEM;
-	if (k) {
-		for (uint32_t c = 0; c < n; c++)
-			k[c] = (struct nacl_blob_key){id, c};
-		e = update_many(fd, k, sizeof(*k), t->blob, sizeof(struct nacl_blob_chunk), n);
-	}
+	if (!k)
+		return -ENOMEM;
+	for (uint32_t c = 0; c < n; c++)
+		k[c] = (struct nacl_blob_key){id, c};
+	uint32_t h = n / 2;
+	struct fill a = {fd, k, t->blob, h, 0},
+		    b = {fd, k + h, t->blob + (size_t)h * NACL_BLOB_CHUNK, n - h, 0};
+	run_two(fill_part, &a, fill_part, &b, n >= 8);
 	free(k);
-	return e;
+	return a.e ? a.e : b.e;
 }
 
 static void blob_drop(int fd, uint32_t id, const struct nacl_table_meta *m)

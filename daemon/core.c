@@ -149,7 +149,7 @@ static int compile(struct vpcd *d, const json_t *doc, struct topology **out, str
 }
 
 /* What a change does to the model between compiling and applying it, and to the
- * document between applying and saving it (see vpcd_change_nacl). */
+ * document between applying and saving it (see vpcd_change_lists). */
 struct change_hooks {
 	int (*model)(struct topology *t, void *arg, struct vpc_err *err);
 	int (*doc)(json_t *next, struct topology *t, void *arg, struct vpc_err *err);
@@ -230,67 +230,73 @@ int vpcd_change(struct vpcd *d, json_t *next, const char *nacls_of, bool dry_run
 	return change(d, next, NULL, nacls_of, dry_run, result, err);
 }
 
-struct nacl_load {
-	const char *vpc, *nacl;
-	const struct nacl_entries *e;
-	json_t *path;
-	int vi, ni;
-};
-
-/* The document was compiled with no entries for the NACL: the parsed ones go in. */
-static int nacl_load_model(struct topology *t, void *arg, struct vpc_err *err)
+/* The document was compiled with none of the lists' entries: their rules go in. */
+static int lists_model(struct topology *t, void *arg, struct vpc_err *err)
 {
-	struct nacl_load *l = arg;
-	l->vi = topo_find_vpc(t, l->vpc);
-	l->ni = l->vi < 0 ? -1 : vpc_find_nacl(&t->vpcs[l->vi], l->nacl);
-	if (l->ni < 0) /* the document named it a moment ago */
-		return vpc_fail(err, VPC_E_INTERNAL, "", "network ACL %s of VPC %s not in the model",
-				l->nacl, l->vpc);
-	topo_nacl_set(t, l->vi, l->ni, l->e->in, l->e->n_in, l->e->out, l->e->n_out);
+	struct nacl_lists *ls = arg;
+	for (size_t i = 0; i < ls->n; i++) {
+		struct nacl_list *l = &ls->l[i];
+		l->vi = topo_find_vpc(t, l->vpc);
+		l->ni = l->vi < 0 ? -1 : vpc_find_nacl(&t->vpcs[l->vi], l->nacl);
+		if (l->ni < 0) /* the document named it a moment ago */
+			return vpc_fail(err, VPC_E_INTERNAL, "",
+					"network ACL %s of VPC %s not in the model", l->nacl, l->vpc);
+		topo_nacl_set(t, l->vi, l->ni, l->out, l->r, l->n);
+	}
 	return 0;
 }
 
 /* Once the kernel has them, the entries are written into the document too. */
-static int nacl_load_doc(json_t *next, struct topology *t, void *arg, struct vpc_err *err)
+static int lists_doc(json_t *next, struct topology *t, void *arg, struct vpc_err *err)
 {
-	struct nacl_load *l = arg;
-	json_t *in = topo_nacl_rules_json(l->e->in, l->e->n_in);
-	json_t *out = topo_nacl_rules_json(l->e->out, l->e->n_out);
+	struct nacl_lists *ls = arg;
 	int e = 0;
-	if (!in || !out)
-		e = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
-	else if (edit_set(next, l->path, "inbound", in, err) ||
-		 edit_set(next, l->path, "outbound", out, err))
-		e = -EINVAL;
-	else
-		topo_nacl_src(t, l->vi, l->ni, in, out); /* both are held by `next` now */
-	json_decref(in);
-	json_decref(out);
+	for (size_t i = 0; i < ls->n && !e; i++) {
+		struct nacl_list *l = &ls->l[i];
+		json_t *arr = topo_nacl_rules_json(l->r, l->n),
+		       *path = json_pack("[s,s,s,s]", "vpcs", l->vpc, "network_acls", l->nacl);
+		if (!arr || !path)
+			e = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
+		else if (edit_set(next, path, l->out ? "outbound" : "inbound", arr, err))
+			e = -EINVAL;
+		else
+			topo_nacl_src(t, l->vi, l->ni, l->out, arr); /* held by `next` now */
+		json_decref(arr);
+		json_decref(path);
+	}
 	return e;
+}
+
+int vpcd_change_lists(struct vpcd *d, json_t *next, struct nacl_lists *ls, const char *nacls_of,
+		      bool dry_run, json_t **result, struct vpc_err *err)
+{
+	const struct change_hooks h = {lists_model, lists_doc, ls};
+	return change(d, next, ls && ls->n ? &h : NULL, nacls_of, dry_run, result, err);
 }
 
 int vpcd_change_nacl(struct vpcd *d, const char *vpc, const char *nacl,
 		     const struct nacl_entries *e, bool dry_run, json_t **result, struct vpc_err *err)
 {
-	struct nacl_load l = {.vpc = vpc, .nacl = nacl, .e = e,
-			      .path = json_pack("[s,s,s,s]", "vpcs", vpc, "network_acls", nacl)};
-	const struct change_hooks h = {nacl_load_model, nacl_load_doc, &l};
-	json_t *next = json_copy(d->desired), *none = json_array();
+	struct nacl_list l[2] = {{.vpc = vpc, .nacl = nacl, .r = e->in, .n = e->n_in},
+				 {.vpc = vpc, .nacl = nacl, .out = true, .r = e->out, .n = e->n_out}};
+	struct nacl_lists ls = {l, 2};
+	json_t *next = json_copy(d->desired), *none = json_array(),
+	       *path = json_pack("[s,s,s,s]", "vpcs", vpc, "network_acls", nacl);
 	int rc;
 	/* The document without the NACL's entries compiles in no time whatever their
 	 * number; the entries, parsed and checked already, go into the model. */
-	if (!l.path || !next || !none)
+	if (!path || !next || !none)
 		rc = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
-	else if (edit_set(next, l.path, "inbound", none, err) ||
-		 edit_set(next, l.path, "outbound", none, err))
+	else if (edit_set(next, path, "inbound", none, err) ||
+		 edit_set(next, path, "outbound", none, err))
 		rc = -EINVAL;
 	else {
-		rc = change(d, next, &h, vpc, dry_run, result, err); /* takes `next` */
+		rc = vpcd_change_lists(d, next, &ls, vpc, dry_run, result, err); /* takes `next` */
 		next = NULL;
 	}
 	json_decref(next);
 	json_decref(none);
-	json_decref(l.path);
+	json_decref(path);
 	return rc;
 }
 

@@ -38,6 +38,11 @@ bool vpcd_tidy(struct vpcd *d, bool idle);
  */
 int vpcd_change(struct vpcd *d, json_t *next, const char *nacls_of, bool dry_run,
 		json_t **result, struct vpc_err *err);
+/* The same for a `next` compiled without the entries of the lists `ls` (may be
+ * NULL), which go into the model after it, and into `next` once the kernel has
+ * them (vpc/topo.h). */
+int vpcd_change_lists(struct vpcd *d, json_t *next, struct nacl_lists *ls, const char *nacls_of,
+		      bool dry_run, json_t **result, struct vpc_err *err);
 /* The same for the entries of one NACL, all replaced by `e` (parsed and checked
  * already, in the text form of `vpcctl nacl load`): the rest of the state is
  * validated as always, then the new entries reach the kernel before the state's

@@ -11,6 +11,7 @@
 
 #include "topo_internal.h"
 #include "vpc/topo.h"
+#include "vpc/util.h"
 
 #define COLUMNS	 6
 #define LINE_MAX_LEN 255
@@ -21,13 +22,6 @@ enum { BLANK = 1, END = 2 };
 static const unsigned char kind[256] = {[0] = END, ['#'] = END, [' '] = BLANK, ['\t'] = BLANK,
 					['\r'] = BLANK};
 
-struct dir_rules {
-	struct nacl_rule *r; /* room for a rule a line */
-	size_t n;
-	bool sorted;
-	uint8_t *seen;
-	const char *name;
-};
 
 /* A decimal integer of at most 9 digits, optionally negative, and nothing else. */
 static bool whole_number(const char *s, long long *out)
@@ -80,16 +74,16 @@ static int l4_field(struct cctx *c, char *s, const struct jpath *lp, struct matc
 
 /* A rule read from a line, into its direction's list. */
 static int add_rule(struct cctx *c, const struct nacl_rule *r, int out, const struct jpath *lp,
-		    struct dir_rules d[2])
+		    struct rule_run d[2])
 {
 	struct jpath rp = JP_KEY(lp, "rule");
 	int err;
-	struct dir_rules *dr = &d[out];
+	struct rule_run *dr = &d[out];
 	if (dr->n == VPC_MAX_NACL_RULES)
 		return cfail(c, lp, VPC_E_INVALID, "more than %d %s entries", VPC_MAX_NACL_RULES,
-			     dr->name);
+			     dr->dir);
 	dr->r[dr->n] = *r;
-	if ((err = rule_taken(c, dr->seen, dr->r, dr->n, &dr->sorted, &rp, dr->name)))
+	if ((err = rule_taken(c, dr->seen, dr->r, dr->n, &dr->sorted, &rp, dr->dir)))
 		return err;
 	dr->n++;
 	return 0;
@@ -97,7 +91,7 @@ static int add_rule(struct cctx *c, const struct nacl_rule *r, int out, const st
 
 /* A line split into its columns, each field read and checked as a topology
  * file's would be; the message of any fault names the field. */
-static int parse_line(struct cctx *c, char **col, const struct jpath *lp, struct dir_rules d[2])
+static int parse_line(struct cctx *c, char **col, const struct jpath *lp, struct rule_run d[2])
 {
 	struct jpath dp = JP_KEY(lp, "direction"), pp = JP_KEY(lp, "protocol"),
 		     cp = JP_KEY(lp, "cidr"), ap = JP_KEY(lp, "action");
@@ -120,148 +114,156 @@ static int parse_line(struct cctx *c, char **col, const struct jpath *lp, struct
  *
  * Most lines are in the form `export` writes: lower-case names or a protocol
  * number, a port or range for tcp and udp, a type or type/code for icmp, or "-",
- * a CIDR without host bits. fast_line() reads such a line straight from the text,
- * with no copy and no calls, in about half the time. It accepts a subset of what
+ * a CIDR without host bits. nacl_fast_line() reads such a line straight from the
+ * text, with no copy, in about half the time. It accepts a subset of what
  * parse_line() accepts, with the same result; any other line (capitals, -1, a
- * fault) goes the general way, which also words the error. */
+ * fault) goes the general way, which also words the error. Its fields are read by
+ * the nacl_fast_*() functions, which topo_load() uses for the same fields in
+ * JSON. */
 
-struct scan_line {
-	const char *p, *eol;
-};
-
-/* The end of a column: the line's end, a blank or a comment. */
-static bool col_end(const struct scan_line *l)
+static inline __attribute__((always_inline)) bool is_word(const char *b, const char *e,
+							  const char *w, size_t n)
 {
-	return l->p == l->eol || kind[(unsigned char)*l->p];
+	return (size_t)(e - b) == n && !memcmp(b, w, n);
 }
 
-/* Past the blanks after a column that is not the last; false if there are none
- * or the line's columns end there. */
-static bool next_col(struct scan_line *l)
+/* 1 to `max` decimal digits, all of [b, e). */
+static inline bool digits(const char *b, const char *e, int max, unsigned long *v)
 {
-	if (l->p == l->eol || kind[(unsigned char)*l->p] != BLANK)
+	if (b == e || e - b > max)
 		return false;
-	while (l->p < l->eol && kind[(unsigned char)*l->p] == BLANK)
-		l->p++;
-	return l->p < l->eol && !kind[(unsigned char)*l->p];
-}
-
-static inline __attribute__((always_inline)) bool word(struct scan_line *l, const char *w,
-							size_t n)
-{
-	if ((size_t)(l->eol - l->p) < n || memcmp(l->p, w, n))
-		return false;
-	l->p += n;
-	if (col_end(l))
-		return true;
-	l->p -= n;
-	return false;
-}
-
-/* 1 to `max` decimal digits. */
-static inline bool digits(struct scan_line *l, int max, unsigned long *v)
-{
-	int n = 0;
-	for (*v = 0; l->p < l->eol && *l->p >= '0' && *l->p <= '9'; l->p++)
-		if (++n > max)
+	for (*v = 0; b < e; b++) {
+		if (*b < '0' || *b > '9')
 			return false;
-		else
-			*v = *v * 10 + (unsigned long)(*l->p - '0');
-	return n > 0;
+		*v = *v * 10 + (unsigned long)(*b - '0');
+	}
+	return true;
 }
 
-static bool fast_line(const char *at, const char *eol, struct nacl_rule *r, int *out)
+bool nacl_fast_rule(const char *b, const char *e, struct nacl_rule *r)
 {
-	struct scan_line l = {at, eol};
 	unsigned long num;
-	while (l.p < l.eol && kind[(unsigned char)*l.p] == BLANK)
-		l.p++;
-	if (!(*out = word(&l, "outbound", 8)) && !word(&l, "inbound", 7))
-		return false;
-	if (!next_col(&l) || !digits(&l, 5, &num) || num < VPC_NACL_RULE_MIN ||
-	    num > VPC_NACL_RULE_MAX || !next_col(&l))
+	if (!digits(b, e, 5, &num) || num < VPC_NACL_RULE_MIN || num > VPC_NACL_RULE_MAX)
 		return false;
 	r->number = (uint16_t)num;
-	if (word(&l, "tcp", 3))
+	return true;
+}
+
+bool nacl_fast_proto(const char *b, const char *e, struct nacl_rule *r)
+{
+	unsigned long num;
+	if (is_word(b, e, "tcp", 3))
 		r->m.proto = PROTO_TCP;
-	else if (word(&l, "udp", 3))
+	else if (is_word(b, e, "udp", 3))
 		r->m.proto = PROTO_UDP;
-	else if (word(&l, "all", 3))
+	else if (is_word(b, e, "all", 3))
 		r->m.proto = PROTO_ALL;
-	else if (word(&l, "icmp", 4))
+	else if (is_word(b, e, "icmp", 4))
 		r->m.proto = PROTO_ICMP;
-	else if (digits(&l, 3, &num) && num <= 255 && col_end(&l))
+	else if (digits(b, e, 3, &num) && num <= 255)
 		r->m.proto = (int)num;
 	else
 		return false;
 	r->m.port_lo = 0;
 	r->m.port_hi = 65535;
 	r->m.icmp_type = r->m.icmp_code = -1;
-	if (!next_col(&l))
-		return false;
-	if (word(&l, "-", 1)) {
-		/* all ports, types and codes */
-	} else if (r->m.proto == PROTO_TCP || r->m.proto == PROTO_UDP) {
-		if (!ports_scan(&l.p, l.eol, &r->m))
-			return false;
-	} else if (r->m.proto == PROTO_ICMP) {
-		/* type or type/code */
-		if (!digits(&l, 3, &num) || num > 255)
-			return false;
-		r->m.icmp_type = (int)num;
-		if (l.p < l.eol && *l.p == '/') {
-			l.p++;
-			if (!digits(&l, 3, &num) || num > 255)
-				return false;
-			r->m.icmp_code = (int)num;
-		}
-	} else {
-		return false;
-	}
-	uint32_t ip;
-	unsigned len;
-	if (!next_col(&l) || cidr_scan(&l.p, l.eol, &ip, &len) || !next_col(&l) ||
-	    cidr_make(ip, len, &r->cidr))
-		return false;
-	if (!(r->allow = word(&l, "allow", 5)) && !word(&l, "deny", 4))
-		return false;
-	while (l.p < l.eol && kind[(unsigned char)*l.p] == BLANK)
-		l.p++;
-	return l.p == l.eol || *l.p == '#';
+	return true;
 }
 
-int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct vpc_err *err)
+bool nacl_fast_icmp(const char *b, const char *e, int *v)
 {
-	struct cctx c = {.err = err};
-	struct dir_rules d[2] = {{.sorted = true, .name = "inbound"},
-				 {.sorted = true, .name = "outbound"}};
-	int rc = 0;
-	memset(e, 0, sizeof(*e));
-	size_t lines = 1;
-	const char *nul = memchr(text, 0, len);
-	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
-		lines += !nul || p < nul;
-	if (nul) { /* it would cut a field short unseen */
-		struct jpath lp = JP_LINE(lines);
-		return cfail(&c, &lp, VPC_E_INVALID, "holds a NUL byte: not a text file?");
+	unsigned long num;
+	if (!digits(b, e, 3, &num) || num > 255)
+		return false;
+	*v = (int)num;
+	return true;
+}
+
+bool nacl_fast_l4(const char *b, const char *e, struct nacl_rule *r)
+{
+	if (is_word(b, e, "-", 1))
+		return true; /* all ports, types and codes */
+	if (r->m.proto == PROTO_TCP || r->m.proto == PROTO_UDP)
+		return ports_scan(&b, e, &r->m) && b == e;
+	if (r->m.proto != PROTO_ICMP)
+		return false;
+	/* type or type/code */
+	const char *slash = memchr(b, '/', (size_t)(e - b));
+	return nacl_fast_icmp(b, slash ? slash : e, &r->m.icmp_type) &&
+	       (!slash || nacl_fast_icmp(slash + 1, e, &r->m.icmp_code));
+}
+
+bool nacl_fast_cidr(const char *b, const char *e, struct nacl_rule *r)
+{
+	uint32_t ip;
+	unsigned len;
+	return !cidr_scan(&b, e, &ip, &len) && b == e && !cidr_make(ip, len, &r->cidr);
+}
+
+bool nacl_fast_action(const char *b, const char *e, struct nacl_rule *r)
+{
+	return (r->allow = is_word(b, e, "allow", 5)) || is_word(b, e, "deny", 4);
+}
+
+bool nacl_fast_line(const char *at, const char *eol, struct nacl_rule *r, int *out)
+{
+	const char *col[COLUMNS], *end[COLUMNS], *p = at;
+	/* The columns: runs of other than blanks, up to the line's end or a comment. */
+	for (int i = 0; i < COLUMNS; i++) {
+		while (p < eol && kind[(unsigned char)*p] == BLANK)
+			p++;
+		for (col[i] = p; p < eol && !kind[(unsigned char)*p]; p++)
+			;
+		end[i] = p;
+		if (p == col[i])
+			return false;
 	}
+	while (p < eol && kind[(unsigned char)*p] == BLANK)
+		p++;
+	if (p < eol && *p != '#')
+		return false;
+	if (!(*out = is_word(col[0], end[0], "outbound", 8)) &&
+	    !is_word(col[0], end[0], "inbound", 7))
+		return false;
+	return nacl_fast_rule(col[1], end[1], r) && nacl_fast_proto(col[2], end[2], r) &&
+	       nacl_fast_l4(col[3], end[3], r) && nacl_fast_cidr(col[4], end[4], r) &&
+	       nacl_fast_action(col[5], end[5], r);
+}
+
+/* Lines [at, end) of a text, the first of them line `lineno` + 1, into d. */
+struct part {
+	const char *at, *end;
+	size_t lineno, lines; /* lines before it; lines in it, at most */
+	struct rule_run d[2];
+	struct vpc_err err;
+	int rc;
+};
+
+static void *parse_part(void *arg)
+{
+	struct part *pt = arg;
+	struct cctx c = {.err = &pt->err};
+	struct rule_run *d = pt->d;
+	int rc = 0;
+	d[0] = (struct rule_run){.sorted = true, .dir = "inbound"};
+	d[1] = (struct rule_run){.sorted = true, .dir = "outbound"};
 	for (int i = 0; i < 2; i++) {
 		d[i].seen = calloc(RULE_SEEN_BYTES, 1);
-		d[i].r = malloc(lines * sizeof(*d[i].r));
+		d[i].r = malloc(pt->lines * sizeof(*d[i].r));
 	}
 	if (!d[0].seen || !d[1].seen || !d[0].r || !d[1].r) {
-		rc = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
-		goto out;
+		pt->rc = vpc_fail(&pt->err, VPC_E_INTERNAL, "", "out of memory");
+		return NULL;
 	}
-	size_t lineno = 0;
-	for (const char *at = text, *end = text + len; at < end && !rc;) {
+	size_t lineno = pt->lineno;
+	for (const char *at = pt->at, *end = pt->end; at < end && !rc;) {
 		const char *nl = memchr(at, '\n', (size_t)(end - at));
 		size_t n = (size_t)((nl ? nl : end) - at);
 		char buf[LINE_MAX_LEN + 1], *col[COLUMNS + 1];
 		int ncol = 0, out;
 		struct jpath lp = JP_LINE(++lineno);
 		struct nacl_rule r = {0};
-		if (n <= LINE_MAX_LEN && fast_line(at, at + n, &r, &out)) {
+		if (n <= LINE_MAX_LEN && nacl_fast_line(at, at + n, &r, &out)) {
 			rc = add_rule(&c, &r, out, &lp, d);
 			at += n + 1;
 			continue;
@@ -297,13 +299,71 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 		else
 			rc = parse_line(&c, col, &lp, d);
 	}
-	for (int i = 0; i < 2 && !rc; i++)
+	pt->rc = rc;
+	return NULL;
+}
+
+static void part_free(struct part *pt)
+{
+	for (int i = 0; i < 2; i++) {
+		free(pt->d[i].seen);
+		free(pt->d[i].r);
+		pt->d[i].seen = NULL;
+		pt->d[i].r = NULL;
+	}
+}
+
+/* The second part's rules after the first's, direction by direction, unless a
+ * rule number is in both or there are too many: then false, and the text is
+ * read again in one piece, which says where. */
+static bool join_parts(struct part *a, const struct part *b)
+{
+	return rule_run_join(&a->d[0], &b->d[0]) && rule_run_join(&a->d[1], &b->d[1]);
+}
+
+/* From this size on, the two halves of a text are read on two threads. */
+#define PARALLEL_MIN_BYTES (64 << 10)
+
+int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct vpc_err *err)
+{
+	struct cctx c = {.err = err};
+	struct part pt[2] = {{.at = text, .end = text + len}, {.end = text + len}};
+	memset(e, 0, sizeof(*e));
+	size_t lines = 1;
+	const char *nul = memchr(text, 0, len), *half = text + len / 2;
+	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++) {
+		lines += !nul || p < nul;
+		if (!pt[1].at && p >= half) { /* the second half starts on the next line */
+			pt[1].at = pt[0].end = p + 1;
+			pt[1].lineno = pt[0].lines = lines - 1;
+		}
+	}
+	if (nul) { /* it would cut a field short unseen */
+		struct jpath lp = JP_LINE(lines);
+		return cfail(&c, &lp, VPC_E_INVALID, "holds a NUL byte: not a text file?");
+	}
+	pt[1].lines = lines - pt[1].lineno;
+	bool two = len >= PARALLEL_MIN_BYTES && pt[1].at;
+	if (two) {
+		run_two(parse_part, &pt[1], parse_part, &pt[0], true);
+		two = !pt[0].rc && !pt[1].rc && join_parts(&pt[0], &pt[1]);
+		part_free(&pt[1]);
+		if (!two)
+			part_free(&pt[0]);
+	}
+	if (!two) { /* in one piece: the first fault, in the order of the lines */
+		pt[0] = (struct part){.at = text, .end = text + len, .lines = lines};
+		parse_part(&pt[0]);
+		if (pt[0].rc)
+			*err = pt[0].err;
+	}
+	struct rule_run *d = pt[0].d;
+	for (int i = 0; i < 2 && !pt[0].rc; i++)
 		if (!d[i].sorted)
 			qsort(d[i].r, d[i].n, sizeof(*d[i].r), nacl_rule_cmp);
-out:
 	free(d[0].seen);
 	free(d[1].seen);
-	if (rc) {
+	if (pt[0].rc) {
 		free(d[0].r);
 		free(d[1].r);
 		return -EINVAL;

@@ -399,6 +399,25 @@ int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t 
 	return 0;
 }
 
+bool rule_run_join(struct rule_run *a, const struct rule_run *b)
+{
+	if (a->n + b->n > VPC_MAX_NACL_RULES)
+		return false;
+	for (size_t k = 0; k < RULE_SEEN_BYTES; k++)
+		if (a->seen[k] & b->seen[k])
+			return false;
+	struct nacl_rule *r = realloc(a->r, (a->n + b->n + 1) * sizeof(*r));
+	if (!r)
+		return false;
+	memcpy(r + a->n, b->r, b->n * sizeof(*r));
+	for (size_t k = 0; k < RULE_SEEN_BYTES; k++)
+		a->seen[k] |= b->seen[k];
+	a->sorted = a->sorted && b->sorted && (!a->n || !b->n || r[a->n - 1].number < b->r[0].number);
+	a->r = r;
+	a->n += b->n;
+	return true;
+}
+
 /* ---- the rule memo ---- */
 
 static size_t memo_slot(const void *src, size_t cap)
@@ -677,33 +696,33 @@ static void memo_room(struct topology *t, size_t more)
 			memo_put(t, old[i].src, &old[i].r);
 }
 
-void topo_nacl_set(struct topology *t, int vi, int ni, const struct nacl_rule *in, size_t n_in,
-		   const struct nacl_rule *out, size_t n_out)
+void topo_nacl_set(struct topology *t, int vi, int ni, bool out, const struct nacl_rule *r,
+		   size_t n)
 {
 	struct nacl *x = &t->vpcs[vi].nacls[ni];
-	x->in = arena_array(t->arena, struct nacl_rule, n_in ? n_in : 1);
-	x->out = arena_array(t->arena, struct nacl_rule, n_out ? n_out : 1);
-	if (n_in)
-		memcpy(x->in, in, n_in * sizeof(*in));
-	if (n_out)
-		memcpy(x->out, out, n_out * sizeof(*out));
-	x->n_in = n_in;
-	x->n_out = n_out;
-	x->hash_in = nacl_rules_hash(nacl_owner(x->name, false), x->in, x->n_in);
-	x->hash_out = nacl_rules_hash(nacl_owner(x->name, true), x->out, x->n_out);
+	struct nacl_rule *to = arena_array(t->arena, struct nacl_rule, n ? n : 1);
+	if (n)
+		memcpy(to, r, n * sizeof(*r));
+	if (out) {
+		x->out = to;
+		x->n_out = n;
+		x->hash_out = nacl_rules_hash(nacl_owner(x->name, true), to, n);
+	} else {
+		x->in = to;
+		x->n_in = n;
+		x->hash_in = nacl_rules_hash(nacl_owner(x->name, false), to, n);
+	}
 }
 
-void topo_nacl_src(struct topology *t, int vi, int ni, const json_t *in, const json_t *out)
+void topo_nacl_src(struct topology *t, int vi, int ni, bool out, const json_t *arr)
 {
 	struct nacl *x = &t->vpcs[vi].nacls[ni];
-	memo_room(t, x->n_in + x->n_out);
-	for (size_t i = 0; i < x->n_in; i++) {
-		x->in[i].src = json_array_get(in, i);
-		memo_put(t, x->in[i].src, &x->in[i]);
-	}
-	for (size_t i = 0; i < x->n_out; i++) {
-		x->out[i].src = json_array_get(out, i);
-		memo_put(t, x->out[i].src, &x->out[i]);
+	struct nacl_rule *r = out ? x->out : x->in;
+	size_t n = out ? x->n_out : x->n_in;
+	memo_room(t, n);
+	for (size_t i = 0; i < n; i++) {
+		r[i].src = json_array_get(arr, i);
+		memo_put(t, r[i].src, &r[i]);
 	}
 }
 

@@ -50,9 +50,34 @@ int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow
  * direction (marked in `seen`: RULE_SEEN_BYTES, zeroed at first), and *sorted
  * stays true while the numbers rise. */
 #define RULE_SEEN_BYTES (VPC_NACL_RULE_MAX / 8 + 1)
+/* Rules read in order (a direction's, or a piece of a list read on a thread of
+ * its own), and the numbers seen. */
+struct rule_run {
+	struct nacl_rule *r;
+	size_t n;
+	uint8_t *seen; /* RULE_SEEN_BYTES */
+	bool sorted;
+	const char *dir; /* its direction, for messages */
+};
+/* b's rules after a's, unless a number is in both or they are more than
+ * VPC_MAX_NACL_RULES together: false then (a partly joined is for freeing). */
+bool rule_run_join(struct rule_run *a, const struct rule_run *b);
 int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t i, bool *sorted,
 	       const struct jpath *kp, const char *dir);
 int nacl_rule_cmp(const void *a, const void *b); /* by rule number */
+/* A line of the text form of NACL entries in the plainest form (what `nacl
+ * export` writes), read straight into *r; false for any other line, which
+ * nacl_text_parse() then reads the general way. *out: the direction. */
+bool nacl_fast_line(const char *at, const char *eol, struct nacl_rule *r, int *out);
+/* Its fields, each all of [b, e), into *r: the rule number; the protocol (which
+ * also sets all ports, types and codes); the ports|icmp column for that protocol
+ * ("-": all); an ICMP type or code; the CIDR; the action. */
+bool nacl_fast_rule(const char *b, const char *e, struct nacl_rule *r);
+bool nacl_fast_proto(const char *b, const char *e, struct nacl_rule *r);
+bool nacl_fast_l4(const char *b, const char *e, struct nacl_rule *r);
+bool nacl_fast_icmp(const char *b, const char *e, int *v);
+bool nacl_fast_cidr(const char *b, const char *e, struct nacl_rule *r);
+bool nacl_fast_action(const char *b, const char *e, struct nacl_rule *r);
 
 /* Allocation pass (topo_alloc.c): ids and addresses, given the previous allocations. */
 int topo_allocate(struct cctx *c, const json_t *doc, const json_t *prev_alloc);

@@ -52,6 +52,8 @@ void nacl_table_free(struct nacl_table *t);
  * changed rule is both). -E2BIG when either list would pass `max`. */
 int nacl_diff(const struct nacl_rule *base, size_t nb, const struct nacl_rule *want, size_t nw,
 	      uint32_t *del, size_t *n_del, size_t *add, size_t *n_add, size_t max);
+/* Whether two lists (sorted by number) hold the same rules. */
+bool nacl_rules_equal(const struct nacl_rule *a, size_t na, const struct nacl_rule *b, size_t nb);
 /* What tells a rule from another with the same number (its counter key). */
 uint32_t nacl_rule_tag(const struct nacl_rule *r);
 /* A rule as a patch carries it, to be matched by the program as it stands. */

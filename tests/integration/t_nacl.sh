@@ -76,6 +76,90 @@ expect_ok "the first file again" vpcctl apply -f "$TMP/shop.json"
 tcp_ok shop/app1 10.0.1.10 443
 tcp_no shop/app1 10.0.1.10 25
 
+# A file whose NACL holds many entries: vpcd reads such a list apart from the
+# rest of the file (vpc/topo.h), straight into rules. The same file with 100
+# more entries that match none of this traffic; then with 443 turned into 25;
+# then with rule 95 denying port 80 from the apps subnet.
+python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+acl = t["vpcs"][0]["network_acls"][0]
+acl["inbound"] += [{"rule": 1000 + i, "protocol": ["tcp", "udp"][i % 2], "ports": "%d" % (2000 + i),
+                    "cidr": "198.18.0.%d/32" % i, "action": "deny"} for i in range(100)]
+json.dump(t, open(sys.argv[2], "w"), indent=2)
+for r in acl["inbound"]:
+    if r["rule"] == 110:
+        r["ports"] = "25"
+json.dump(t, open(sys.argv[3], "w"), indent=2)
+acl["inbound"].append({"rule": 95, "protocol": "tcp", "ports": "80", "cidr": "10.0.2.0/24",
+                       "action": "deny"})
+json.dump(t, open(sys.argv[4], "w"))' "$TMP/shop.json" "$TMP/big.json" "$TMP/big25.json" "$TMP/big80.json"
+apart() { grep -c "1 NACL entries lists apart" "$TMP/vpcd.log" || true; }
+before=$(apart)
+expect_ok "a NACL of 104 inbound entries" vpcctl apply -f "$TMP/big.json"
+[ "$(apart)" = $((before + 1)) ] && ok "its list was read apart" || fail "not read apart ($(apart), $before before)"
+tcp_ok shop/app1 10.0.1.10 443
+tcp_no shop/app1 10.0.1.10 25
+[ "$(vpcctl nacl export shop public | grep -c '^inbound')" = 104 ] &&
+	ok "the state holds the 104 entries" || fail "nacl export: $(vpcctl nacl export shop public | grep -c '^inbound') inbound entries"
+before=$(short)
+out=$(vpcctl apply -f "$TMP/big25.json") && [[ $out == "made 1 kernel operation (1 subnet-sync)"* ]] &&
+	[ "$(short)" = $((before + 1)) ] && ok "one of 104 entries changed by a file: $out, the short way" ||
+	fail "one of 104 entries changed by a file: $out"
+tcp_ok shop/app1 10.0.1.10 25
+tcp_no shop/app1 10.0.1.10 443
+out=$(vpcctl apply -f "$TMP/big25.json")
+[ "$out" = "no changes: the kernel already matches" ] && ok "the same file again: $out" ||
+	fail "the same file again: $out"
+out=$(vpcctl apply --dry-run -f "$TMP/big80.json")
+[[ $out == "would make 1 kernel operation (1 subnet-sync)"* ]] && ok "dry run: $out" || fail "dry run: $out"
+tcp_ok shop/app1 10.0.1.10 80
+expect_ok "rule 95 denies port 80 from apps" vpcctl apply -f "$TMP/big80.json"
+tcp_no shop/app1 10.0.1.10 80
+tcp_ok shop/admin 10.0.1.10 80
+tcp_ok shop/app1 10.0.1.10 25
+# Through standard input the file is read whole by jansson: the same state.
+vpcctl nacl export shop public >"$TMP/apart.txt"
+vpcctl apply -f - <"$TMP/big80.json" >"$TMP/out" 2>&1 && ok "the same file through standard input" ||
+	fail "the same file through standard input: $(cat "$TMP/out")"
+vpcctl nacl export shop public | diff -q - "$TMP/apart.txt" >/dev/null &&
+	ok "read apart or whole, the same entries" || fail "the entries differ read whole"
+tcp_no shop/app1 10.0.1.10 80
+# A list read apart in one VPC, while the entries of another VPC change in the
+# document: both reach the kernel. (lab's NACL "big" had no inbound entries,
+# which its list read apart looks like in the document.)
+topo lab <<'JSON'
+{"vpcs": [{"name": "lab", "cidr": "10.50.0.0/16",
+  "subnets": [{"name": "a", "cidr": "10.50.1.0/24", "network_acl": "big"},
+              {"name": "b", "cidr": "10.50.2.0/24"}],
+  "network_acls": [{"name": "big", "inbound": [],
+    "outbound": [{"rule": 100, "protocol": "all", "cidr": "0.0.0.0/0", "action": "allow"}]}],
+  "instances": [{"name": "la", "subnet": "a", "private_ip": "10.50.1.10"},
+                {"name": "lb", "subnet": "b", "private_ip": "10.50.2.10"}]}]}
+JSON
+expect_ok "a second VPC, its NACL with no inbound entries" vpcctl apply -f "$TMP/lab.json"
+serve_tcp lab/la 80
+tcp_no lab/lb 10.50.1.10 80
+python3 -c '
+import json, sys
+shop, lab = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+acl = lab["vpcs"][0]["network_acls"][0]
+acl["inbound"] = [{"rule": 1000 + i, "protocol": "udp", "ports": "%d" % (2000 + i),
+                   "cidr": "198.18.0.%d/32" % i, "action": "deny"} for i in range(100)]
+acl["inbound"].append({"rule": 100, "protocol": "tcp", "ports": "80", "cidr": "10.50.2.0/24",
+                       "action": "allow"})
+shop["vpcs"] = lab["vpcs"] + shop["vpcs"]  # the order of the state (lab applied last)
+json.dump(shop, open(sys.argv[3], "w"))' "$TMP/shop25.json" "$TMP/lab.json" "$TMP/both.json"
+expect_ok "shop 443 -> 25, and lab's NACL read apart, in one file" vpcctl apply -f "$TMP/both.json"
+tcp_ok lab/lb 10.50.1.10 80
+tcp_ok shop/app1 10.0.1.10 25
+tcp_no shop/app1 10.0.1.10 443
+expect_ok "destroy lab" vpcctl destroy lab
+expect_ok "the first file again" vpcctl apply -f "$TMP/shop.json"
+tcp_ok shop/app1 10.0.1.10 80
+tcp_ok shop/app1 10.0.1.10 443
+tcp_no shop/app1 10.0.1.10 25
+
 # Counters: the final deny counted the SSH attempts from app1.
 deny=$(vpcctl nacl show shop public -o json | python3 -c '
 import json, sys

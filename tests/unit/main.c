@@ -32,6 +32,7 @@ int main(void)
 	test_nacl();
 	test_nacl_diff();
 	test_nacl_text();
+	test_topo_load();
 	test_sg();
 	printf("%d checks, %d failed\n", t_run, t_failed);
 	return t_failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -52,6 +52,7 @@ void test_edit_nacl_entries_only(void);
 void test_nacl(void);
 void test_nacl_diff(void);
 void test_nacl_text(void);
+void test_topo_load(void);
 void test_sg(void);
 
 #endif

@@ -247,8 +247,48 @@ static void test_large(void)
 	free(text);
 }
 
+/* A text large enough to be read in two halves at once: a fault in the second
+ * half, and a rule number in both halves, are named as in one piece. */
+static void test_halves(void)
+{
+	char *text = malloc(4000 * 48);
+	for (int bad = 0; bad < 4; bad++) {
+		size_t n = 0;
+		for (int i = 1; i <= 4000; i++) {
+			int num = i;
+			const char *proto = "udp";
+			if (bad == 0 && i == 3500)
+				proto = "udpx";
+			if (bad == 1 && i == 3600)
+				num = 10; /* line 10's number again */
+			if (bad == 2 && i == 20)
+				num = 3700; /* the number of line 3700, read later */
+			n += (size_t)sprintf(text + n, "inbound %d %s %d 10.0.0.0/8 allow\n", num, proto, i);
+		}
+		const char *path[] = {"line 3500.protocol", "line 3600.rule", "line 3700.rule", ""};
+		const char *says[] = {"not a protocol", "rule number 10 appears twice in inbound",
+				      "rule number 3700 appears twice in inbound", ""};
+		if (bad < 3) {
+			refused(__LINE__, text, path[bad], says[bad]);
+			continue;
+		}
+		struct nacl_entries e;
+		struct vpc_err err;
+		CHECK_INT(parse(text, &e, &err), 0);
+		CHECK_INT(e.n_in, 4000);
+		bool in_order = e.n_in == 4000;
+		for (size_t i = 0; in_order && i < e.n_in; i++)
+			in_order = e.in[i].number == i + 1 && e.in[i].m.port_lo == i + 1;
+		CHECK(in_order);
+		free(e.in);
+		free(e.out);
+	}
+	free(text);
+}
+
 void test_nacl_text(void)
 {
+	test_halves();
 	test_large();
 	test_reads();
 	test_same_as_json();

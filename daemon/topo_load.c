@@ -1,0 +1,443 @@
+/*
+ * Reading a topology file with large NACLs (see topo_load() in vpc/topo.h).
+ *
+ * jansson spends some twenty milliseconds on a NACL of 10,000 entries: an
+ * object, five members and five values each. The scan here walks the document
+ * down to vpcs[i].network_acls[j].inbound and .outbound, and reads a list whose
+ * entries are all in the plainest form straight into rules: each entry's fields
+ * are put into a line of the text form of `nacl load` and read by
+ * nacl_fast_line(), so both forms accept exactly the same. jansson then parses
+ * the document with those lists cut out, which leaves them empty.
+ *
+ * Anything else is left to jansson, which words the errors: a list with any
+ * other entry (a description, capitals, -1, a fault), a document the scan cannot
+ * follow. Reading the lists apart changes how long a file takes, never what it
+ * means.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "topo_internal.h"
+#include "vpc/topo.h"
+#include "vpc/util.h"
+
+/* A list's entries are read only from this many on: below it jansson is as quick. */
+#define FAST_MIN_ENTRIES 64
+
+struct scan {
+	const char *text, *p, *end;
+	struct nacl_lists *ls;
+	struct cut {
+		size_t from, to; /* the list's insides, between its brackets */
+		size_t vi, ni;	 /* vpcs[vi].network_acls[ni] */
+	} *cuts;		 /* one a list of ls, in its order */
+	size_t n_cuts;
+};
+
+static const unsigned char json_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+/* Past white space (the text ends with a NUL, which is none). Runs of blanks,
+ * the indentation of a file, go eight at a time. */
+static inline __attribute__((always_inline)) const char *skip_ws(const char *p, const char *end)
+{
+	for (;;) {
+		if (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			w ^= 0x2020202020202020ULL;
+			if (!w) {
+				p += 8;
+				continue;
+			}
+			p += __builtin_ctzll(w) >> 3; /* the blanks before the first other byte */
+		}
+		if (!json_ws[(unsigned char)*p])
+			return p;
+		p++;
+	}
+}
+#define WS(p) ((p) = skip_ws((p), s->end))
+
+/* The character `c` next, after white space. */
+static bool lit(struct scan *s, char c)
+{
+	WS(s->p);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A string at s->p (its opening quote); its raw contents in *v, *n. */
+static bool string(struct scan *s, const char **v, size_t *n)
+{
+	if (!lit(s, '"'))
+		return false;
+	const char *b = s->p;
+	while (s->p < s->end && *s->p != '"')
+		s->p += *s->p == '\\' ? 2 : 1;
+	if (s->p >= s->end)
+		return false;
+	*v = b;
+	*n = (size_t)(s->p++ - b);
+	return true;
+}
+
+/* Past one value of any kind (jansson checks it later). */
+static bool skip_value(struct scan *s)
+{
+	const char *v;
+	size_t n;
+	WS(s->p);
+	if (s->p >= s->end)
+		return false;
+	if (*s->p == '"')
+		return string(s, &v, &n);
+	if (*s->p != '{' && *s->p != '[') {
+		while (s->p < s->end && !json_ws[(unsigned char)*s->p] && *s->p != ',' &&
+		       *s->p != '}' && *s->p != ']')
+			s->p++;
+		return true;
+	}
+	int depth = 0;
+	do {
+		if (*s->p == '"') {
+			if (!string(s, &v, &n))
+				return false;
+			continue;
+		}
+		depth += *s->p == '{' || *s->p == '[';
+		depth -= *s->p == '}' || *s->p == ']';
+		s->p++;
+	} while (depth && s->p < s->end);
+	return !depth;
+}
+
+static bool is(const char *k, size_t n, const char *name)
+{
+	return strlen(name) == n && !memcmp(k, name, n);
+}
+
+/* ---- an entry in the plainest form ---- */
+
+enum { F_RULE, F_PROTOCOL, F_PORTS, F_ICMP_TYPE, F_ICMP_CODE, F_CIDR, F_ACTION, F_N };
+static const char *const field_names[F_N] = {"rule",	  "protocol", "ports", "icmp_type",
+					     "icmp_code", "cidr",     "action"};
+/* Which fields may be a string, which a number. */
+#define F_STRINGS (1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_CIDR | 1u << F_ACTION)
+#define F_NUMBERS (1u << F_RULE | 1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_ICMP_TYPE | 1u << F_ICMP_CODE)
+
+/* The characters a plain value is made of: what the text form's columns hold. */
+static const unsigned char plain[256] = {
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['.'] = 1, ['/'] = 1, ['-'] = 1};
+
+/* One entry object into *r: its fields (each a string of plain characters, or
+ * a whole number as JSON writes it: no sign, no leading zero, no fraction) as a
+ * line of the text form, for nacl_fast_line(). */
+static bool plain_entry(struct scan *s, struct nacl_rule *r)
+{
+	const char *v[F_N], *p = s->p;
+	size_t n[F_N];
+	unsigned seen = 0;
+	WS(p);
+	if (*p++ != '{')
+		return false;
+	for (;;) {
+		/* The key: one of the fields (the longest, with its quotes, is 11). */
+		WS(p);
+		if (*p++ != '"' || s->end - p < 12)
+			return false;
+		int f = *p == 'r'   ? F_RULE
+			: *p == 'a' ? F_ACTION
+			: *p == 'c' ? F_CIDR
+			: *p == 'p' ? (p[1] == 'r' ? F_PROTOCOL : F_PORTS)
+			: *p == 'i' ? (p[5] == 't' ? F_ICMP_TYPE : F_ICMP_CODE)
+				    : -1;
+		if (f < 0)
+			return false;
+		size_t kl = strlen(field_names[f]);
+		if (memcmp(p, field_names[f], kl) || p[kl] != '"' || seen >> f & 1)
+			return false; /* another key, or a key twice */
+		p += kl + 1;
+		WS(p);
+		if (*p++ != ':')
+			return false;
+		WS(p);
+		const char *b = p;
+		bool str = *p == '"';
+		if (str) {
+			for (b = ++p; plain[(unsigned char)*p]; p++)
+				;
+			if (*p != '"' || p == b)
+				return false;
+			n[f] = (size_t)(p++ - b);
+		} else {
+			while (*p >= '0' && *p <= '9')
+				p++;
+			n[f] = (size_t)(p - b);
+			if (!n[f] || n[f] > 9 || (*b == '0' && n[f] > 1) ||
+			    !(json_ws[(unsigned char)*p] || *p == ',' || *p == '}'))
+				return false;
+		}
+		if (!((str ? F_STRINGS : F_NUMBERS) >> f & 1))
+			return false;
+		v[f] = b;
+		seen |= 1u << f;
+		WS(p);
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p++ != '}')
+			return false;
+		break;
+	}
+	s->p = p;
+	/* Required: rule, protocol, cidr, action. Then ports (tcp and udp only, and
+	 * a number first: "-" means all in the text form, nothing in JSON), or an
+	 * ICMP type and maybe a code (icmp only), or neither: all of them. */
+	bool ports = seen >> F_PORTS & 1, type = seen >> F_ICMP_TYPE & 1,
+	     code = seen >> F_ICMP_CODE & 1;
+	unsigned need = 1u << F_RULE | 1u << F_PROTOCOL | 1u << F_CIDR | 1u << F_ACTION;
+#define FIELD(f) v[f], v[f] + n[f]
+	if ((seen & need) != need || (ports && (type || code)) || (code && !type) ||
+	    !nacl_fast_rule(FIELD(F_RULE), r) || !nacl_fast_proto(FIELD(F_PROTOCOL), r))
+		return false;
+	if (ports && (r->m.proto == PROTO_TCP || r->m.proto == PROTO_UDP)
+		     ? *v[F_PORTS] < '0' || *v[F_PORTS] > '9' || !nacl_fast_l4(FIELD(F_PORTS), r)
+	    : type && r->m.proto == PROTO_ICMP
+		     ? !nacl_fast_icmp(FIELD(F_ICMP_TYPE), &r->m.icmp_type) ||
+			       (code && !nacl_fast_icmp(FIELD(F_ICMP_CODE), &r->m.icmp_code))
+		     : ports || type)
+		return false;
+	return nacl_fast_cidr(FIELD(F_CIDR), r) && nacl_fast_action(FIELD(F_ACTION), r);
+#undef FIELD
+}
+
+/* Entries of a list, read from u->s.p on: to the end of the list, or until an
+ * entry would start at `stop` (an entry boundary guessed in the list, where
+ * another run takes over). */
+struct run {
+	struct scan s;
+	const char *stop;
+	struct rule_run rr;
+	bool ok, stopped;
+};
+
+static void *read_run(void *arg)
+{
+	struct run *u = arg;
+	/* Room for as many entries as there could be (a plain one takes some forty
+	 * characters at least). */
+	size_t cap = (size_t)((u->stop ? u->stop : u->s.end) - u->s.p) / 40 + 1;
+	if (cap > VPC_MAX_NACL_RULES)
+		cap = VPC_MAX_NACL_RULES;
+	u->rr = (struct rule_run){.r = malloc(cap * sizeof(struct nacl_rule)),
+				  .seen = calloc(RULE_SEEN_BYTES, 1), .sorted = true};
+	struct rule_run *rr = &u->rr;
+	struct scan *s = &u->s;
+	if (!rr->r || !rr->seen)
+		return NULL;
+	do {
+		WS(s->p);
+		if (s->p == u->stop) {
+			u->ok = u->stopped = true;
+			return NULL;
+		}
+		struct nacl_rule *x = &rr->r[rr->n];
+		if (rr->n == cap)
+			return NULL;
+		memset(x, 0, sizeof(*x));
+		if (!plain_entry(s, x) || rr->seen[x->number / 8] & 1 << (x->number % 8))
+			return NULL; /* a rule number twice: jansson's way words it */
+		rr->seen[x->number / 8] |= (uint8_t)(1 << (x->number % 8));
+		rr->sorted = rr->sorted && (!rr->n || rr->r[rr->n - 1].number < x->number);
+		rr->n++;
+	} while (lit(s, ','));
+	u->ok = lit(s, ']');
+	return NULL;
+}
+
+/* From this much text on, a list is read in two runs at once. */
+#define SPLIT_MIN (256 << 10)
+
+/* Where a second run could start: the first entry boundary ("}", ",", "{") a
+ * little past the middle of what is left; NULL if none is near. Whether it is a
+ * boundary of this list only shows when the first run reaches it exactly. */
+static const char *split_at(const struct scan *s)
+{
+	if (s->end - s->p < SPLIT_MIN)
+		return NULL;
+	const char *p = s->p + (s->end - s->p) / 2, *lim = p + 4096;
+	while ((p = memchr(p, '}', (size_t)(lim - p)))) {
+		const char *q = p + 1;
+		WS(q);
+		if (*q == ',') {
+			q++;
+			WS(q);
+			if (*q == '{')
+				return q;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/* The entries list at s->p, read into ls if all of its entries are plain. */
+static bool plain_list(struct scan *s, size_t vi, size_t ni, bool out)
+{
+	const char *open = s->p;
+	if (!lit(s, '[') || lit(s, ']')) {
+		s->p = open;
+		return skip_value(s);
+	}
+	struct run a = {.s = *s}, b = {.s = *s};
+	a.stop = b.s.p = split_at(s);
+	if (a.stop)
+		run_two(read_run, &b, read_run, &a, true);
+	else
+		read_run(&a);
+	bool ok = a.ok && (!a.stopped || (b.ok && rule_run_join(&a.rr, &b.rr)));
+	s->p = a.stopped ? b.s.p : a.s.p;
+	free(b.rr.r);
+	free(b.rr.seen);
+	free(a.rr.seen);
+	struct nacl_rule *r = a.rr.r;
+	size_t n = a.rr.n;
+	if (!ok || n < FAST_MIN_ENTRIES)
+		goto no;
+	struct nacl_lists *ls = s->ls;
+	struct cut *cuts = realloc(s->cuts, (s->n_cuts + 1) * sizeof(*cuts));
+	struct nacl_list *l = realloc(ls->l, (ls->n + 1) * sizeof(*l));
+	if (cuts)
+		s->cuts = cuts;
+	if (l)
+		ls->l = l;
+	if (!cuts || !l)
+		goto no;
+	if (!a.rr.sorted)
+		qsort(r, n, sizeof(*r), nacl_rule_cmp);
+	s->cuts[s->n_cuts++] = (struct cut){(size_t)(open - s->text) + 1,
+					    (size_t)(s->p - s->text) - 1, vi, ni};
+	ls->l[ls->n++] = (struct nacl_list){.out = out, .r = r, .n = n, .vi = -1, .ni = -1};
+	return true;
+no:
+	free(r);
+	s->p = open;
+	return skip_value(s);
+}
+
+/* ---- the walk down to the lists ---- */
+
+enum level { L_ROOT, L_VPC, L_NACL };
+
+static bool scan_list(struct scan *s, enum level lv, size_t vi);
+
+/* An object on the way: the root, a VPC (vpcs[vi]), a NACL (its network_acls[ni]). */
+static bool scan_object(struct scan *s, enum level lv, size_t vi, size_t ni)
+{
+	if (!lit(s, '{'))
+		return false;
+	if (lit(s, '}'))
+		return true;
+	do {
+		const char *k;
+		size_t kn;
+		if (!string(s, &k, &kn) || !lit(s, ':'))
+			return false;
+		WS(s->p);
+		bool arr = s->p < s->end && *s->p == '[', ok;
+		if (arr && lv == L_ROOT && is(k, kn, "vpcs"))
+			ok = scan_list(s, L_VPC, 0);
+		else if (arr && lv == L_VPC && is(k, kn, "network_acls"))
+			ok = scan_list(s, L_NACL, vi);
+		else if (arr && lv == L_NACL && (is(k, kn, "inbound") || is(k, kn, "outbound")))
+			ok = plain_list(s, vi, ni, *k == 'o');
+		else
+			ok = skip_value(s);
+		if (!ok)
+			return false;
+	} while (lit(s, ','));
+	return lit(s, '}');
+}
+
+/* The VPCs (vi: their index), or one VPC's NACLs. */
+static bool scan_list(struct scan *s, enum level lv, size_t vi)
+{
+	if (!lit(s, '['))
+		return false;
+	if (lit(s, ']'))
+		return true;
+	size_t i = 0;
+	do {
+		WS(s->p);
+		bool ok = s->p < s->end && *s->p == '{'
+				  ? scan_object(s, lv, lv == L_VPC ? i : vi, lv == L_NACL ? i : 0)
+				  : skip_value(s);
+		if (!ok)
+			return false;
+		i++;
+	} while (lit(s, ','));
+	return lit(s, ']');
+}
+
+void nacl_lists_free(struct nacl_lists *ls)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		free(ls->l[i].r);
+	free(ls->l);
+	memset(ls, 0, sizeof(*ls));
+}
+
+/* The list's NACL in the document: its object and names. */
+static bool list_place(json_t *doc, const struct cut *c, struct nacl_list *l)
+{
+	json_t *vpc = json_array_get(json_object_get(doc, "vpcs"), c->vi);
+	l->obj = json_array_get(json_object_get(vpc, "network_acls"), c->ni);
+	l->vpc = json_string_value(json_object_get(vpc, "name"));
+	l->nacl = json_string_value(json_object_get(l->obj, "name"));
+	/* jansson has read the list as [] */
+	const json_t *a = json_object_get(l->obj, l->out ? "outbound" : "inbound");
+	return l->vpc && l->nacl && json_is_array(a) && !json_array_size(a);
+}
+
+json_t *topo_load(const char *text, size_t len, struct nacl_lists *ls, json_error_t *je)
+{
+	struct scan s = {.text = text, .p = text, .end = text + len, .ls = ls};
+	json_t *doc = NULL;
+	memset(ls, 0, sizeof(*ls));
+	if (scan_object(&s, L_ROOT, 0, 0) && s.n_cuts) {
+		char *cut = malloc(len + 1), *p = cut;
+		size_t at = 0;
+		for (size_t i = 0; cut && i < s.n_cuts; i++) {
+			memcpy(p, text + at, s.cuts[i].from - at);
+			p += s.cuts[i].from - at;
+			at = s.cuts[i].to;
+		}
+		if (cut) {
+			memcpy(p, text + at, len - at);
+			p += len - at;
+			doc = json_loadb(cut, (size_t)(p - cut), JSON_REJECT_DUPLICATES, je);
+		}
+		free(cut);
+		for (size_t i = 0; doc && i < ls->n; i++)
+			if (!list_place(doc, &s.cuts[i], &ls->l[i])) {
+				json_decref(doc);
+				doc = NULL;
+			}
+	}
+	free(s.cuts);
+	if (doc)
+		return doc;
+	/* No list read apart, or something the scan did not foresee: all of it the
+	 * ordinary way, which also says where a fault is. */
+	nacl_lists_free(ls);
+	return json_loadb(text, len, JSON_REJECT_DUPLICATES, je);
+}
