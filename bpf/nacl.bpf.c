@@ -70,6 +70,14 @@ struct {
 } blob SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NACL_BLOB_BIG_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct nacl_blob_key);
+	__type(value, struct nacl_blob_big_chunk);
+} blob_big SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, NACL_COUNTERS_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -148,13 +156,22 @@ static __always_inline __u64 deleted(const struct scan *s, __u64 w)
 	return m;
 }
 
-/* Word i of a table's blob; NULL when the table is gone. */
+/* Word i of a table's blob; NULL when the table is gone. A table with
+ * NACL_ID_BIG has its whole big chunks in blob_big, the rest in small chunks. */
 static __always_inline __u64 *blob_word(__u32 table, __u32 i)
 {
+	if (table & NACL_ID_BIG) {
+		struct nacl_blob_key k = {.table = table, .chunk = i / NACL_BLOB_BIG_CHUNK};
+		struct nacl_blob_big_chunk *c = bpf_map_lookup_elem(&blob_big, &k);
+		__u64 at = i % NACL_BLOB_BIG_CHUNK;
+		asm volatile("" : "+r"(at)); /* keep the check: the verifier cannot see at < CHUNK */
+		if (c && at < NACL_BLOB_BIG_CHUNK)
+			return &c->w[at];
+	}
 	struct nacl_blob_key k = {.table = table, .chunk = i / NACL_BLOB_CHUNK};
 	struct nacl_blob_chunk *c = bpf_map_lookup_elem(&blob, &k);
 	__u64 at = i % NACL_BLOB_CHUNK;
-	asm volatile("" : "+r"(at)); /* keep the check: the verifier cannot see at < CHUNK */
+	asm volatile("" : "+r"(at));
 	if (!c || at >= NACL_BLOB_CHUNK)
 		return NULL;
 	return &c->w[at];

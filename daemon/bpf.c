@@ -22,7 +22,6 @@
 #include "log.h"
 #include "nacl.skel.h"
 #include "vpc/names.h"
-#include "vpc/util.h"
 
 /* tcx attach types (linux/bpf.h of 6.6+; Debian 12's headers predate them). */
 #define VPC_BPF_TCX_INGRESS 46
@@ -33,8 +32,8 @@
 
 static const char *const map_names[VM_N] = {
 	[VM_PORTS] = "ports",	    [VM_SUBNETS] = "subnets",	[VM_TABLES] = "tables",
-	[VM_BLOB] = "blob",	    [VM_COUNTERS] = "counters", [VM_VERDICTS] = "verdicts",
-	[VM_SEQ] = "seq",
+	[VM_BLOB] = "blob",	    [VM_BLOB_BIG] = "blob_big", [VM_COUNTERS] = "counters",
+	[VM_VERDICTS] = "verdicts", [VM_SEQ] = "seq",
 };
 
 #define PAGE_UP(n)    (((n) + 4095) & ~(size_t)4095)
@@ -240,6 +239,7 @@ static void skel_maps(struct nacl_bpf *skel, struct bpf_map **maps)
 	maps[VM_SUBNETS] = skel->maps.subnets;
 	maps[VM_TABLES] = skel->maps.tables;
 	maps[VM_BLOB] = skel->maps.blob;
+	maps[VM_BLOB_BIG] = skel->maps.blob_big;
 	maps[VM_COUNTERS] = skel->maps.counters;
 	maps[VM_VERDICTS] = skel->maps.verdicts;
 	maps[VM_SEQ] = skel->maps.seq;
@@ -524,53 +524,61 @@ static int update_many(int fd, const void *keys, size_t ksz, const void *vals, s
 	return 0;
 }
 
-static uint32_t blob_chunks(const struct nacl_table_meta *m)
-{
-	return (uint32_t)((NACL_BLOB_WORDS(m) + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK);
-}
-
-struct fill {
+/* Chunks of a table's blob in one map: [from, to), of `words` words each. */
+struct chunks {
 	int fd;
-	const struct nacl_blob_key *k;
-	const uint64_t *chunks;
-	uint32_t n;
-	int e;
+	size_t words;
+	uint32_t from, to;
 };
 
-static void *fill_part(void *arg)
+/* A table with NACL_ID_BIG keeps its whole big chunks in blob_big and the rest
+ * in small chunks (numbered in small chunks from the blob's start), so that a
+ * blob just past three big chunks is not stored as four; all of it in small
+ * chunks if `big` is false. */
+static void blob_at(const struct vpc_bpf *b, uint32_t id, const struct nacl_table_meta *m,
+		    bool big, struct chunks *bc, struct chunks *sc)
 {
-	struct fill *f = arg;
-	f->e = update_many(f->fd, f->k, sizeof(*f->k), f->chunks, sizeof(struct nacl_blob_chunk),
-			   f->n);
-	return NULL;
+	size_t words = NACL_BLOB_WORDS(m);
+	uint32_t nbig = big && (id & NACL_ID_BIG) ? (uint32_t)(words / NACL_BLOB_BIG_CHUNK) : 0;
+	*bc = (struct chunks){b->map[VM_BLOB_BIG], NACL_BLOB_BIG_CHUNK, 0, nbig};
+	*sc = (struct chunks){b->map[VM_BLOB], NACL_BLOB_CHUNK,
+			      nbig * (NACL_BLOB_BIG_CHUNK / NACL_BLOB_CHUNK),
+			      (uint32_t)((words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK)};
 }
 
-/* A full table's blob (compiled in its final layout), in batches of chunks: a
- * large one in two halves at once (the kernel copies each chunk twice and
- * allocates it: 0.5 ms for the 1.5 MB of 10,000 rules). */
-static int blob_fill(int fd, uint32_t id, const struct nacl_table *t,
-		     const struct nacl_table_meta *m)
+/* A full table's blob (compiled in its final layout, whole small chunks): its
+ * whole big chunks, then the rest in small ones, a batch each. (On two threads
+ * it took longer: the kernel allocates each chunk, and copies it twice.) */
+static int blob_fill(const struct vpc_bpf *b, uint32_t id, const struct nacl_table *t,
+		     const struct nacl_table_meta *m, bool big)
 {
-	uint32_t n = blob_chunks(m);
-	struct nacl_blob_key *k = calloc(n, sizeof(*k));
-	if (!k)
-		return -ENOMEM;
-	for (uint32_t c = 0; c < n; c++)
-		k[c] = (struct nacl_blob_key){id, c};
-	uint32_t h = n / 2;
-	struct fill a = {fd, k, t->blob, h, 0},
-		    b = {fd, k + h, t->blob + (size_t)h * NACL_BLOB_CHUNK, n - h, 0};
-	run_two(fill_part, &a, fill_part, &b, n >= 8);
-	free(k);
-	return a.e ? a.e : b.e;
-}
-
-static void blob_drop(int fd, uint32_t id, const struct nacl_table_meta *m)
-{
-	for (uint32_t c = 0, n = blob_chunks(m); c < n; c++) {
-		struct nacl_blob_key k = {id, c};
-		bpf_map_delete_elem(fd, &k);
+	struct chunks c[2];
+	blob_at(b, id, m, big, &c[0], &c[1]);
+	int e = 0;
+	for (int i = 0; i < 2 && !e; i++) {
+		uint32_t n = c[i].to > c[i].from ? c[i].to - c[i].from : 0;
+		struct nacl_blob_key *k = calloc(n + 1, sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		for (uint32_t j = 0; j < n; j++)
+			k[j] = (struct nacl_blob_key){id, c[i].from + j};
+		e = update_many(c[i].fd, k, sizeof(*k), t->blob + c[i].from * c[i].words,
+				c[i].words * sizeof(uint64_t), n);
+		free(k);
 	}
+	return e;
+}
+
+static void blob_drop(const struct vpc_bpf *b, uint32_t id, const struct nacl_table_meta *m)
+{
+	struct chunks c[2];
+	blob_at(b, id, m, true, &c[0], &c[1]);
+	c[1].from = 0; /* and all of it in small chunks, as a table stored without big ones */
+	for (int i = 0; i < 2; i++)
+		for (uint32_t j = c[i].from; j < c[i].to; j++) {
+			struct nacl_blob_key k = {id, j};
+			bpf_map_delete_elem(c[i].fd, &k);
+		}
 }
 
 static struct vbpf_known *known_find(const struct vpc_bpf *b, uint32_t id)
@@ -607,14 +615,15 @@ static void known_add(struct vpc_bpf *b, uint32_t id, const struct nacl_rule *ru
 
 /* A fresh id for a table holding `rules`, spent whatever happens next: a verdict
  * cached under it must never meet another table. */
-static int take_id(struct vpc_bpf *b, const struct nacl_rule *rules, size_t n, uint32_t *id)
+static int take_id(struct vpc_bpf *b, const struct nacl_rule *rules, size_t n, bool big,
+		   uint32_t *id)
 {
 	uint32_t key = NACL_SEQ_NEXT, next = b->next_table + 1;
 	if (b->next_table >= UINT32_MAX >> NACL_ID_SHIFT)
 		return -EOVERFLOW;
 	if (bpf_map_update_elem(b->map[VM_SEQ], &key, &next, BPF_ANY))
 		return -errno;
-	*id = b->next_table++ << NACL_ID_SHIFT | nacl_id_flags(rules, n);
+	*id = b->next_table++ << NACL_ID_SHIFT | nacl_id_flags(rules, n) | (big ? NACL_ID_BIG : 0);
 	return 0;
 }
 
@@ -632,12 +641,20 @@ int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct n
 				    .n_addr = (uint32_t)t->n_addr, .n_l4 = (uint32_t)t->n_l4,
 				    .nclasses = t->nclasses, .owner = t->owner};
 	uint32_t id;
-	int e = take_id(b, rules, n, &id);
+	int e = take_id(b, rules, n, t->big, &id);
 	if (e)
 		return e;
 	m.base = id;
-	if ((e = blob_fill(b->map[VM_BLOB], id, t, &m)) || (e = publish(b, id, &m))) {
-		blob_drop(b->map[VM_BLOB], id, &m);
+	e = blob_fill(b, id, t, &m, true);
+	if (e == -ENOMEM && t->big) {
+		/* No room for big elements (the kernel allocates each in one piece):
+		 * all in small chunks, where the program looks when a big one is
+		 * missing. */
+		blob_drop(b, id, &m);
+		e = blob_fill(b, id, t, &m, false);
+	}
+	if (e || (e = publish(b, id, &m))) {
+		blob_drop(b, id, &m);
 		return e;
 	}
 	known_add(b, id, rules, n);
@@ -657,7 +674,7 @@ int vbpf_patch_add(struct vpc_bpf *b, uint32_t base, uint64_t owner, const struc
 		return -ENOENT;
 	if ((e = nacl_diff(k->rules, k->n, rules, n, m.del, &n_del, add, &n_add, NACL_PATCH_MAX)))
 		return e;
-	if ((e = take_id(b, rules, n, &id)))
+	if ((e = take_id(b, rules, n, false, &id)))
 		return e;
 	m.nrules = bm.nrules;
 	m.n_ent = bm.n_ent;
@@ -721,7 +738,7 @@ int vbpf_table_del(struct vpc_bpf *b, uint32_t id)
 	 * chunk missing takes the table for gone and reads the subnet again. */
 	bpf_map_delete_elem(b->map[VM_TABLES], &id);
 	if (live && m.base == id)
-		blob_drop(b->map[VM_BLOB], id, &m);
+		blob_drop(b, id, &m);
 	known_drop(b, id);
 	return 0;
 }
@@ -739,6 +756,7 @@ void vbpf_sweep_orphans(struct vpc_bpf *b)
 	if (b->swept)
 		return;
 	delete_where(b->map[VM_BLOB], sizeof(struct nacl_blob_key), chunk_orphan, b);
+	delete_where(b->map[VM_BLOB_BIG], sizeof(struct nacl_blob_key), chunk_orphan, b);
 	b->swept = true;
 }
 

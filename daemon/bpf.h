@@ -13,6 +13,7 @@ enum vbpf_map {
 	VM_SUBNETS,
 	VM_TABLES,
 	VM_BLOB,
+	VM_BLOB_BIG,
 	VM_COUNTERS,
 	VM_VERDICTS,
 	VM_SEQ,

@@ -616,36 +616,27 @@ out:
 
 /* The blob in the program's layout: the class directory (entries counted from
  * the first entry), the entries, the spans, the rules; zeros to the end of the
- * last chunk. The classes are those of `pl` (the protocol classes, so that a
- * protocol's class id is its number, then the L4 classes) and after them those of
- * `ad` (the address classes), whose ids and entries move up by what `pl` has. */
-static int blob_build(const struct rows *pl, const struct rows *ad, struct nacl_table *t)
+ * last chunk. */
+static int blob_build(const struct rows *rs, struct nacl_table *t)
 {
-	size_t nclasses = pl->dir.n + ad->dir.n, nent = pl->ent.n + ad->ent.n;
-	size_t words = nclasses + 2 * nent + t->n_addr + t->n_l4 + t->nrules;
+	size_t words = rs->dir.n + 2 * rs->ent.n + t->n_addr + t->n_l4 + t->nrules;
 	size_t total = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK * NACL_BLOB_CHUNK;
-	uint64_t *at = calloc(total, sizeof(uint64_t));
+	uint64_t *at = malloc(total * sizeof(uint64_t));
 	if (!at)
 		return -ENOMEM;
+	memset(at + words, 0, (total - words) * sizeof(uint64_t)); /* the rest is written */
 	t->blob = at;
 	t->blob_words = total;
-	t->nclasses = (uint32_t)nclasses;
-	t->n_ent = (uint32_t)nent;
-	memcpy(at, pl->dir.p, pl->dir.n * sizeof(uint64_t)); /* 256 protocol classes at least */
-	at += pl->dir.n;
-	const uint64_t *d = ad->dir.p;
-	for (size_t i = 0; i < ad->dir.n; i++)
-		*at++ = d[i] + ((uint64_t)pl->ent.n << 32);
-	if (pl->ent.n) /* no rule, no entry: nothing allocated */
-		memcpy(at, pl->ent.p, pl->ent.n * sizeof(struct nacl_entry));
-	at += 2 * pl->ent.n;
-	if (ad->ent.n)
-		memcpy(at, ad->ent.p, ad->ent.n * sizeof(struct nacl_entry));
-	at += 2 * ad->ent.n;
-	for (size_t i = 0; i < t->n_addr; i++) {
-		t->addr[i].cls += (uint32_t)pl->dir.n;
+	t->big = words >= NACL_BLOB_BIG_CHUNK;
+	t->nclasses = (uint32_t)rs->dir.n;
+	t->n_ent = (uint32_t)rs->ent.n;
+	memcpy(at, rs->dir.p, rs->dir.n * sizeof(uint64_t)); /* 256 protocol classes at least */
+	at += rs->dir.n;
+	if (rs->ent.n) /* no rule, no entry: nothing allocated */
+		memcpy(at, rs->ent.p, rs->ent.n * sizeof(struct nacl_entry));
+	at += 2 * rs->ent.n;
+	for (size_t i = 0; i < t->n_addr; i++)
 		*at++ = NACL_SPAN(t->addr[i].start, t->addr[i].cls);
-	}
 	for (size_t i = 0; i < t->n_l4; i++)
 		*at++ = NACL_SPAN(t->l4[i].start, t->l4[i].cls);
 	for (size_t i = 0; i < t->nrules; i++)
@@ -658,51 +649,10 @@ int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nac
 	return nacl_compile_hashed(r, n, owner, nacl_rules_hash(owner, r, n), t);
 }
 
-/* One of the two halves of a compile, which share nothing but the rules (read
- * only) and write apart into the table: the address classes and spans; the
- * protocol and L4 classes and the L4 spans. */
-struct half {
-	const struct nacl_rule *r;
-	size_t n;
-	struct nacl_table *t;
-	struct rows rs;
-	int err;
-};
-
-static void *addr_half(void *arg)
-{
-	struct half *h = arg;
-	h->err = grow_room(&h->rs.ent, 3 * h->n + 64) ? -ENOMEM
-						       : addr_classes(h->r, h->n, &h->rs, h->t);
-	return NULL;
-}
-
-static void *l4_half(void *arg)
-{
-	struct half *h = arg;
-	/* The sweeps' bitmaps: one for pair rows, one for lone rows. */
-	struct sweep s[2] = {{.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))},
-			     {.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))}};
-	/* Room for the entries of a typical table at once (about five a rule), not
-	 * copied over and over as it grows. */
-	h->err = !s[0].cur || !s[1].cur || grow_room(&h->rs.ent, 5 * h->n + 512) ? -ENOMEM : 0;
-	if (!h->err && !(h->err = proto_classes(h->r, h->n, &h->rs, s)))
-		h->err = l4_classes(h->r, h->n, &h->rs, s, h->t);
-	free(s[0].cur);
-	free(s[1].cur);
-	return NULL;
-}
-
-/* From this many rules on, the halves run on two threads (a thread costs some
- * fifty microseconds; 10,000 rules take a millisecond or more). */
-#define PARALLEL_MIN 2000
-
 int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uint64_t hash,
 			struct nacl_table *t)
 {
-	struct half ad = {.r = r, .n = n, .t = t}, pl = {.r = r, .n = n, .t = t};
-	ad.rs = pl.rs = (struct rows){.dir = {.elem = sizeof(uint64_t)},
-				      .ent = {.elem = sizeof(struct nacl_entry)}};
+	struct rows rs = {.dir = {.elem = sizeof(uint64_t)}, .ent = {.elem = sizeof(struct nacl_entry)}};
 	int err;
 	memset(t, 0, sizeof(*t));
 	if (n > NACL_MAX_RULES)
@@ -716,13 +666,19 @@ int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uin
 	for (size_t i = 0; i < n; i++)
 		t->rules[i] = (struct nacl_rule_val){.number = r[i].number, .allow = r[i].allow,
 						     .tag = nacl_rule_tag(&r[i])};
-	run_two(addr_half, &ad, l4_half, &pl, n >= PARALLEL_MIN);
-	if ((err = ad.err ? ad.err : pl.err) || (err = blob_build(&pl.rs, &ad.rs, t)))
+	/* The sweeps' bitmaps: one for pair rows, one for lone rows. */
+	struct sweep s[2] = {{.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))},
+			     {.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))}};
+	/* Room for the entries of a typical table at once (about seven a rule), not
+	 * copied over and over as it grows. */
+	err = !s[0].cur || !s[1].cur || grow_room(&rs.ent, 8 * n + 512) ? -ENOMEM : 0;
+	if (err || (err = proto_classes(r, n, &rs, s)) || (err = addr_classes(r, n, &rs, t)) ||
+	    (err = l4_classes(r, n, &rs, s, t)) || (err = blob_build(&rs, t)))
 		nacl_table_free(t);
-	free(pl.rs.dir.p);
-	free(pl.rs.ent.p);
-	free(ad.rs.dir.p);
-	free(ad.rs.ent.p);
+	free(s[0].cur);
+	free(s[1].cur);
+	free(rs.dir.p);
+	free(rs.ent.p);
 	return err;
 }
 

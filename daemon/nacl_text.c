@@ -11,7 +11,6 @@
 
 #include "topo_internal.h"
 #include "vpc/topo.h"
-#include "vpc/util.h"
 
 #define COLUMNS	 6
 #define LINE_MAX_LEN 255
@@ -22,6 +21,13 @@ enum { BLANK = 1, END = 2 };
 static const unsigned char kind[256] = {[0] = END, ['#'] = END, [' '] = BLANK, ['\t'] = BLANK,
 					['\r'] = BLANK};
 
+struct dir_rules {
+	struct nacl_rule *r; /* room for a rule a line */
+	size_t n;
+	bool sorted;
+	uint8_t *seen;
+	const char *name;
+};
 
 /* A decimal integer of at most 9 digits, optionally negative, and nothing else. */
 static bool whole_number(const char *s, long long *out)
@@ -74,16 +80,16 @@ static int l4_field(struct cctx *c, char *s, const struct jpath *lp, struct matc
 
 /* A rule read from a line, into its direction's list. */
 static int add_rule(struct cctx *c, const struct nacl_rule *r, int out, const struct jpath *lp,
-		    struct rule_run d[2])
+		    struct dir_rules d[2])
 {
 	struct jpath rp = JP_KEY(lp, "rule");
 	int err;
-	struct rule_run *dr = &d[out];
+	struct dir_rules *dr = &d[out];
 	if (dr->n == VPC_MAX_NACL_RULES)
 		return cfail(c, lp, VPC_E_INVALID, "more than %d %s entries", VPC_MAX_NACL_RULES,
-			     dr->dir);
+			     dr->name);
 	dr->r[dr->n] = *r;
-	if ((err = rule_taken(c, dr->seen, dr->r, dr->n, &dr->sorted, &rp, dr->dir)))
+	if ((err = rule_taken(c, dr->seen, dr->r, dr->n, &dr->sorted, &rp, dr->name)))
 		return err;
 	dr->n++;
 	return 0;
@@ -91,7 +97,7 @@ static int add_rule(struct cctx *c, const struct nacl_rule *r, int out, const st
 
 /* A line split into its columns, each field read and checked as a topology
  * file's would be; the message of any fault names the field. */
-static int parse_line(struct cctx *c, char **col, const struct jpath *lp, struct rule_run d[2])
+static int parse_line(struct cctx *c, char **col, const struct jpath *lp, struct dir_rules d[2])
 {
 	struct jpath dp = JP_KEY(lp, "direction"), pp = JP_KEY(lp, "protocol"),
 		     cp = JP_KEY(lp, "cidr"), ap = JP_KEY(lp, "action");
@@ -230,33 +236,31 @@ bool nacl_fast_line(const char *at, const char *eol, struct nacl_rule *r, int *o
 	       nacl_fast_action(col[5], end[5], r);
 }
 
-/* Lines [at, end) of a text, the first of them line `lineno` + 1, into d. */
-struct part {
-	const char *at, *end;
-	size_t lineno, lines; /* lines before it; lines in it, at most */
-	struct rule_run d[2];
-	struct vpc_err err;
-	int rc;
-};
-
-static void *parse_part(void *arg)
+int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct vpc_err *err)
 {
-	struct part *pt = arg;
-	struct cctx c = {.err = &pt->err};
-	struct rule_run *d = pt->d;
+	struct cctx c = {.err = err};
+	struct dir_rules d[2] = {{.sorted = true, .name = "inbound"},
+				 {.sorted = true, .name = "outbound"}};
 	int rc = 0;
-	d[0] = (struct rule_run){.sorted = true, .dir = "inbound"};
-	d[1] = (struct rule_run){.sorted = true, .dir = "outbound"};
+	memset(e, 0, sizeof(*e));
+	size_t lines = 1;
+	const char *nul = memchr(text, 0, len);
+	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
+		lines += !nul || p < nul;
+	if (nul) { /* it would cut a field short unseen */
+		struct jpath lp = JP_LINE(lines);
+		return cfail(&c, &lp, VPC_E_INVALID, "holds a NUL byte: not a text file?");
+	}
 	for (int i = 0; i < 2; i++) {
 		d[i].seen = calloc(RULE_SEEN_BYTES, 1);
-		d[i].r = malloc(pt->lines * sizeof(*d[i].r));
+		d[i].r = malloc(lines * sizeof(*d[i].r));
 	}
 	if (!d[0].seen || !d[1].seen || !d[0].r || !d[1].r) {
-		pt->rc = vpc_fail(&pt->err, VPC_E_INTERNAL, "", "out of memory");
-		return NULL;
+		rc = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
+		goto out;
 	}
-	size_t lineno = pt->lineno;
-	for (const char *at = pt->at, *end = pt->end; at < end && !rc;) {
+	size_t lineno = 0;
+	for (const char *at = text, *end = text + len; at < end && !rc;) {
 		const char *nl = memchr(at, '\n', (size_t)(end - at));
 		size_t n = (size_t)((nl ? nl : end) - at);
 		char buf[LINE_MAX_LEN + 1], *col[COLUMNS + 1];
@@ -299,71 +303,13 @@ static void *parse_part(void *arg)
 		else
 			rc = parse_line(&c, col, &lp, d);
 	}
-	pt->rc = rc;
-	return NULL;
-}
-
-static void part_free(struct part *pt)
-{
-	for (int i = 0; i < 2; i++) {
-		free(pt->d[i].seen);
-		free(pt->d[i].r);
-		pt->d[i].seen = NULL;
-		pt->d[i].r = NULL;
-	}
-}
-
-/* The second part's rules after the first's, direction by direction, unless a
- * rule number is in both or there are too many: then false, and the text is
- * read again in one piece, which says where. */
-static bool join_parts(struct part *a, const struct part *b)
-{
-	return rule_run_join(&a->d[0], &b->d[0]) && rule_run_join(&a->d[1], &b->d[1]);
-}
-
-/* From this size on, the two halves of a text are read on two threads. */
-#define PARALLEL_MIN_BYTES (64 << 10)
-
-int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct vpc_err *err)
-{
-	struct cctx c = {.err = err};
-	struct part pt[2] = {{.at = text, .end = text + len}, {.end = text + len}};
-	memset(e, 0, sizeof(*e));
-	size_t lines = 1;
-	const char *nul = memchr(text, 0, len), *half = text + len / 2;
-	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++) {
-		lines += !nul || p < nul;
-		if (!pt[1].at && p >= half) { /* the second half starts on the next line */
-			pt[1].at = pt[0].end = p + 1;
-			pt[1].lineno = pt[0].lines = lines - 1;
-		}
-	}
-	if (nul) { /* it would cut a field short unseen */
-		struct jpath lp = JP_LINE(lines);
-		return cfail(&c, &lp, VPC_E_INVALID, "holds a NUL byte: not a text file?");
-	}
-	pt[1].lines = lines - pt[1].lineno;
-	bool two = len >= PARALLEL_MIN_BYTES && pt[1].at;
-	if (two) {
-		run_two(parse_part, &pt[1], parse_part, &pt[0], true);
-		two = !pt[0].rc && !pt[1].rc && join_parts(&pt[0], &pt[1]);
-		part_free(&pt[1]);
-		if (!two)
-			part_free(&pt[0]);
-	}
-	if (!two) { /* in one piece: the first fault, in the order of the lines */
-		pt[0] = (struct part){.at = text, .end = text + len, .lines = lines};
-		parse_part(&pt[0]);
-		if (pt[0].rc)
-			*err = pt[0].err;
-	}
-	struct rule_run *d = pt[0].d;
-	for (int i = 0; i < 2 && !pt[0].rc; i++)
+	for (int i = 0; i < 2 && !rc; i++)
 		if (!d[i].sorted)
 			qsort(d[i].r, d[i].n, sizeof(*d[i].r), nacl_rule_cmp);
+out:
 	free(d[0].seen);
 	free(d[1].seen);
-	if (pt[0].rc) {
+	if (rc) {
 		free(d[0].r);
 		free(d[1].r);
 		return -EINVAL;

@@ -399,25 +399,6 @@ int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t 
 	return 0;
 }
 
-bool rule_run_join(struct rule_run *a, const struct rule_run *b)
-{
-	if (a->n + b->n > VPC_MAX_NACL_RULES)
-		return false;
-	for (size_t k = 0; k < RULE_SEEN_BYTES; k++)
-		if (a->seen[k] & b->seen[k])
-			return false;
-	struct nacl_rule *r = realloc(a->r, (a->n + b->n + 1) * sizeof(*r));
-	if (!r)
-		return false;
-	memcpy(r + a->n, b->r, b->n * sizeof(*r));
-	for (size_t k = 0; k < RULE_SEEN_BYTES; k++)
-		a->seen[k] |= b->seen[k];
-	a->sorted = a->sorted && b->sorted && (!a->n || !b->n || r[a->n - 1].number < b->r[0].number);
-	a->r = r;
-	a->n += b->n;
-	return true;
-}
-
 /* ---- the rule memo ---- */
 
 static size_t memo_slot(const void *src, size_t cap)

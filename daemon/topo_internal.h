@@ -50,18 +50,6 @@ int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow
  * direction (marked in `seen`: RULE_SEEN_BYTES, zeroed at first), and *sorted
  * stays true while the numbers rise. */
 #define RULE_SEEN_BYTES (VPC_NACL_RULE_MAX / 8 + 1)
-/* Rules read in order (a direction's, or a piece of a list read on a thread of
- * its own), and the numbers seen. */
-struct rule_run {
-	struct nacl_rule *r;
-	size_t n;
-	uint8_t *seen; /* RULE_SEEN_BYTES */
-	bool sorted;
-	const char *dir; /* its direction, for messages */
-};
-/* b's rules after a's, unless a number is in both or they are more than
- * VPC_MAX_NACL_RULES together: false then (a partly joined is for freeing). */
-bool rule_run_join(struct rule_run *a, const struct rule_run *b);
 int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t i, bool *sorted,
 	       const struct jpath *kp, const char *dir);
 int nacl_rule_cmp(const void *a, const void *b); /* by rule number */

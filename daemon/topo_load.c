@@ -21,7 +21,6 @@
 
 #include "topo_internal.h"
 #include "vpc/topo.h"
-#include "vpc/util.h"
 
 /* A list's entries are read only from this many on: below it jansson is as quick. */
 #define FAST_MIN_ENTRIES 64
@@ -221,97 +220,37 @@ static bool plain_entry(struct scan *s, struct nacl_rule *r)
 #undef FIELD
 }
 
-/* Entries of a list, read from u->s.p on: to the end of the list, or until an
- * entry would start at `stop` (an entry boundary guessed in the list, where
- * another run takes over). */
-struct run {
-	struct scan s;
-	const char *stop;
-	struct rule_run rr;
-	bool ok, stopped;
-};
-
-static void *read_run(void *arg)
-{
-	struct run *u = arg;
-	/* Room for as many entries as there could be (a plain one takes some forty
-	 * characters at least). */
-	size_t cap = (size_t)((u->stop ? u->stop : u->s.end) - u->s.p) / 40 + 1;
-	if (cap > VPC_MAX_NACL_RULES)
-		cap = VPC_MAX_NACL_RULES;
-	u->rr = (struct rule_run){.r = malloc(cap * sizeof(struct nacl_rule)),
-				  .seen = calloc(RULE_SEEN_BYTES, 1), .sorted = true};
-	struct rule_run *rr = &u->rr;
-	struct scan *s = &u->s;
-	if (!rr->r || !rr->seen)
-		return NULL;
-	do {
-		WS(s->p);
-		if (s->p == u->stop) {
-			u->ok = u->stopped = true;
-			return NULL;
-		}
-		struct nacl_rule *x = &rr->r[rr->n];
-		if (rr->n == cap)
-			return NULL;
-		memset(x, 0, sizeof(*x));
-		if (!plain_entry(s, x) || rr->seen[x->number / 8] & 1 << (x->number % 8))
-			return NULL; /* a rule number twice: jansson's way words it */
-		rr->seen[x->number / 8] |= (uint8_t)(1 << (x->number % 8));
-		rr->sorted = rr->sorted && (!rr->n || rr->r[rr->n - 1].number < x->number);
-		rr->n++;
-	} while (lit(s, ','));
-	u->ok = lit(s, ']');
-	return NULL;
-}
-
-/* From this much text on, a list is read in two runs at once. */
-#define SPLIT_MIN (256 << 10)
-
-/* Where a second run could start: the first entry boundary ("}", ",", "{") a
- * little past the middle of what is left; NULL if none is near. Whether it is a
- * boundary of this list only shows when the first run reaches it exactly. */
-static const char *split_at(const struct scan *s)
-{
-	if (s->end - s->p < SPLIT_MIN)
-		return NULL;
-	const char *p = s->p + (s->end - s->p) / 2, *lim = p + 4096;
-	while ((p = memchr(p, '}', (size_t)(lim - p)))) {
-		const char *q = p + 1;
-		WS(q);
-		if (*q == ',') {
-			q++;
-			WS(q);
-			if (*q == '{')
-				return q;
-		}
-		p++;
-	}
-	return NULL;
-}
-
 /* The entries list at s->p, read into ls if all of its entries are plain. */
 static bool plain_list(struct scan *s, size_t vi, size_t ni, bool out)
 {
 	const char *open = s->p;
-	if (!lit(s, '[') || lit(s, ']')) {
-		s->p = open;
-		return skip_value(s);
-	}
-	struct run a = {.s = *s}, b = {.s = *s};
-	a.stop = b.s.p = split_at(s);
-	if (a.stop)
-		run_two(read_run, &b, read_run, &a, true);
-	else
-		read_run(&a);
-	bool ok = a.ok && (!a.stopped || (b.ok && rule_run_join(&a.rr, &b.rr)));
-	s->p = a.stopped ? b.s.p : a.s.p;
-	free(b.rr.r);
-	free(b.rr.seen);
-	free(a.rr.seen);
-	struct nacl_rule *r = a.rr.r;
-	size_t n = a.rr.n;
-	if (!ok || n < FAST_MIN_ENTRIES)
+	struct nacl_rule *r = NULL;
+	size_t n = 0, cap = 0;
+	uint8_t *seen = NULL;
+	bool sorted = true;
+	if (!lit(s, '['))
+		goto no;
+	/* Room for as many entries as the list could hold (a plain one takes some
+	 * forty characters at least). */
+	cap = (size_t)(s->end - s->p) / 40 + 1;
+	if (cap > VPC_MAX_NACL_RULES)
+		cap = VPC_MAX_NACL_RULES;
+	r = malloc(cap * sizeof(*r));
+	seen = calloc(RULE_SEEN_BYTES, 1);
+	if (!r || !seen || lit(s, ']'))
+		goto no;
+	do {
+		if (n == cap)
+			goto no;
+		struct nacl_rule *x = &r[n];
+		memset(x, 0, sizeof(*x));
+		if (!plain_entry(s, x) || seen[x->number / 8] & 1 << (x->number % 8))
+			goto no; /* a rule number twice: jansson's way words it */
+		seen[x->number / 8] |= (uint8_t)(1 << (x->number % 8));
+		sorted = sorted && (!n || r[n - 1].number < x->number);
+		n++;
+	} while (lit(s, ','));
+	if (!lit(s, ']') || n < FAST_MIN_ENTRIES)
 		goto no;
 	struct nacl_lists *ls = s->ls;
 	struct cut *cuts = realloc(s->cuts, (s->n_cuts + 1) * sizeof(*cuts));
@@ -322,14 +261,16 @@ static bool plain_list(struct scan *s, size_t vi, size_t ni, bool out)
 		ls->l = l;
 	if (!cuts || !l)
 		goto no;
-	if (!a.rr.sorted)
+	if (!sorted)
 		qsort(r, n, sizeof(*r), nacl_rule_cmp);
 	s->cuts[s->n_cuts++] = (struct cut){(size_t)(open - s->text) + 1,
 					    (size_t)(s->p - s->text) - 1, vi, ni};
 	ls->l[ls->n++] = (struct nacl_list){.out = out, .r = r, .n = n, .vi = -1, .ni = -1};
+	free(seen);
 	return true;
 no:
 	free(r);
+	free(seen);
 	s->p = open;
 	return skip_value(s);
 }

@@ -38,6 +38,7 @@ struct nacl_table {
 	 * whole number of chunks, the tail zeros. */
 	uint64_t *blob;
 	size_t blob_words;
+	bool big; /* as long as a big chunk at least: NACL_ID_BIG (vpc/nacl_abi.h) */
 };
 
 /* Rules must be sorted by number (as the compiler of the topology leaves them). */

@@ -12,8 +12,12 @@
  *     blob       (table, chunk) -> NACL_BLOB_CHUNK words of the table's blob,
  *                the 64-bit words that hold its classes, spans and rules (layout
  *                below). vpcd compiles a table into this layout and stores it
- *                with one batch update: a table of 1,000 rules takes a chunk or
- *                a few, one of 10,000 rules some tens
+ *                with one batch update: a table of 1,000 rules takes a few
+ *                chunks
+ *     blob_big   the whole chunks of NACL_BLOB_BIG_CHUNK words of a blob at
+ *                least that long (its table id has NACL_ID_BIG); the rest of it
+ *                is in `blob`, in small chunks numbered from the blob's start.
+ *                10,000 rules take three big chunks and one small
  *   counters     (owner, rule number, rule tag) -> per-CPU packets/bytes; the
  *                owner is the NACL and direction, the tag a hash of the rule, so
  *                counts outlive table versions but not a rule's replacement
@@ -66,7 +70,7 @@
 
 /* Pins made for another version of the program or its maps are not used: bump
  * this with any change to either. */
-#define NACL_ABI	   9
+#define NACL_ABI	   10
 #define NACL_SEQ_NEXT	   0
 #define NACL_SEQ_ABI	   1
 
@@ -79,10 +83,17 @@
  * once its rule has decided a packet. The kernel sizes the hash table's buckets
  * by this at once (16 bytes each), so it is not much larger than needed. */
 #define NACL_COUNTERS_MAX  (1 << 17)
-/* Words per blob chunk: with the kernel's element header, one chunk stays within
- * 64 KiB (a power of two: the kernel allocates no more than it needs). */
-#define NACL_BLOB_CHUNK	   8176
-#define NACL_BLOB_MAX	   65536 /* chunks of all tables together */
+/* Words per blob chunk: with the kernel's element header, a chunk stays within
+ * 32 KiB, a big one within 512 KiB (powers of two: the kernel allocates no more
+ * than it needs). The kernel spends some 20 us on an element whatever its size,
+ * so a large blob goes in big chunks (1.5 MB: 4 elements, not 48), a small one
+ * in small chunks (a NACL of ten rules: 32 KiB, not 512). A big chunk is a whole
+ * number of small ones: a blob may be stored all in small chunks, which the
+ * program reads when a big one is missing. */
+#define NACL_BLOB_CHUNK	     4080
+#define NACL_BLOB_BIG_CHUNK  (16 * NACL_BLOB_CHUNK)
+#define NACL_BLOB_MAX	     65536 /* small chunks of all tables together */
+#define NACL_BLOB_BIG_MAX    4096 /* big chunks of all tables together */
 #define NACL_CACHE_ENTRIES 65536
 #define NACL_SEARCH_STEPS  20 /* binary search: 2^20 spans > 2 * NACL_MAX_RULES + 257 */
 
@@ -147,11 +158,12 @@ struct nacl_l4_key {
 };
 
 /* Table id = sequence number << NACL_ID_SHIFT | flags. */
-#define NACL_ID_SHIFT	   4
+#define NACL_ID_SHIFT	   5
 #define NACL_ID_ANY_ADDR   1 /* every rule is for 0.0.0.0/0 */
 #define NACL_ID_TCP_ANY	   2 /* no TCP rule names ports */
 #define NACL_ID_UDP_ANY	   4 /* no UDP rule names ports */
 #define NACL_ID_ICMP_ANY   8 /* no ICMP rule names a type */
+#define NACL_ID_BIG	   16 /* its blob's whole big chunks are in blob_big */
 
 #define NACL_PATCH_MAX	   32
 #define NACL_PROTO_ANY	   0xffff /* a patch rule for every protocol */
@@ -188,6 +200,10 @@ struct nacl_blob_key {
 
 struct nacl_blob_chunk {
 	__u64 w[NACL_BLOB_CHUNK];
+};
+
+struct nacl_blob_big_chunk {
+	__u64 w[NACL_BLOB_BIG_CHUNK];
 };
 
 struct nacl_counter_key {

@@ -2,24 +2,8 @@
 #ifndef VPC_UTIL_H
 #define VPC_UTIL_H
 
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-/* fa(a) on a thread of its own while fb(b) runs on this one, when `two` (and a
- * thread can be had); otherwise one after the other. The two must share nothing
- * they write. */
-static inline void run_two(void *(*fa)(void *), void *a, void *(*fb)(void *), void *b, bool two)
-{
-	pthread_t th;
-	two = two && !pthread_create(&th, NULL, fa, a);
-	if (!two)
-		fa(a);
-	fb(b);
-	if (two)
-		pthread_join(th, NULL);
-}
 
 /* bsearch/qsort on possibly empty (NULL) arrays: the C library declares its
  * array argument non-null even when there is nothing to look at. */

@@ -154,6 +154,20 @@ static bool keep_not_other(const struct nacl_counter_key *k, void *arg)
 	return k->owner != nacl_owner("other", false);
 }
 
+/* How many chunks of table `id` a blob map holds. */
+static size_t chunks_of(int fd, uint32_t id)
+{
+	struct nacl_blob_key key, next;
+	size_t n = 0;
+	int r = bpf_map_get_next_key(fd, NULL, &next);
+	while (!r) {
+		n += next.table == id;
+		key = next;
+		r = bpf_map_get_next_key(fd, &key, &next);
+	}
+	return n;
+}
+
 static size_t map_size(int fd)
 {
 	uint8_t key[64], next[64];
@@ -410,15 +424,81 @@ static void id_flags(void)
 	CHECK_INT(flagged, 20);
 }
 
+/* Table `id` (of rules r) stored again as vpcd stores a big one when the kernel
+ * has no room for big chunks: all of it in small chunks, which the program reads
+ * when a big one is missing. */
+static void small_only(const struct nacl_rule *r, size_t n, const char *owner, uint32_t id,
+		       const struct nacl_table_meta *m)
+{
+	struct nacl_table t;
+	CHECK_INT(nacl_compile(r, n, nacl_owner(owner, false), &t), 0);
+	for (uint32_t c = 0; c * NACL_BLOB_CHUNK < NACL_BLOB_WORDS(m); c++) {
+		struct nacl_blob_key k = {id, c};
+		CHECK_INT(bpf_map_update_elem(b.map[VM_BLOB], &k, t.blob + c * NACL_BLOB_CHUNK, BPF_ANY),
+			  0);
+	}
+	for (uint32_t c = 0; c < NACL_BLOB_WORDS(m) / NACL_BLOB_BIG_CHUNK; c++) {
+		struct nacl_blob_key k = {id, c};
+		CHECK_INT(bpf_map_delete_elem(b.map[VM_BLOB_BIG], &k), 0);
+	}
+	nacl_table_free(&t);
+}
+
+/* A big table whose every rule decides some packet: rule i lets in (odd i) or
+ * keeps out TCP to port 1000 + i from its own host. Probes over all of it, the
+ * rules at the end (in the small chunks after the big ones) included; stored as
+ * usual, then all in small chunks. */
+static void big_tables(void)
+{
+	size_t n = 9000;
+	struct nacl_rule *r = calloc(n, sizeof(*r));
+	for (size_t i = 0; i < n; i++) {
+		char c[32];
+		snprintf(c, sizeof(c), "198.18.%zu.%zu/32", i / 256, i % 256);
+		r[i] = R((uint16_t)(i + 1), i % 2, 6, (uint16_t)(1000 + i), (uint16_t)(1000 + i), c);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t id = table_of("spread", r, n);
+		struct nacl_table_meta m;
+		CHECK_INT(vbpf_table_info(&b, id, &m), 0);
+		CHECK((id & NACL_ID_BIG) && NACL_BLOB_WORDS(&m) % NACL_BLOB_BIG_CHUNK > 0);
+		if (pass)
+			small_only(r, n, "spread", id, &m);
+		use(id, id);
+		int bad = 0, allowed = 0;
+		for (size_t i = 0; i < n; i = i + 37 < n || i == n - 1 ? i + 37 : n - 1) {
+			char a[32];
+			snprintf(a, sizeof(a), "198.18.%zu.%zu", i / 256, i % 256);
+			int v = IN(ipv4(MAC_X, a, A, 6, 1, (uint16_t)(1000 + i)));
+			bad += v != (i % 2 ? TC_ACT_OK : TC_ACT_SHOT);
+			allowed += v == TC_ACT_OK;
+		}
+		CHECK_INT(bad, 0);
+		CHECK(allowed > 100);
+		CHECK_INT(IN(ipv4(MAC_X, "198.18.0.1", A, 6, 1, 1002)), TC_ACT_SHOT); /* final deny */
+		/* whole big chunks, then small ones; all small ones; none once deleted */
+		size_t words = NACL_BLOB_WORDS(&m), nbig = words / NACL_BLOB_BIG_CHUNK,
+		       nsmall = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK;
+		CHECK_INT(chunks_of(b.map[VM_BLOB_BIG], id), pass ? 0 : nbig);
+		CHECK_INT(chunks_of(b.map[VM_BLOB], id),
+			  pass ? nsmall : nsmall - nbig * (NACL_BLOB_BIG_CHUNK / NACL_BLOB_CHUNK));
+		use(0, 0);
+		CHECK_INT(vbpf_table_del(&b, id), 0);
+		CHECK_INT(chunks_of(b.map[VM_BLOB_BIG], id) + chunks_of(b.map[VM_BLOB], id), 0);
+	}
+	free(r);
+}
+
 /* Random full tables of a few rules to a few thousand (blobs of one chunk to
- * several): the program's verdict is the verdict of a plain first-match scan. */
+ * several, small chunks and big): the program's verdict is the verdict of a
+ * plain first-match scan. */
 static void tables_random(void)
 {
 	static const uint32_t remotes[] = {0x0a000205, 0x0a000206, 0x0a010101, 0xc0000201, 0xc0000281,
 					   0xc6120001, 0xc6130505, 0xcb007101};
 	static const int protos[] = {6, 17, 1, 47, 50};
 	static const size_t sizes[] = {5, 300, 3000, 9000};
-	int failures = 0;
+	int failures = 0, big = 0;
 	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
 		size_t n = sizes[z];
 		struct nacl_rule *r = calloc(n, sizeof(*r));
@@ -428,11 +508,15 @@ static void tables_random(void)
 		struct nacl_table_meta m;
 		CHECK_INT(vbpf_table_info(&b, id, &m), 0);
 		CHECK(n < 3000 || NACL_BLOB_WORDS(&m) > 2 * NACL_BLOB_CHUNK);
+		/* in big chunks exactly when longer than one of them */
+		CHECK(!(id & NACL_ID_BIG) == !(NACL_BLOB_WORDS(&m) >= NACL_BLOB_BIG_CHUNK));
+		big += (id & NACL_ID_BIG) != 0;
 		use(id, id);
 		failures += probe_random(r, n, remotes, 8, protos, 5, 300, "full table");
 		free(r);
 	}
 	CHECK_INT(failures, 0);
+	CHECK_INT(big, 1); /* 9,000 rules: two big chunks */
 }
 
 /* Rows that meet late: the remote's class has the rules of every other bitmap
@@ -630,6 +714,7 @@ int main(void)
 	patches_random();
 	id_flags();
 	tables_random();
+	big_tables();
 	rows_interleaved();
 
 	/* Source/destination check. */

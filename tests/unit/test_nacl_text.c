@@ -247,9 +247,9 @@ static void test_large(void)
 	free(text);
 }
 
-/* A text large enough to be read in two halves at once: a fault in the second
- * half, and a rule number in both halves, are named as in one piece. */
-static void test_halves(void)
+/* A large text: a fault late in it, and a rule number repeated far apart (either
+ * way round), are named by their lines. */
+static void test_far_apart(void)
 {
 	char *text = malloc(4000 * 48);
 	for (int bad = 0; bad < 4; bad++) {
@@ -288,7 +288,7 @@ static void test_halves(void)
 
 void test_nacl_text(void)
 {
-	test_halves();
+	test_far_apart();
 	test_large();
 	test_reads();
 	test_same_as_json();
