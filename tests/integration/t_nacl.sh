@@ -66,10 +66,14 @@ for r in t["vpcs"][0]["network_acls"][0]["inbound"]:
         r["ports"] = "25"
 json.dump(t, open(sys.argv[2], "w"))' "$TMP/shop.json" "$TMP/shop25.json"
 short() { grep -c "NACL entries of shop alone" "$TMP/vpcd.log" || true; }
-before=$(short)
-out=$(vpcctl apply -f "$TMP/shop25.json") && [[ $out == "made 1 kernel operation (1 subnet-sync)"* ]] &&
-	[ "$(short)" = $((before + 1)) ] && ok "entries changed by a file: $out, the short way" ||
-	fail "entries changed by a file: $out ($(short) short changes, $before before)"
+applied_short() { # FILE WHAT: `apply -f FILE` makes one subnet-sync, the short way
+	local before out
+	before=$(short)
+	out=$(vpcctl apply -f "$1") && [[ $out == "made 1 kernel operation (1 subnet-sync)"* ]] &&
+		[ "$(short)" = $((before + 1)) ] && ok "$2: $out, the short way" ||
+		fail "$2: $out ($(short) short changes, $before before)"
+}
+applied_short "$TMP/shop25.json" "entries changed by a file"
 tcp_ok shop/app1 10.0.1.10 25
 tcp_no shop/app1 10.0.1.10 443
 expect_ok "the first file again" vpcctl apply -f "$TMP/shop.json"
@@ -102,10 +106,7 @@ tcp_ok shop/app1 10.0.1.10 443
 tcp_no shop/app1 10.0.1.10 25
 [ "$(vpcctl nacl export shop public | grep -c '^inbound')" = 104 ] &&
 	ok "the state holds the 104 entries" || fail "nacl export: $(vpcctl nacl export shop public | grep -c '^inbound') inbound entries"
-before=$(short)
-out=$(vpcctl apply -f "$TMP/big25.json") && [[ $out == "made 1 kernel operation (1 subnet-sync)"* ]] &&
-	[ "$(short)" = $((before + 1)) ] && ok "one of 104 entries changed by a file: $out, the short way" ||
-	fail "one of 104 entries changed by a file: $out"
+applied_short "$TMP/big25.json" "one of 104 entries changed by a file"
 tcp_ok shop/app1 10.0.1.10 25
 tcp_no shop/app1 10.0.1.10 443
 out=$(vpcctl apply -f "$TMP/big25.json")
