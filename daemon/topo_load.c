@@ -4,10 +4,10 @@
  * jansson spends some twenty milliseconds on a NACL of 10,000 entries: an
  * object, five members and five values each. The scan here walks the document
  * down to vpcs[i].network_acls[j].inbound and .outbound, and reads a list whose
- * entries are all in the plainest form straight into rules: each entry's fields
- * are put into a line of the text form of `nacl load` and read by
- * nacl_fast_line(), so both forms accept exactly the same. jansson then parses
- * the document with those lists cut out, which leaves them empty.
+ * entries are all in the plainest form straight into rules: each field is read
+ * by the function that reads it in a line of the text form of `nacl load`
+ * (nacl_fast_*), so both forms accept exactly the same. jansson then parses the
+ * document with those lists cut out, which leaves them empty.
  *
  * Anything else is left to jansson, which words the errors: a list with any
  * other entry (a description, capitals, -1, a fault), a document the scan cannot
@@ -138,8 +138,8 @@ static const unsigned char plain[256] = {
 	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['.'] = 1, ['/'] = 1, ['-'] = 1};
 
 /* One entry object into *r: its fields (each a string of plain characters, or
- * a whole number as JSON writes it: no sign, no leading zero, no fraction) as a
- * line of the text form, for nacl_fast_line(). */
+ * a whole number as JSON writes it: no sign, no leading zero, no fraction) read
+ * as the same fields of a line of the text form are. */
 static bool plain_entry(struct scan *s, struct nacl_rule *r)
 {
 	const char *v[F_N], *p = s->p;
