@@ -531,19 +531,18 @@ struct chunks {
 	uint32_t from, to;
 };
 
-/* A table with NACL_ID_BIG keeps its whole big chunks in blob_big and the rest
- * in small chunks (numbered in small chunks from the blob's start), so that a
- * blob just past three big chunks is not stored as four; all of it in small
- * chunks if `big` is false. */
+/* A table with NACL_ID_BIG keeps nacl_blob_big_chunks() big chunks in blob_big
+ * and the rest in small chunks (numbered in small chunks from the blob's start);
+ * all of it in small chunks if `big` is false. */
 static void blob_at(const struct vpc_bpf *b, uint32_t id, const struct nacl_table_meta *m,
 		    bool big, struct chunks *bc, struct chunks *sc)
 {
 	size_t words = NACL_BLOB_WORDS(m);
-	uint32_t nbig = big && (id & NACL_ID_BIG) ? (uint32_t)(words / NACL_BLOB_BIG_CHUNK) : 0;
+	uint32_t nbig = big && (id & NACL_ID_BIG) ? (uint32_t)nacl_blob_big_chunks(words) : 0,
+		 small = (uint32_t)((words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK),
+		 past = nbig * (NACL_BLOB_BIG_CHUNK / NACL_BLOB_CHUNK);
 	*bc = (struct chunks){b->map[VM_BLOB_BIG], NACL_BLOB_BIG_CHUNK, 0, nbig};
-	*sc = (struct chunks){b->map[VM_BLOB], NACL_BLOB_CHUNK,
-			      nbig * (NACL_BLOB_BIG_CHUNK / NACL_BLOB_CHUNK),
-			      (uint32_t)((words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK)};
+	*sc = (struct chunks){b->map[VM_BLOB], NACL_BLOB_CHUNK, past < small ? past : small, small};
 }
 
 /* A full table's blob (compiled in its final layout, whole small chunks): its

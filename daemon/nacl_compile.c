@@ -620,14 +620,17 @@ out:
 static int blob_build(const struct rows *rs, struct nacl_table *t)
 {
 	size_t words = rs->dir.n + 2 * rs->ent.n + t->n_addr + t->n_l4 + t->nrules;
-	size_t total = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK * NACL_BLOB_CHUNK;
+	size_t total = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK * NACL_BLOB_CHUNK,
+	       big = nacl_blob_big_chunks(words) * NACL_BLOB_BIG_CHUNK;
+	if (total < big)
+		total = big; /* the last big chunk is padded */
 	uint64_t *at = malloc(total * sizeof(uint64_t));
 	if (!at)
 		return -ENOMEM;
 	memset(at + words, 0, (total - words) * sizeof(uint64_t)); /* the rest is written */
 	t->blob = at;
 	t->blob_words = total;
-	t->big = words >= NACL_BLOB_BIG_CHUNK;
+	t->big = big > 0;
 	t->nclasses = (uint32_t)rs->dir.n;
 	t->n_ent = (uint32_t)rs->ent.n;
 	memcpy(at, rs->dir.p, rs->dir.n * sizeof(uint64_t)); /* 256 protocol classes at least */

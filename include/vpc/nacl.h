@@ -38,8 +38,18 @@ struct nacl_table {
 	 * whole number of chunks, the tail zeros. */
 	uint64_t *blob;
 	size_t blob_words;
-	bool big; /* as long as a big chunk at least: NACL_ID_BIG (vpc/nacl_abi.h) */
+	bool big; /* stored with big chunks: NACL_ID_BIG (vpc/nacl_abi.h) */
 };
+
+/* How many big chunks a blob of `words` words is stored with (NACL_ID_BIG when
+ * any): its length in big chunks, rounded to the nearest, the last one padded
+ * with zeros; what is left past them, less than half a big chunk, goes in small
+ * chunks. (The kernel's cost is per element: 1.5 MB in three big chunks, not in
+ * two and fifteen small ones.) */
+static inline size_t nacl_blob_big_chunks(size_t words)
+{
+	return (words + NACL_BLOB_BIG_CHUNK / 2) / NACL_BLOB_BIG_CHUNK;
+}
 
 /* Rules must be sorted by number (as the compiler of the topology leaves them). */
 int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *out);

@@ -14,10 +14,11 @@
  *                below). vpcd compiles a table into this layout and stores it
  *                with one batch update: a table of 1,000 rules takes a few
  *                chunks
- *     blob_big   the whole chunks of NACL_BLOB_BIG_CHUNK words of a blob at
- *                least that long (its table id has NACL_ID_BIG); the rest of it
+ *     blob_big   the first chunks, of NACL_BLOB_BIG_CHUNK words, of a blob at
+ *                least half that long (its table id has NACL_ID_BIG; how many:
+ *                its length in them, rounded, the last padded); the rest of it
  *                is in `blob`, in small chunks numbered from the blob's start.
- *                10,000 rules take three big chunks and one small
+ *                10,000 rules take three big chunks
  *   counters     (owner, rule number, rule tag) -> per-CPU packets/bytes; the
  *                owner is the NACL and direction, the tag a hash of the rule, so
  *                counts outlive table versions but not a rule's replacement
@@ -163,7 +164,7 @@ struct nacl_l4_key {
 #define NACL_ID_TCP_ANY	   2 /* no TCP rule names ports */
 #define NACL_ID_UDP_ANY	   4 /* no UDP rule names ports */
 #define NACL_ID_ICMP_ANY   8 /* no ICMP rule names a type */
-#define NACL_ID_BIG	   16 /* its blob's whole big chunks are in blob_big */
+#define NACL_ID_BIG	   16 /* its blob's first chunks are big ones, in blob_big */
 
 #define NACL_PATCH_MAX	   32
 #define NACL_PROTO_ANY	   0xffff /* a patch rule for every protocol */

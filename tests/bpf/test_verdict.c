@@ -437,56 +437,64 @@ static void small_only(const struct nacl_rule *r, size_t n, const char *owner, u
 		CHECK_INT(bpf_map_update_elem(b.map[VM_BLOB], &k, t.blob + c * NACL_BLOB_CHUNK, BPF_ANY),
 			  0);
 	}
-	for (uint32_t c = 0; c < NACL_BLOB_WORDS(m) / NACL_BLOB_BIG_CHUNK; c++) {
+	for (uint32_t c = 0; c < nacl_blob_big_chunks(NACL_BLOB_WORDS(m)); c++) {
 		struct nacl_blob_key k = {id, c};
 		CHECK_INT(bpf_map_delete_elem(b.map[VM_BLOB_BIG], &k), 0);
 	}
 	nacl_table_free(&t);
 }
 
-/* A big table whose every rule decides some packet: rule i lets in (odd i) or
+/* Big tables whose every rule decides some packet: rule i lets in (odd i) or
  * keeps out TCP to port 1000 + i from its own host. Probes over all of it, the
- * rules at the end (in the small chunks after the big ones) included; stored as
- * usual, then all in small chunks. */
+ * rules at the end (in the small chunks after the big ones, or in the padded
+ * last big chunk) included; stored as usual, then all in small chunks. */
 static void big_tables(void)
 {
-	size_t n = 9000;
-	struct nacl_rule *r = calloc(n, sizeof(*r));
-	for (size_t i = 0; i < n; i++) {
-		char c[32];
-		snprintf(c, sizeof(c), "198.18.%zu.%zu/32", i / 256, i % 256);
-		r[i] = R((uint16_t)(i + 1), i % 2, 6, (uint16_t)(1000 + i), (uint16_t)(1000 + i), c);
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		uint32_t id = table_of("spread", r, n);
-		struct nacl_table_meta m;
-		CHECK_INT(vbpf_table_info(&b, id, &m), 0);
-		CHECK((id & NACL_ID_BIG) && NACL_BLOB_WORDS(&m) % NACL_BLOB_BIG_CHUNK > 0);
-		if (pass)
-			small_only(r, n, "spread", id, &m);
-		use(id, id);
-		int bad = 0, allowed = 0;
-		for (size_t i = 0; i < n; i = i + 37 < n || i == n - 1 ? i + 37 : n - 1) {
-			char a[32];
-			snprintf(a, sizeof(a), "198.18.%zu.%zu", i / 256, i % 256);
-			int v = IN(ipv4(MAC_X, a, A, 6, 1, (uint16_t)(1000 + i)));
-			bad += v != (i % 2 ? TC_ACT_OK : TC_ACT_SHOT);
-			allowed += v == TC_ACT_OK;
+	/* 9,000 rules: a big chunk and a tail in small ones; 12,500: two big chunks,
+	 * the second padded */
+	static const size_t sizes[] = {9000, 12500};
+	for (size_t z = 0; z < 2; z++) {
+		size_t n = sizes[z];
+		struct nacl_rule *r = calloc(n, sizeof(*r));
+		for (size_t i = 0; i < n; i++) {
+			char c[32];
+			snprintf(c, sizeof(c), "198.18.%zu.%zu/32", i / 256, i % 256);
+			r[i] = R((uint16_t)(i + 1), i % 2, 6, (uint16_t)(1000 + i), (uint16_t)(1000 + i),
+				 c);
 		}
-		CHECK_INT(bad, 0);
-		CHECK(allowed > 100);
-		CHECK_INT(IN(ipv4(MAC_X, "198.18.0.1", A, 6, 1, 1002)), TC_ACT_SHOT); /* final deny */
-		/* whole big chunks, then small ones; all small ones; none once deleted */
-		size_t words = NACL_BLOB_WORDS(&m), nbig = words / NACL_BLOB_BIG_CHUNK,
-		       nsmall = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK;
-		CHECK_INT(chunks_of(b.map[VM_BLOB_BIG], id), pass ? 0 : nbig);
-		CHECK_INT(chunks_of(b.map[VM_BLOB], id),
-			  pass ? nsmall : nsmall - nbig * (NACL_BLOB_BIG_CHUNK / NACL_BLOB_CHUNK));
-		use(0, 0);
-		CHECK_INT(vbpf_table_del(&b, id), 0);
-		CHECK_INT(chunks_of(b.map[VM_BLOB_BIG], id) + chunks_of(b.map[VM_BLOB], id), 0);
+		for (int pass = 0; pass < 2; pass++) {
+			uint32_t id = table_of("spread", r, n);
+			struct nacl_table_meta m;
+			CHECK_INT(vbpf_table_info(&b, id, &m), 0);
+			size_t words = NACL_BLOB_WORDS(&m), nbig = nacl_blob_big_chunks(words),
+			       nsmall = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK,
+			       past = nbig * (NACL_BLOB_BIG_CHUNK / NACL_BLOB_CHUNK);
+			CHECK((id & NACL_ID_BIG) && nbig == z + 1 &&
+			      (z ? words < nbig * NACL_BLOB_BIG_CHUNK : nsmall > past));
+			if (pass)
+				small_only(r, n, "spread", id, &m);
+			use(id, id);
+			int bad = 0, allowed = 0;
+			for (size_t i = 0; i < n; i = i + 37 < n || i == n - 1 ? i + 37 : n - 1) {
+				char a[32];
+				snprintf(a, sizeof(a), "198.18.%zu.%zu", i / 256, i % 256);
+				int v = IN(ipv4(MAC_X, a, A, 6, 1, (uint16_t)(1000 + i)));
+				bad += v != (i % 2 ? TC_ACT_OK : TC_ACT_SHOT);
+				allowed += v == TC_ACT_OK;
+			}
+			CHECK_INT(bad, 0);
+			CHECK(allowed > 100);
+			CHECK_INT(IN(ipv4(MAC_X, "198.18.0.1", A, 6, 1, 1002)), TC_ACT_SHOT);
+			/* big chunks, then small ones; all small ones; none once deleted */
+			CHECK_INT(chunks_of(b.map[VM_BLOB_BIG], id), pass ? 0 : nbig);
+			CHECK_INT(chunks_of(b.map[VM_BLOB], id),
+				  pass ? nsmall : nsmall > past ? nsmall - past : 0);
+			use(0, 0);
+			CHECK_INT(vbpf_table_del(&b, id), 0);
+			CHECK_INT(chunks_of(b.map[VM_BLOB_BIG], id) + chunks_of(b.map[VM_BLOB], id), 0);
+		}
+		free(r);
 	}
-	free(r);
 }
 
 /* Random full tables of a few rules to a few thousand (blobs of one chunk to
@@ -508,8 +516,8 @@ static void tables_random(void)
 		struct nacl_table_meta m;
 		CHECK_INT(vbpf_table_info(&b, id, &m), 0);
 		CHECK(n < 3000 || NACL_BLOB_WORDS(&m) > 2 * NACL_BLOB_CHUNK);
-		/* in big chunks exactly when longer than one of them */
-		CHECK(!(id & NACL_ID_BIG) == !(NACL_BLOB_WORDS(&m) >= NACL_BLOB_BIG_CHUNK));
+		/* with big chunks exactly when at least half as long as one */
+		CHECK(!(id & NACL_ID_BIG) == !(NACL_BLOB_WORDS(&m) >= NACL_BLOB_BIG_CHUNK / 2));
 		big += (id & NACL_ID_BIG) != 0;
 		use(id, id);
 		failures += probe_random(r, n, remotes, 8, protos, 5, 300, "full table");

@@ -40,8 +40,43 @@ static int cross_check(const struct nacl_rule *r, size_t n, const struct nacl_ta
 	return bad;
 }
 
+/* A blob's length: whole small chunks, and whole big chunks when it is stored
+ * with them (nacl_blob_big_chunks), zeros past its words. */
+static void blob_lengths(void)
+{
+	static const size_t sizes[] = {10, 2000, 4000, 9000, 12500};
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		size_t n = sizes[z];
+		struct nacl_rule *r = calloc(n, sizeof(*r));
+		for (size_t i = 0; i < n; i++) {
+			char c[32];
+			snprintf(c, sizeof(c), "198.18.%zu.%zu/32", i / 256, i % 256);
+			r[i] = rule((uint16_t)(i + 1), i % 2, PROTO_TCP, (uint16_t)(1000 + i),
+				    (uint16_t)(1000 + i), -1, -1, c);
+		}
+		struct nacl_table t;
+		CHECK_INT(nacl_compile(r, n, 1, &t), 0);
+		size_t words = t.nclasses + 2 * (size_t)t.n_ent + t.n_addr + t.n_l4 + t.nrules,
+		       nbig = nacl_blob_big_chunks(words);
+		CHECK_INT(t.big, nbig > 0);
+		CHECK_INT(t.blob_words % NACL_BLOB_CHUNK, 0);
+		CHECK(t.blob_words >= words && t.blob_words >= nbig * NACL_BLOB_BIG_CHUNK);
+		bool zero = true;
+		for (size_t i = words; i < t.blob_words; i++)
+			zero = zero && !t.blob[i];
+		CHECK(zero);
+		nacl_table_free(&t);
+		free(r);
+	}
+	CHECK_INT(nacl_blob_big_chunks(NACL_BLOB_BIG_CHUNK / 2 - 1), 0);
+	CHECK_INT(nacl_blob_big_chunks(NACL_BLOB_BIG_CHUNK / 2), 1);
+	CHECK_INT(nacl_blob_big_chunks(3 * NACL_BLOB_BIG_CHUNK - NACL_BLOB_BIG_CHUNK / 2), 3);
+	CHECK_INT(nacl_blob_big_chunks(3 * NACL_BLOB_BIG_CHUNK - NACL_BLOB_BIG_CHUNK / 2 - 1), 2);
+}
+
 void test_nacl(void)
 {
+	blob_lengths();
 	struct nacl_table t;
 	/* The AWS public-subnet example, inbound. */
 	struct nacl_rule web[] = {
