@@ -87,7 +87,7 @@
 /* Words per blob chunk: with the kernel's element header, a chunk stays within
  * 32 KiB, a big one within 512 KiB (powers of two: the kernel allocates no more
  * than it needs). The kernel spends some 20 us on an element whatever its size,
- * so a large blob goes in big chunks (1.5 MB: 4 elements, not 48), a small one
+ * so a large blob goes in big chunks (1.5 MB: 3 elements, not 48), a small one
  * in small chunks (a NACL of ten rules: 32 KiB, not 512). A big chunk is a whole
  * number of small ones: a blob may be stored all in small chunks, which the
  * program reads when a big one is missing. */
