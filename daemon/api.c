@@ -56,18 +56,6 @@ static json_t *change(struct vpcd *d, json_t *next, struct nacl_lists *ls, const
 	return change_reply(rc, res, dry_run, &err);
 }
 
-/* The element of `arr` called `name`. */
-static json_t *named_in(const json_t *arr, const char *name)
-{
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *e = json_array_get(arr, i);
-		const char *n = json_string_value(json_object_get(e, "name"));
-		if (n && !strcmp(n, name))
-			return e;
-	}
-	return NULL;
-}
-
 /* The current state's JSON for a list read apart, if it says no more than its
  * rules (no description) and the current model has the very same rules. */
 static json_t *list_now(const struct vpcd *d, const struct nacl_list *l)
@@ -80,8 +68,8 @@ static json_t *list_now(const struct vpcd *d, const struct nacl_list *l)
 	const struct nacl *x = &d->topo->vpcs[vi].nacls[ni];
 	if (!nacl_rules_equal(l->out ? x->out : x->in, l->out ? x->n_out : x->n_in, l->r, l->n))
 		return NULL;
-	json_t *vpc = named_in(json_object_get(d->desired, "vpcs"), l->vpc);
-	json_t *arr = json_object_get(named_in(json_object_get(vpc, "network_acls"), l->nacl), dir);
+	json_t *vpc = edit_element(d->desired, "vpcs", l->vpc);
+	json_t *arr = json_object_get(edit_element(vpc, "network_acls", l->nacl), dir);
 	if (json_array_size(arr) != l->n)
 		return NULL;
 	for (size_t i = 0; i < l->n; i++)

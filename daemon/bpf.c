@@ -568,11 +568,14 @@ static int blob_fill(const struct vpc_bpf *b, uint32_t id, const struct nacl_tab
 	return e;
 }
 
+/* Its chunks as blob_fill() left them: with big chunks if the first is there. */
 static void blob_drop(const struct vpc_bpf *b, uint32_t id, const struct nacl_table_meta *m)
 {
+	struct nacl_blob_key first = {id, 0};
 	struct chunks c[2];
-	blob_at(b, id, m, true, &c[0], &c[1]);
-	c[1].from = 0; /* and all of it in small chunks, as a table stored without big ones */
+	bool big = (id & NACL_ID_BIG) && !bpf_map_delete_elem(b->map[VM_BLOB_BIG], &first);
+	blob_at(b, id, m, big, &c[0], &c[1]);
+	c[0].from = big; /* the first is gone */
 	for (int i = 0; i < 2; i++)
 		for (uint32_t j = c[i].from; j < c[i].to; j++) {
 			struct nacl_blob_key k = {id, j};

@@ -53,6 +53,14 @@ static int find_in(const json_t *arr, const struct coll *c, const char *id)
 	return -1;
 }
 
+json_t *edit_element(const json_t *obj, const char *key, const char *id)
+{
+	const struct coll *c = coll_of(key);
+	const json_t *arr = json_object_get(obj, key);
+	int i = c && c->id_key ? find_in(arr, c, id) : -1;
+	return i < 0 ? NULL : json_array_get(arr, (size_t)i);
+}
+
 /* find_in(), with the index's help where it can give it. */
 static int locate(const struct edit_index *ix, const json_t *path, size_t n, const json_t *arr,
 		  const struct coll *c, const char *id)

@@ -123,8 +123,13 @@ static bool is(const char *k, size_t n, const char *name)
 /* ---- an entry in the plainest form ---- */
 
 enum { F_RULE, F_PROTOCOL, F_PORTS, F_ICMP_TYPE, F_ICMP_CODE, F_CIDR, F_ACTION, F_N };
-static const char *const field_names[F_N] = {"rule",	  "protocol", "ports", "icmp_type",
-					     "icmp_code", "cidr",     "action"};
+#define FIELD_NAME(s) {s, sizeof(s) - 1}
+static const struct {
+	const char *name;
+	size_t len;
+} fields[F_N] = {FIELD_NAME("rule"),	  FIELD_NAME("protocol"), FIELD_NAME("ports"),
+		 FIELD_NAME("icmp_type"), FIELD_NAME("icmp_code"), FIELD_NAME("cidr"),
+		 FIELD_NAME("action")};
 /* Which fields may be a string, which a number. */
 #define F_STRINGS (1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_CIDR | 1u << F_ACTION)
 #define F_NUMBERS (1u << F_RULE | 1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_ICMP_TYPE | 1u << F_ICMP_CODE)
@@ -161,8 +166,8 @@ static bool plain_entry(struct scan *s, struct nacl_rule *r)
 				    : -1;
 		if (f < 0)
 			return false;
-		size_t kl = strlen(field_names[f]);
-		if (memcmp(p, field_names[f], kl) || p[kl] != '"' || seen >> f & 1)
+		size_t kl = fields[f].len;
+		if (memcmp(p, fields[f].name, kl) || p[kl] != '"' || seen >> f & 1)
 			return false; /* another key, or a key twice */
 		p += kl + 1;
 		WS(p);

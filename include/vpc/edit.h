@@ -25,6 +25,9 @@ int edit_merge(json_t *desired, const json_t *file, bool prune, struct vpc_err *
  * associations of elastic IPs to its instances, and what other VPCs say about
  * it: routes to those peerings and group rules naming its groups. */
 int edit_destroy(json_t *desired, const char *vpc, struct vpc_err *err);
+/* The element with id `id` of the collection `key` of `obj` (as a path names
+ * them: "vpcs", "network_acls"...), or NULL. Reads, changes nothing. */
+json_t *edit_element(const json_t *obj, const char *key, const char *id);
 /* Optional help in finding elements without reading them all (10,000 NACL entries
  * are slow to read one by one, and the compiled state knows where each one is). */
 struct edit_index {
