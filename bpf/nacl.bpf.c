@@ -298,8 +298,9 @@ static __always_inline int classify(const struct nacl_table_meta *m, __u32 remot
 		return -1;
 	/* The address class, the L4 class and the protocol class (id = protocol). */
 	__u64 da = 0, dl = 0, dp = 0;
-	if (blob_read(base, (__u32)ca, &da) || blob_read(base, (__u32)cl, &dl) ||
-	    blob_read(base, proto, &dp))
+	__u32 dir = (__u32)NACL_BLOB_DIR(bm);
+	if (blob_read(base, dir + (__u32)ca, &da) || blob_read(base, dir + (__u32)cl, &dl) ||
+	    blob_read(base, dir + proto, &dp))
 		return -1;
 	__u32 pa = (__u32)(da >> 32), npa = NACL_DIR_PAIR(da), nla = NACL_DIR_LONE(da);
 	__u32 pl = (__u32)(dl >> 32), npl = NACL_DIR_PAIR(dl), nll = NACL_DIR_LONE(dl);

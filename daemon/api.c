@@ -570,11 +570,13 @@ static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text,
 		if (!(text = file = read_attached(attached, ATTACHED_MAX, &len, err)))
 			return NULL;
 	}
+	double t_read = mono_ms();
 	int parsed = nacl_text_parse(text, len, &e, err);
 	free(file);
 	if (parsed)
 		return NULL;
-	log_debug("nacl load: %zu + %zu entries read in %.2f ms", e.n_in, e.n_out, mono_ms() - t0);
+	log_debug("nacl load: %zu + %zu entries read in %.2f ms (file %.2f ms)", e.n_in, e.n_out,
+		  mono_ms() - t0, t_read - t0);
 	bool dry_run = json_is_true(json_object_get(req, "dry_run"));
 	int rc = vpcd_change_nacl(d, vpc, nacl, &e, dry_run, &res, err);
 	free(e.in);
@@ -591,6 +593,7 @@ static json_t *op_apply_file(struct vpcd *d, const json_t *req, int attached,
 	size_t len;
 	double t0 = mono_ms();
 	char *text = read_attached(attached, TOPOLOGY_MAX, &len, err);
+	double t_read = mono_ms();
 	if (!text)
 		return NULL;
 	struct nacl_lists ls;
@@ -602,8 +605,8 @@ static json_t *op_apply_file(struct vpcd *d, const json_t *req, int attached,
 			 je.line, je.column);
 		return NULL;
 	}
-	log_debug("apply: file read in %.2f ms, %zu NACL entries lists apart", mono_ms() - t0,
-		  ls.n);
+	log_debug("apply: file read in %.2f ms (file %.2f ms), %zu NACL entries lists apart",
+		  mono_ms() - t0, t_read - t0, ls.n);
 	r = apply(d, req, file, &ls, err);
 	json_decref(file);
 	nacl_lists_free(&ls);

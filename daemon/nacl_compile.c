@@ -181,16 +181,19 @@ size_t nacl_match_linear(const struct nacl_rule *r, size_t n, uint32_t remote, u
 /* ---- sorting ---- */
 
 /* Sorts 64-bit keys, a byte a pass from the lowest (so stably); a byte that is
- * the same in every key takes no pass. `tmp` has room for n keys. (qsort() with a
- * comparison call per step was a fifth of a 10,000-rule compile.) */
-static void radix_sort(uint64_t *key, uint64_t *tmp, size_t n)
+ * the same in every key takes no pass, nor do the bits below `low`, which the
+ * caller's keys already have in order wherever the bits above are equal (a rule
+ * index, say, when they come in rule order). `tmp` has room for n keys.
+ * (qsort() with a comparison call per step was a fifth of a 10,000-rule
+ * compile.) */
+static void radix_sort(uint64_t *key, uint64_t *tmp, size_t n, unsigned low)
 {
 	uint64_t any = 0, all = ~0ULL, *from = key, *to = tmp;
 	for (size_t i = 0; i < n; i++) {
 		any |= key[i];
 		all &= key[i];
 	}
-	for (unsigned shift = 0; shift < 64; shift += 8) {
+	for (unsigned shift = low; shift < 64; shift += 8) {
 		size_t at[257] = {0};
 		if (!((any ^ all) >> shift & 0xff))
 			continue;
@@ -411,7 +414,7 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct rows *rs, st
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		key[i] = PFX_KEY(r[i].cidr.addr & cidr_mask(r[i].cidr.len), r[i].cidr.len, i);
-	radix_sort(key, key + n, n);
+	radix_sort(key, key + n, n, 24); /* made in rule order */
 	/* Prefix after prefix, the rules of each in key[i..j): 0.0.0.0/0 first, named
 	 * by a rule or not. */
 	bool first = true;
@@ -577,7 +580,8 @@ static int l4_classes(const struct nacl_rule *r, size_t n, struct rows *rs, stru
 			ev[ne++] = EV_KEY(lo, i, 1);
 			ev[ne++] = EV_KEY(hi + 1, i, 0);
 		}
-		radix_sort(ev, ev + 2 * n, ne);
+		/* Made in rule order, and a rule's two events are never at one point. */
+		radix_sort(ev, ev + 2 * n, ne, 32);
 		sweep_clear(&s[0]);
 		sweep_clear(&s[1]);
 		size_t e = 0;
@@ -614,30 +618,30 @@ out:
 	return err;
 }
 
-/* The blob in the program's layout: the class directory (entries counted from
- * the first entry), the entries, the spans, the rules; zeros to the end of the
- * last chunk. */
-static int blob_build(const struct rows *rs, struct nacl_table *t)
+/* The blob in the program's layout: the entries, already in place at its start
+ * (rs->ent becomes the blob: no copy of the largest part), then the class
+ * directory (entries counted from the first), the spans, the rules; zeros to the
+ * end of the last chunk. */
+static int blob_build(struct rows *rs, struct nacl_table *t)
 {
-	size_t words = rs->dir.n + 2 * rs->ent.n + t->n_addr + t->n_l4 + t->nrules;
+	size_t words = 2 * rs->ent.n + rs->dir.n + t->n_addr + t->n_l4 + t->nrules;
 	size_t total = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK * NACL_BLOB_CHUNK,
 	       big = nacl_blob_big_chunks(words) * NACL_BLOB_BIG_CHUNK;
 	if (total < big)
 		total = big; /* the last big chunk is padded */
-	uint64_t *at = malloc(total * sizeof(uint64_t));
-	if (!at)
+	uint64_t *blob = realloc(rs->ent.p, total * sizeof(uint64_t)), *at;
+	if (!blob)
 		return -ENOMEM;
-	memset(at + words, 0, (total - words) * sizeof(uint64_t)); /* the rest is written */
-	t->blob = at;
+	rs->ent.p = NULL;
+	memset(blob + words, 0, (total - words) * sizeof(uint64_t)); /* the rest is written */
+	t->blob = blob;
 	t->blob_words = total;
 	t->big = big > 0;
 	t->nclasses = (uint32_t)rs->dir.n;
 	t->n_ent = (uint32_t)rs->ent.n;
+	at = blob + 2 * rs->ent.n;
 	memcpy(at, rs->dir.p, rs->dir.n * sizeof(uint64_t)); /* 256 protocol classes at least */
 	at += rs->dir.n;
-	if (rs->ent.n) /* no rule, no entry: nothing allocated */
-		memcpy(at, rs->ent.p, rs->ent.n * sizeof(struct nacl_entry));
-	at += 2 * rs->ent.n;
 	for (size_t i = 0; i < t->n_addr; i++)
 		*at++ = NACL_SPAN(t->addr[i].start, t->addr[i].cls);
 	for (size_t i = 0; i < t->n_l4; i++)
@@ -736,9 +740,9 @@ static size_t row_first(const uint64_t *e, size_t n, size_t none)
 size_t nacl_match_table(const struct nacl_table *t, uint32_t remote, uint8_t proto,
 			uint16_t field)
 {
-	uint64_t d[3] = {t->blob[span_class(t->addr, t->n_addr, remote)],
-			 t->blob[span_class(t->l4, t->n_l4, (uint32_t)proto << 16 | field)],
-			 t->blob[proto]};
+	const uint64_t *dir = t->blob + NACL_BLOB_DIR(t);
+	uint64_t d[3] = {dir[span_class(t->addr, t->n_addr, remote)],
+			 dir[span_class(t->l4, t->n_l4, (uint32_t)proto << 16 | field)], dir[proto]};
 	const uint64_t *ent = t->blob + NACL_BLOB_ENT(t), *pair[3];
 	size_t npair[3], k = t->nrules;
 	for (int c = 0; c < 3; c++) {

@@ -71,7 +71,7 @@
 
 /* Pins made for another version of the program or its maps are not used: bump
  * this with any change to either. */
-#define NACL_ABI	   10
+#define NACL_ABI	   11
 #define NACL_SEQ_NEXT	   0
 #define NACL_SEQ_ABI	   1
 
@@ -99,9 +99,10 @@
 #define NACL_SEARCH_STEPS  20 /* binary search: 2^20 spans > 2 * NACL_MAX_RULES + 257 */
 
 /*
- * A full table's blob, in words: the directory of its nclasses classes, its n_ent
- * row entries, n_addr address spans, n_l4 L4 spans, then nrules rules (counts in
- * its `tables` entry).
+ * A full table's blob, in words: its n_ent row entries, the directory of its
+ * nclasses classes, n_addr address spans, n_l4 L4 spans, then nrules rules
+ * (counts in its `tables` entry). The entries come first because they are most
+ * of it: vpcd writes them where they stay as it compiles, and appends the rest.
  * Directory word of a class: first entry << 32 | pair entries << 16 | lone
  *   entries; its pair row is entries first to first + pair - 1, its lone row
  *   the lone entries after it.
@@ -110,10 +111,11 @@
  * Span: start << 32 | class, sorted by start, the first starting at 0.
  * Rule: number | allow << 16 | tag << 32.
  */
-#define NACL_BLOB_ENT(m)      ((__u64)(m)->nclasses)
+#define NACL_BLOB_ENT(m)      ((__u64)0)
+#define NACL_BLOB_DIR(m)      (2 * (__u64)(m)->n_ent)
 #define NACL_DIR_PAIR(d)      ((__u32)((d) >> 16) & 0xffff)
 #define NACL_DIR_LONE(d)      ((__u32)(d) & 0xffff)
-#define NACL_BLOB_ADDR(m)     (NACL_BLOB_ENT(m) + 2 * (__u64)(m)->n_ent)
+#define NACL_BLOB_ADDR(m)     (NACL_BLOB_DIR(m) + (m)->nclasses)
 #define NACL_BLOB_L4(m)	      (NACL_BLOB_ADDR(m) + (m)->n_addr)
 #define NACL_BLOB_RULES(m)    (NACL_BLOB_L4(m) + (m)->n_l4)
 #define NACL_BLOB_WORDS(m)    ((__u64)NACL_BLOB_RULES(m) + (m)->nrules)
