@@ -25,9 +25,36 @@
 /* A list's entries are read only from this many on: below it jansson is as quick. */
 #define FAST_MIN_ENTRIES 64
 
+enum { F_RULE, F_PROTOCOL, F_PORTS, F_ICMP_TYPE, F_ICMP_CODE, F_CIDR, F_ACTION, F_N };
+#define FIELD_NAME(s) {s, sizeof(s) - 1}
+static const struct {
+	const char *name;
+	size_t len;
+} fields[F_N] = {FIELD_NAME("rule"),	  FIELD_NAME("protocol"), FIELD_NAME("ports"),
+		 FIELD_NAME("icmp_type"), FIELD_NAME("icmp_code"), FIELD_NAME("cidr"),
+		 FIELD_NAME("action")};
+/* Which fields may be a string, which a number. */
+#define F_STRINGS (1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_CIDR | 1u << F_ACTION)
+#define F_NUMBERS (1u << F_RULE | 1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_ICMP_TYPE | 1u << F_ICMP_CODE)
+
+/* The text between two values of an entry, as an entry had it: `{` or a value's
+ * end, white space, a key and its colon, and the next value's opening quote if
+ * it is a string; or a value's end to the entry's closing brace. */
+struct gap {
+	const char *t; /* in the text; NULL: none yet */
+	size_t len;
+	int next; /* the field of the value after it, or -1: the entry ends */
+};
+#define GAP_MAX	 64 /* longer ones are not kept */
+#define GAP_WAYS 4  /* gaps kept after one place */
+
 struct scan {
 	const char *text, *p, *end;
 	struct nacl_lists *ls;
+	/* The last gaps seen after an entry's start ([F_N]) and after each field's
+	 * value: the entries of a list mostly come in a few shapes, with the same
+	 * keys in the same order and the same indentation. */
+	struct gap gaps[F_N + 1][GAP_WAYS];
 	struct cut {
 		size_t from, to; /* the list's insides, between its brackets */
 		size_t vi, ni;	 /* vpcs[vi].network_acls[ni] */
@@ -122,18 +149,6 @@ static bool is(const char *k, size_t n, const char *name)
 
 /* ---- an entry in the plainest form ---- */
 
-enum { F_RULE, F_PROTOCOL, F_PORTS, F_ICMP_TYPE, F_ICMP_CODE, F_CIDR, F_ACTION, F_N };
-#define FIELD_NAME(s) {s, sizeof(s) - 1}
-static const struct {
-	const char *name;
-	size_t len;
-} fields[F_N] = {FIELD_NAME("rule"),	  FIELD_NAME("protocol"), FIELD_NAME("ports"),
-		 FIELD_NAME("icmp_type"), FIELD_NAME("icmp_code"), FIELD_NAME("cidr"),
-		 FIELD_NAME("action")};
-/* Which fields may be a string, which a number. */
-#define F_STRINGS (1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_CIDR | 1u << F_ACTION)
-#define F_NUMBERS (1u << F_RULE | 1u << F_PROTOCOL | 1u << F_PORTS | 1u << F_ICMP_TYPE | 1u << F_ICMP_CODE)
-
 /* The characters a plain value is made of: what the text form's columns hold. */
 static const unsigned char plain[256] = {
 	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
@@ -142,66 +157,132 @@ static const unsigned char plain[256] = {
 	['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
 	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['.'] = 1, ['/'] = 1, ['-'] = 1};
 
-/* One entry object into *r: its fields (each a string of plain characters, or
- * a whole number as JSON writes it: no sign, no leading zero, no fraction) read
- * as the same fields of a line of the text form are. */
+/* The general way over a gap at p (the entry's `{`, or just past a value): past
+ * punctuation, white space and a key up to the next value (its opening quote
+ * included), or past the entry's closing brace (*f = -1). */
+static const char *gap_read(const struct scan *s, const char *p, bool first, int *f)
+{
+	if (!first) {
+		WS(p);
+		if (*p == '}') {
+			*f = -1;
+			return p + 1;
+		}
+	}
+	if (*p++ != (first ? '{' : ','))
+		return NULL;
+	/* The key: one of the fields (the longest, with its quotes, is 11). */
+	WS(p);
+	if (*p++ != '"' || s->end - p < 12)
+		return NULL;
+	int k = *p == 'r'   ? F_RULE
+		: *p == 'a' ? F_ACTION
+		: *p == 'c' ? F_CIDR
+		: *p == 'p' ? (p[1] == 'r' ? F_PROTOCOL : F_PORTS)
+		: *p == 'i' ? (p[5] == 't' ? F_ICMP_TYPE : F_ICMP_CODE)
+			    : -1;
+	if (k < 0)
+		return NULL;
+	size_t kl = fields[k].len;
+	if (memcmp(p, fields[k].name, kl) || p[kl] != '"')
+		return NULL; /* another key */
+	p += kl + 1;
+	WS(p);
+	if (*p++ != ':')
+		return NULL;
+	WS(p);
+	*f = k;
+	return *p == '"' ? p + 1 : p;
+}
+
+/* Whether the text at p starts with the gap (which fits in GAP_MAX). Inline and
+ * a word at a time: memcmp() is a call, and a gap is some twenty bytes. */
+static inline bool gap_at(const struct scan *s, const char *p, const struct gap *g)
+{
+	size_t i = 0;
+	if (!g->t || (size_t)(s->end - p) < g->len)
+		return false;
+	for (; i + 8 <= g->len; i += 8) {
+		uint64_t a, b;
+		memcpy(&a, p + i, 8);
+		memcpy(&b, g->t + i, 8);
+		if (a != b)
+			return false;
+	}
+	for (; i < g->len; i++)
+		if (p[i] != g->t[i])
+			return false;
+	return true;
+}
+
+/* The value of field f at p, of the kind its gap ends with (a string: the gap's
+ * last character is its opening quote): a string of plain characters and its
+ * closing quote, or a whole number as JSON writes it (no sign, no leading zero,
+ * no fraction). NULL if the field came before or cannot be of that kind. */
+static const char *value_read(const char *p, int f, unsigned seen, const char **v, size_t *n)
+{
+	const char *b = p;
+	bool str = p[-1] == '"';
+	if (seen >> f & 1 || !((str ? F_STRINGS : F_NUMBERS) >> f & 1))
+		return NULL;
+	if (str) {
+		while (plain[(unsigned char)*p])
+			p++;
+		if (*p != '"' || p == b)
+			return NULL;
+		*v = b;
+		*n = (size_t)(p - b);
+		return p + 1;
+	}
+	while (*p >= '0' && *p <= '9')
+		p++;
+	*v = b;
+	*n = (size_t)(p - b);
+	if (!*n || *n > 9 || (*b == '0' && *n > 1) ||
+	    !(json_ws[(unsigned char)*p] || *p == ',' || *p == '}'))
+		return NULL;
+	return p;
+}
+
+/* One entry object into *r: its fields (each a string of plain characters, or a
+ * whole number) read as the same fields of a line of the text form are. A gap
+ * the same as one of the last few after the same place is taken whole (one
+ * comparison, no white space or key read); any other is read the general way,
+ * and kept. Where a gap taken whole is not followed by the value it promises,
+ * the general way reads it again: what an entry means never depends on the
+ * entries before it. */
 static bool plain_entry(struct scan *s, struct nacl_rule *r)
 {
 	const char *v[F_N], *p = s->p;
 	size_t n[F_N];
 	unsigned seen = 0;
+	int at = F_N; /* where we are: the entry's start, or past a field's value */
 	WS(p);
-	if (*p++ != '{')
-		return false;
 	for (;;) {
-		/* The key: one of the fields (the longest, with its quotes, is 11). */
-		WS(p);
-		if (*p++ != '"' || s->end - p < 12)
-			return false;
-		int f = *p == 'r'   ? F_RULE
-			: *p == 'a' ? F_ACTION
-			: *p == 'c' ? F_CIDR
-			: *p == 'p' ? (p[1] == 'r' ? F_PROTOCOL : F_PORTS)
-			: *p == 'i' ? (p[5] == 't' ? F_ICMP_TYPE : F_ICMP_CODE)
-				    : -1;
+		struct gap *g = s->gaps[at];
+		const char *q, *after = NULL;
+		int f = -1;
+		for (int i = 0; i < GAP_WAYS && !after; i++)
+			if (gap_at(s, p, &g[i])) {
+				q = p + g[i].len;
+				f = g[i].next;
+				after = f < 0 ? q : value_read(q, f, seen, &v[f], &n[f]);
+			}
+		if (!after) {
+			if (!(q = gap_read(s, p, at == F_N, &f)))
+				return false;
+			if ((size_t)(q - p) <= GAP_MAX) { /* in front, the oldest goes */
+				memmove(g + 1, g, (GAP_WAYS - 1) * sizeof(*g));
+				g[0] = (struct gap){p, (size_t)(q - p), f};
+			}
+			if (!(after = f < 0 ? q : value_read(q, f, seen, &v[f], &n[f])))
+				return false; /* a key twice, a value of the wrong kind or not plain */
+		}
+		p = after;
 		if (f < 0)
-			return false;
-		size_t kl = fields[f].len;
-		if (memcmp(p, fields[f].name, kl) || p[kl] != '"' || seen >> f & 1)
-			return false; /* another key, or a key twice */
-		p += kl + 1;
-		WS(p);
-		if (*p++ != ':')
-			return false;
-		WS(p);
-		const char *b = p;
-		bool str = *p == '"';
-		if (str) {
-			for (b = ++p; plain[(unsigned char)*p]; p++)
-				;
-			if (*p != '"' || p == b)
-				return false;
-			n[f] = (size_t)(p++ - b);
-		} else {
-			while (*p >= '0' && *p <= '9')
-				p++;
-			n[f] = (size_t)(p - b);
-			if (!n[f] || n[f] > 9 || (*b == '0' && n[f] > 1) ||
-			    !(json_ws[(unsigned char)*p] || *p == ',' || *p == '}'))
-				return false;
-		}
-		if (!((str ? F_STRINGS : F_NUMBERS) >> f & 1))
-			return false;
-		v[f] = b;
+			break;
 		seen |= 1u << f;
-		WS(p);
-		if (*p == ',') {
-			p++;
-			continue;
-		}
-		if (*p++ != '}')
-			return false;
-		break;
+		at = f;
 	}
 	s->p = p;
 	/* Required: rule, protocol, cidr, action. Then ports (tcp and udp only, and
