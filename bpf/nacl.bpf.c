@@ -151,8 +151,8 @@ static __always_inline __u64 deleted(const struct scan *s, __u64 w)
 {
 	__u64 m = 0;
 	for (__u32 j = 0; j < NACL_PATCH_MAX && j < s->n_del; j++)
-		if (s->del[j] >> 6 == w)
-			m |= 1ULL << (s->del[j] & 63);
+		if (s->del[j] / NACL_ENT_BITS == w)
+			m |= 1ULL << (s->del[j] % NACL_ENT_BITS);
 	return m;
 }
 
@@ -208,11 +208,11 @@ static long scan_step(__u32 step, void *ctx)
 		s->b_end = s->b + s->walk[k][3];
 		return 0;
 	}
-	__u64 w = 0, wb = 0, xa = 0, xb = 0;
-	if (blob_read(s->table, s->ent + 2 * s->a, &w) ||
-	    blob_read(s->table, s->ent + 2 * s->b, &wb))
+	__u64 ea = 0, eb = 0;
+	if (blob_read(s->table, s->ent + s->a, &ea) || blob_read(s->table, s->ent + s->b, &eb))
 		goto gone;
-	if (w * 64 >= s->found) {
+	__u32 w = NACL_ENT_INDEX(ea), wb = NACL_ENT_INDEX(eb);
+	if (w * NACL_ENT_BITS >= s->found) {
 		s->a = s->a_end; /* nothing earlier in this walk */
 		return 0;
 	}
@@ -223,16 +223,13 @@ static long scan_step(__u32 step, void *ctx)
 			s->b++;
 		return 0;
 	}
-	if (blob_read(s->table, s->ent + 2 * s->a + 1, &xa) ||
-	    blob_read(s->table, s->ent + 2 * s->b + 1, &xb))
-		goto gone;
-	__u64 x = xa & xb;
+	__u64 x = NACL_ENT_RULES(ea & eb);
 	if (x && s->n_del)
 		x &= ~deleted(s, w);
 	s->a++;
 	s->b++;
 	if (x) {
-		__u32 k = (__u32)w * 64 + ctz64(x);
+		__u32 k = w * NACL_ENT_BITS + ctz64(x);
 		if (k < s->found)
 			s->found = k;
 		s->a = s->a_end;

@@ -285,12 +285,9 @@ enum { ROW_PAIR, ROW_LONE };
 
 struct rows {
 	struct grow dir; /* per class: first entry << 32 | pair entries << 16 | lone entries */
-	struct grow ent; /* struct nacl_entry: a class's pair row, then its lone row */
+	struct grow ent; /* entries (NACL_ENT): a class's pair row, then its lone row */
 };
 
-struct nacl_entry {
-	uint64_t index, bits;
-};
 
 /* Whether a rule names all of its protocol's ports (or ICMP types and codes). */
 static bool l4_whole(const struct nacl_rule *r)
@@ -327,17 +324,17 @@ static int class_begin(struct rows *rs, uint32_t *cls)
  * room is made beforehand. */
 static void class_put(struct rows *rs, int row, uint64_t index, uint64_t bits)
 {
-	struct nacl_entry *e = rs->ent.p;
-	e[rs->ent.n++] = (struct nacl_entry){index, bits};
+	uint64_t *e = rs->ent.p;
+	e[rs->ent.n++] = NACL_ENT(index, bits);
 	((uint64_t *)rs->dir.p)[rs->dir.n - 1] += row == ROW_PAIR ? 1u << 16 : 1u;
 }
 
-static const struct nacl_entry *class_row(const struct rows *rs, uint32_t cls, int row, size_t *n)
+static const uint64_t *class_row(const struct rows *rs, uint32_t cls, int row, size_t *n)
 {
 	uint64_t d = ((const uint64_t *)rs->dir.p)[cls];
 	size_t first = d >> 32, pair = NACL_DIR_PAIR(d);
 	*n = row == ROW_PAIR ? pair : NACL_DIR_LONE(d);
-	return (const struct nacl_entry *)rs->ent.p + first + (row == ROW_PAIR ? 0 : pair);
+	return (const uint64_t *)rs->ent.p + first + (row == ROW_PAIR ? 0 : pair);
 }
 
 /* ---- address classes ---- */
@@ -359,20 +356,21 @@ static size_t next_in(const struct nacl_rule *r, const uint64_t *own, size_t k, 
 
 /* A row of a new class: the parent's row (pe, np) merged with the rules of
  * own[0..n) (ascending) that go into it. */
-static void addr_row_put(struct rows *rs, int row, const struct nacl_entry *pe, size_t np,
+static void addr_row_put(struct rows *rs, int row, const uint64_t *pe, size_t np,
 			 const struct nacl_rule *r, const uint64_t *own, size_t n)
 {
 	size_t pi = 0, k = next_in(r, own, 0, n, row);
 	while (pi < np || k < n) {
-		uint64_t w = k < n ? PFX_RULE(own[k]) / 64 : UINT64_MAX;
-		if (pi < np && pe[pi].index < w) {
-			class_put(rs, row, pe[pi].index, pe[pi].bits);
+		uint64_t w = k < n ? PFX_RULE(own[k]) / NACL_ENT_BITS : UINT64_MAX;
+		if (pi < np && NACL_ENT_INDEX(pe[pi]) < w) {
+			class_put(rs, row, NACL_ENT_INDEX(pe[pi]), NACL_ENT_RULES(pe[pi]));
 			pi++;
 			continue;
 		}
-		uint64_t bits = pi < np && pe[pi].index == w ? pe[pi++].bits : 0;
-		for (; k < n && PFX_RULE(own[k]) / 64 == w; k = next_in(r, own, k + 1, n, row))
-			bits |= 1ULL << (PFX_RULE(own[k]) % 64);
+		uint64_t bits = pi < np && NACL_ENT_INDEX(pe[pi]) == w ? NACL_ENT_RULES(pe[pi++]) : 0;
+		for (; k < n && PFX_RULE(own[k]) / NACL_ENT_BITS == w;
+		     k = next_in(r, own, k + 1, n, row))
+			bits |= 1ULL << (PFX_RULE(own[k]) % NACL_ENT_BITS);
 		class_put(rs, row, w, bits);
 	}
 }
@@ -391,7 +389,7 @@ static int addr_class(struct rows *rs, int64_t parent, const struct nacl_rule *r
 	/* The room is made: the parent's rows stay where they are while we read them. */
 	for (int row = ROW_PAIR; row <= ROW_LONE; row++) {
 		size_t np = 0;
-		const struct nacl_entry *pe =
+		const uint64_t *pe =
 			parent >= 0 ? class_row(rs, (uint32_t)parent, row, &np) : NULL;
 		addr_row_put(rs, row, pe, np, r, own, n);
 	}
@@ -469,12 +467,12 @@ struct sweep {
 
 static void sweep_set(struct sweep *s, size_t rule, bool on)
 {
-	size_t w = rule / 64;
+	size_t w = rule / NACL_ENT_BITS;
 	bool was = s->cur[w];
 	if (on)
-		s->cur[w] |= 1ULL << (rule % 64);
+		s->cur[w] |= 1ULL << (rule % NACL_ENT_BITS);
 	else
-		s->cur[w] &= ~(1ULL << (rule % 64));
+		s->cur[w] &= ~(1ULL << (rule % NACL_ENT_BITS));
 	if (was == !!s->cur[w])
 		return;
 	s->nz[w / 64] ^= 1ULL << (w % 64);
@@ -485,11 +483,11 @@ static void sweep_set(struct sweep *s, size_t rule, bool on)
 static bool sweep_is(const struct sweep *s, const struct rows *rs, uint32_t cls, int row)
 {
 	size_t n, k = 0;
-	const struct nacl_entry *e = class_row(rs, cls, row, &n);
+	const uint64_t *e = class_row(rs, cls, row, &n);
 	for (size_t z = 0; z < NZ_WORDS; z++)
 		for (uint64_t m = s->nz[z]; m; m &= m - 1) {
 			size_t w = z * 64 + (size_t)__builtin_ctzll(m);
-			if (k == n || e[k].index != w || e[k].bits != s->cur[w])
+			if (k == n || e[k] != NACL_ENT(w, s->cur[w]))
 				return false;
 			k++;
 		}
@@ -624,7 +622,7 @@ out:
  * end of the last chunk. */
 static int blob_build(struct rows *rs, struct nacl_table *t)
 {
-	size_t words = 2 * rs->ent.n + rs->dir.n + t->n_addr + t->n_l4 + t->nrules;
+	size_t words = rs->ent.n + rs->dir.n + t->n_addr + t->n_l4 + t->nrules;
 	size_t total = (words + NACL_BLOB_CHUNK - 1) / NACL_BLOB_CHUNK * NACL_BLOB_CHUNK,
 	       big = nacl_blob_big_chunks(words) * NACL_BLOB_BIG_CHUNK;
 	if (total < big)
@@ -639,7 +637,7 @@ static int blob_build(struct rows *rs, struct nacl_table *t)
 	t->big = big > 0;
 	t->nclasses = (uint32_t)rs->dir.n;
 	t->n_ent = (uint32_t)rs->ent.n;
-	at = blob + 2 * rs->ent.n;
+	at = blob + rs->ent.n;
 	memcpy(at, rs->dir.p, rs->dir.n * sizeof(uint64_t)); /* 256 protocol classes at least */
 	at += rs->dir.n;
 	for (size_t i = 0; i < t->n_addr; i++)
@@ -659,7 +657,7 @@ int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nac
 int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uint64_t hash,
 			struct nacl_table *t)
 {
-	struct rows rs = {.dir = {.elem = sizeof(uint64_t)}, .ent = {.elem = sizeof(struct nacl_entry)}};
+	struct rows rs = {.dir = {.elem = sizeof(uint64_t)}, .ent = {.elem = sizeof(uint64_t)}};
 	int err;
 	memset(t, 0, sizeof(*t));
 	if (n > NACL_MAX_RULES)
@@ -719,13 +717,14 @@ static size_t rows_first(const uint64_t *ea, size_t na, const uint64_t *eb, size
 {
 	size_t i = 0, j = 0;
 	while (i < na && j < nb) {
-		if (ea[2 * i] != eb[2 * j]) {
-			ea[2 * i] < eb[2 * j] ? i++ : j++;
+		uint32_t wa = NACL_ENT_INDEX(ea[i]), wb = NACL_ENT_INDEX(eb[j]);
+		if (wa != wb) {
+			wa < wb ? i++ : j++;
 			continue;
 		}
-		uint64_t x = ea[2 * i + 1] & eb[2 * j + 1];
+		uint64_t x = NACL_ENT_RULES(ea[i] & eb[j]);
 		if (x)
-			return ea[2 * i] * 64 + (size_t)__builtin_ctzll(x);
+			return (size_t)wa * NACL_ENT_BITS + (size_t)__builtin_ctzll(x);
 		i++, j++;
 	}
 	return none;
@@ -734,7 +733,9 @@ static size_t rows_first(const uint64_t *ea, size_t na, const uint64_t *eb, size
 /* The first rule a row holds (its first entry is never 0), or `none`. */
 static size_t row_first(const uint64_t *e, size_t n, size_t none)
 {
-	return n ? e[0] * 64 + (size_t)__builtin_ctzll(e[1]) : none;
+	return n ? (size_t)NACL_ENT_INDEX(e[0]) * NACL_ENT_BITS +
+			   (size_t)__builtin_ctzll(NACL_ENT_RULES(e[0]))
+		 : none;
 }
 
 size_t nacl_match_table(const struct nacl_table *t, uint32_t remote, uint8_t proto,
@@ -746,9 +747,9 @@ size_t nacl_match_table(const struct nacl_table *t, uint32_t remote, uint8_t pro
 	const uint64_t *ent = t->blob + NACL_BLOB_ENT(t), *pair[3];
 	size_t npair[3], k = t->nrules;
 	for (int c = 0; c < 3; c++) {
-		pair[c] = ent + 2 * (d[c] >> 32);
+		pair[c] = ent + (d[c] >> 32);
 		npair[c] = NACL_DIR_PAIR(d[c]);
-		size_t lone = row_first(pair[c] + 2 * npair[c], NACL_DIR_LONE(d[c]), t->nrules);
+		size_t lone = row_first(pair[c] + npair[c], NACL_DIR_LONE(d[c]), t->nrules);
 		k = lone < k ? lone : k;
 	}
 	for (int c = 1; c < 3; c++) {

@@ -71,7 +71,7 @@
 
 /* Pins made for another version of the program or its maps are not used: bump
  * this with any change to either. */
-#define NACL_ABI	   11
+#define NACL_ABI	   12
 #define NACL_SEQ_NEXT	   0
 #define NACL_SEQ_ABI	   1
 
@@ -79,7 +79,10 @@
 #define NACL_MAX_SUBNETS   8192
 #define NACL_MAX_TABLES	   4096 /* live table ids per VPC, old and new together */
 #define NACL_MAX_RULES	   16384
-#define NACL_MAX_WORDS	   (NACL_MAX_RULES / 64 + 1)
+/* A class's bitmap goes in words of NACL_ENT_BITS rules, each an entry with its
+ * index in the bits above them (below). */
+#define NACL_ENT_BITS	   48
+#define NACL_MAX_WORDS	   (NACL_MAX_RULES / NACL_ENT_BITS + 1)
 /* Rule counters of a VPC, all NACLs and directions together: a counter exists
  * once its rule has decided a packet. The kernel sizes the hash table's buckets
  * by this at once (16 bytes each), so it is not much larger than needed. */
@@ -106,13 +109,18 @@
  * Directory word of a class: first entry << 32 | pair entries << 16 | lone
  *   entries; its pair row is entries first to first + pair - 1, its lone row
  *   the lone entries after it.
- * Entry: two words, the index of a bitmap word (ascending within a row), then
- *   that word, never 0.
+ * Entry: one word, index << NACL_ENT_BITS | bits: the index of a bitmap word
+ *   (ascending within a row) and that word's NACL_ENT_BITS rules, never none
+ *   (bit b: the rule of index index * NACL_ENT_BITS + b). One word, not an index
+ *   and a 64-bit word: entries are most of a blob.
  * Span: start << 32 | class, sorted by start, the first starting at 0.
  * Rule: number | allow << 16 | tag << 32.
  */
 #define NACL_BLOB_ENT(m)      ((__u64)0)
-#define NACL_BLOB_DIR(m)      (2 * (__u64)(m)->n_ent)
+#define NACL_BLOB_DIR(m)      ((__u64)(m)->n_ent)
+#define NACL_ENT(index, bits) ((__u64)(index) << NACL_ENT_BITS | (bits))
+#define NACL_ENT_INDEX(e)     ((__u32)((e) >> NACL_ENT_BITS))
+#define NACL_ENT_RULES(e)     ((e) & ((1ULL << NACL_ENT_BITS) - 1))
 #define NACL_DIR_PAIR(d)      ((__u32)((d) >> 16) & 0xffff)
 #define NACL_DIR_LONE(d)      ((__u32)(d) & 0xffff)
 #define NACL_BLOB_ADDR(m)     (NACL_BLOB_DIR(m) + (m)->nclasses)

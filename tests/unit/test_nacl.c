@@ -56,7 +56,7 @@ static void blob_lengths(void)
 		}
 		struct nacl_table t;
 		CHECK_INT(nacl_compile(r, n, 1, &t), 0);
-		size_t words = t.nclasses + 2 * (size_t)t.n_ent + t.n_addr + t.n_l4 + t.nrules,
+		size_t words = NACL_BLOB_WORDS(&t),
 		       nbig = nacl_blob_big_chunks(words);
 		CHECK_INT(t.big, nbig > 0);
 		CHECK_INT(t.blob_words % NACL_BLOB_CHUNK, 0);
