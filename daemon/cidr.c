@@ -4,19 +4,24 @@
 #include "vpc/cidr.h"
 
 /* Parses one decimal octet at *p (before `end`); leading zeros are refused because
- * inet_aton would read them as octal and users would not expect that. */
+ * inet_aton would read them as octal and users would not expect that. Unrolled:
+ * a 10,000-entry NACL has 40,000 of them. */
 static int octet(const char **p, const char *end, uint32_t *v)
 {
 	const char *s = *p;
-	unsigned n = 0, digits = 0;
-	while (s < end && *s >= '0' && *s <= '9') {
-		n = n * 10 + (unsigned)(*s - '0');
-		if (++digits > 3)
-			return -1;
-		s++;
-	}
-	if (!digits || n > 255 || (digits > 1 && **p == '0'))
+	unsigned n, d;
+	if (s == end || (n = (unsigned)(*s - '0')) > 9)
 		return -1;
+	if (++s < end && (d = (unsigned)(*s - '0')) <= 9) {
+		if (!n)
+			return -1; /* a leading zero */
+		n = n * 10 + d;
+		if (++s < end && (d = (unsigned)(*s - '0')) <= 9) {
+			n = n * 10 + d;
+			if ((++s < end && (unsigned)(*s - '0') <= 9) || n > 255)
+				return -1;
+		}
+	}
 	*v = n;
 	*p = s;
 	return 0;

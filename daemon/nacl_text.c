@@ -5,6 +5,7 @@
  * file's entries go through (topo.c), so both forms accept and refuse the same.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static int parse_line(struct cctx *c, char **col, const struct jpath *lp, struct
  *
  * Most lines are in the form `export` writes: lower-case names or a protocol
  * number, a port or range for tcp and udp, a type or type/code for icmp, or "-",
- * a CIDR without host bits. nacl_fast_line() reads such a line straight from the
+ * a CIDR without host bits. fast_line() reads such a line straight from the
  * text, with no copy, in about half the time. It accepts a subset of what
  * parse_line() accepts, with the same result; any other line (capitals, -1, a
  * fault) goes the general way, which also words the error. Its fields are read by
@@ -211,30 +212,68 @@ bool nacl_fast_action(const char *b, const char *e, struct nacl_rule *r)
 	return (r->allow = is_word(b, e, "allow", 5)) || is_word(b, e, "deny", 4);
 }
 
-bool nacl_fast_line(const char *at, const char *eol, struct nacl_rule *r, int *out)
+/* What ends a line's columns on the fast path: also its newline, which the
+ * splitter finds as it goes (no search for it first). */
+static const unsigned char fast_kind[256] = {[0] = END,	     ['#'] = END,    ['\n'] = END,
+					     [' '] = BLANK, ['\t'] = BLANK, ['\r'] = BLANK};
+
+/* The first character at or after p (before end) that is below '-': every
+ * character that ends a column is (blanks, '#', the newline, NUL), and none that
+ * a fast field holds is (letters, digits, '.', '/', '-'). Eight at a time: a byte
+ * below '-' is one where (byte | 0x80) - '-' has its high bit clear. */
+static inline const char *column_end(const char *p, const char *end)
 {
-	const char *col[COLUMNS], *end[COLUMNS], *p = at;
+	const uint64_t high = 0x8080808080808080ULL, dash = 0x2d2d2d2d2d2d2d2dULL;
+	for (; end - p >= 8; p += 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t below = ~((w | high) - dash) & high;
+		if (below) /* (the bytes are in memory order on little-endian machines) */
+			return p + (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+					    ? __builtin_ctzll(below)
+					    : __builtin_clzll(below)) / 8;
+	}
+	while (p < end && (unsigned char)*p >= '-')
+		p++;
+	return p;
+}
+
+/* The line at `at`: true if it is read the fast way, with *eol at its newline
+ * (or at `end`). */
+static bool fast_line(const char *at, const char *end, struct nacl_rule *r, int *out,
+		      const char **eol)
+{
+	const char *col[COLUMNS], *cend[COLUMNS], *p = at;
 	/* The columns: runs of other than blanks, up to the line's end or a comment. */
 	for (int i = 0; i < COLUMNS; i++) {
-		while (p < eol && kind[(unsigned char)*p] == BLANK)
+		while (p < end && fast_kind[(unsigned char)*p] == BLANK)
 			p++;
-		for (col[i] = p; p < eol && !kind[(unsigned char)*p]; p++)
-			;
-		end[i] = p;
+		col[i] = p;
+		p = column_end(p, end);
+		if (p < end && !fast_kind[(unsigned char)*p])
+			return false; /* a character no fast field has: the general way */
+		cend[i] = p;
 		if (p == col[i])
 			return false;
 	}
-	while (p < eol && kind[(unsigned char)*p] == BLANK)
+	while (p < end && fast_kind[(unsigned char)*p] == BLANK)
 		p++;
-	if (p < eol && *p != '#')
+	if (p < end && *p == '#')
+		p = (p = memchr(p, '\n', (size_t)(end - p))) ? p : end;
+	else if (p < end && *p != '\n')
 		return false;
-	if (!(*out = is_word(col[0], end[0], "outbound", 8)) &&
-	    !is_word(col[0], end[0], "inbound", 7))
+	*eol = p;
+	if (!(*out = is_word(col[0], cend[0], "outbound", 8)) &&
+	    !is_word(col[0], cend[0], "inbound", 7))
 		return false;
-	return nacl_fast_rule(col[1], end[1], r) && nacl_fast_proto(col[2], end[2], r) &&
-	       nacl_fast_l4(col[3], end[3], r) && nacl_fast_cidr(col[4], end[4], r) &&
-	       nacl_fast_action(col[5], end[5], r);
+	return nacl_fast_rule(col[1], cend[1], r) && nacl_fast_proto(col[2], cend[2], r) &&
+	       nacl_fast_l4(col[3], cend[3], r) && nacl_fast_cidr(col[4], cend[4], r) &&
+	       nacl_fast_action(col[5], cend[5], r);
 }
+
+/* The fewest characters a line with an entry takes, its newline included:
+ * "inbound 1 6 - 0.0.0.0/0 deny". */
+#define ENTRY_LINE_MIN 29
 
 int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct vpc_err *err)
 {
@@ -243,17 +282,22 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 				 {.sorted = true, .name = "outbound"}};
 	int rc = 0;
 	memset(e, 0, sizeof(*e));
-	size_t lines = 1;
 	const char *nul = memchr(text, 0, len);
-	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
-		lines += !nul || p < nul;
 	if (nul) { /* it would cut a field short unseen */
+		size_t lines = 1;
+		for (const char *p = text; (p = memchr(p, '\n', (size_t)(nul - p))); p++)
+			lines++;
 		struct jpath lp = JP_LINE(lines);
 		return cfail(&c, &lp, VPC_E_INVALID, "holds a NUL byte: not a text file?");
 	}
+	/* Room for as many entries as the text can hold (add_rule() stops at the
+	 * most a direction may have). */
+	size_t cap = len / ENTRY_LINE_MIN + 1;
+	if (cap > VPC_MAX_NACL_RULES)
+		cap = VPC_MAX_NACL_RULES;
 	for (int i = 0; i < 2; i++) {
 		d[i].seen = calloc(RULE_SEEN_BYTES, 1);
-		d[i].r = malloc(lines * sizeof(*d[i].r));
+		d[i].r = malloc(cap * sizeof(*d[i].r));
 	}
 	if (!d[0].seen || !d[1].seen || !d[0].r || !d[1].r) {
 		rc = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
@@ -261,17 +305,18 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 	}
 	size_t lineno = 0;
 	for (const char *at = text, *end = text + len; at < end && !rc;) {
-		const char *nl = memchr(at, '\n', (size_t)(end - at));
-		size_t n = (size_t)((nl ? nl : end) - at);
 		char buf[LINE_MAX_LEN + 1], *col[COLUMNS + 1];
+		const char *nl;
 		int ncol = 0, out;
 		struct jpath lp = JP_LINE(++lineno);
 		struct nacl_rule r = {0};
-		if (n <= LINE_MAX_LEN && nacl_fast_line(at, at + n, &r, &out)) {
+		if (fast_line(at, end, &r, &out, &nl) && nl - at <= LINE_MAX_LEN) {
 			rc = add_rule(&c, &r, out, &lp, d);
-			at += n + 1;
+			at = nl + 1;
 			continue;
 		}
+		nl = memchr(at, '\n', (size_t)(end - at));
+		size_t n = (size_t)((nl ? nl : end) - at);
 		if (n > LINE_MAX_LEN) {
 			rc = cfail(&c, &lp, VPC_E_INVALID, "longer than %d characters", LINE_MAX_LEN);
 			break;

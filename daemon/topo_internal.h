@@ -53,13 +53,11 @@ int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow
 int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t i, bool *sorted,
 	       const struct jpath *kp, const char *dir);
 int nacl_rule_cmp(const void *a, const void *b); /* by rule number */
-/* A line of the text form of NACL entries in the plainest form (what `nacl
- * export` writes), read straight into *r; false for any other line, which
- * nacl_text_parse() then reads the general way. *out: the direction. */
-bool nacl_fast_line(const char *at, const char *eol, struct nacl_rule *r, int *out);
-/* Its fields, each all of [b, e), into *r: the rule number; the protocol (which
- * also sets all ports, types and codes); the ports|icmp column for that protocol
- * ("-": all); an ICMP type or code; the CIDR; the action. */
+/* The fields of a line of the text form of NACL entries in the plainest form
+ * (what `nacl export` writes), each all of [b, e), into *r: the rule number;
+ * the protocol (which also sets all ports, types and codes); the ports|icmp
+ * column for that protocol ("-": all); an ICMP type or code; the CIDR; the
+ * action. */
 bool nacl_fast_rule(const char *b, const char *e, struct nacl_rule *r);
 bool nacl_fast_proto(const char *b, const char *e, struct nacl_rule *r);
 bool nacl_fast_l4(const char *b, const char *e, struct nacl_rule *r);

@@ -42,6 +42,22 @@ void test_cidr(void)
 	CHECK(ip_parse("10.0.1.4.5", &ip) < 0);
 	CHECK(ip_parse("10.0.1.04", &ip) < 0);
 	CHECK(ip_parse("1.2.3.4/32", &ip) < 0);
+	/* Every octet of one to four digits, in each place: a number to 255, no
+	 * leading zero. */
+	int wrong = 0;
+	for (int digits = 1; digits <= 4; digits++)
+		for (int v = 0, top = digits == 1 ? 10 : digits == 2 ? 100 : digits == 3 ? 1000 : 10000;
+		     v < top; v++)
+			for (int place = 0; place < 4; place++) {
+				char o[8], addr[32];
+				snprintf(o, sizeof(o), "%0*d", digits, v);
+				snprintf(addr, sizeof(addr), "%s.%s.%s.%s", place == 0 ? o : "1",
+					 place == 1 ? o : "2", place == 2 ? o : "3", place == 3 ? o : "4");
+				bool valid = digits <= 3 && v <= 255 && (o[0] != '0' || digits == 1);
+				int rc = ip_parse(addr, &ip);
+				wrong += valid ? rc || (ip >> (24 - 8 * place) & 255) != (uint32_t)v : rc >= 0;
+			}
+	CHECK_INT(wrong, 0);
 
 	cidr_parse("10.0.0.0/16", &a);
 	cidr_parse("10.0.1.0/24", &b);

@@ -185,6 +185,15 @@ static void test_refuses(void)
 	refused(__LINE__, "inbound 100 tcp 80 10.0.0.1/8 allow", "line 1.cidr", "bits set after the prefix");
 	refused(__LINE__, "inbound 100 tcp 80 10.0.0/8 allow", "line 1.cidr", "not an IPv4 CIDR");
 	refused(__LINE__, "inbound 100 tcp 80 0.0.0.0/0 permit", "line 1.action", "\"permit\"");
+	/* Characters no field has, where the fast way's splitter stops (below '-')
+	 * and where it does not (a byte of UTF-8): refused the general way, the
+	 * whole column named. */
+	refused(__LINE__, "inbound 100 tc$p 80 0.0.0.0/0 allow", "line 1.protocol", "\"tc$p\"");
+	refused(__LINE__, "inbound 1,00 tcp 80 0.0.0.0/0 allow", "line 1.rule", "\"1,00\"");
+	refused(__LINE__, "inbound 100 tcp 80 0.0.0.0/0 allow\"", "line 1.action", "\"allow\"\"");
+	refused(__LINE__, "inbound 100 tcp 80 10.0.0.0/8\xc2\xa0 allow", "line 1.cidr",
+		"not an IPv4 CIDR");
+	refused(__LINE__, "inbound 100 tcp 80\x01 0.0.0.0/0 allow", "line 1.ports", "not a port");
 	refused(__LINE__, "outbound 100 all - 0.0.0.0/0 allow\ninbound 100 all - 0.0.0.0/0 allow\n"
 			  "outbound 100 tcp 80 0.0.0.0/0 deny\n",
 		"line 3.rule", "rule number 100 appears twice in outbound");
