@@ -340,16 +340,19 @@ static const uint64_t *class_row(const struct rows *rs, uint32_t cls, int row, s
 /* ---- address classes ---- */
 
 /* A rule's address key: the start of its prefix, the prefix length (outer
- * prefixes first), the rule's index. Sorted, the rules of one prefix come
- * together, in rule order. */
-#define PFX_KEY(addr, len, i) ((uint64_t)(addr) << 32 | (uint64_t)(len) << 24 | (uint64_t)(i))
-#define PFX_OF(k)	      ((k) >> 24) /* start << 8 | length */
-#define PFX_RULE(k)	      ((size_t)((k) & 0xffffff))
+ * prefixes first), the row it goes into (addr_row() + 1) and the rule's index.
+ * Sorted, the rules of one prefix come together, in rule order. (The row rides
+ * along so that the rules need not be looked up again, out of order.) */
+#define PFX_KEY(addr, len, row, i) \
+	((uint64_t)(addr) << 32 | (uint64_t)(len) << 24 | (uint64_t)((row) + 1) << 22 | (uint64_t)(i))
+#define PFX_OF(k)   ((k) >> 24) /* start << 8 | length */
+#define PFX_ROW(k)  ((int)((k) >> 22 & 3) - 1)
+#define PFX_RULE(k) ((size_t)((k) & 0x3fffff))
 
 /* The first of own[k..n) whose rule goes into `row`, or n. */
-static size_t next_in(const struct nacl_rule *r, const uint64_t *own, size_t k, size_t n, int row)
+static size_t next_in(const uint64_t *own, size_t k, size_t n, int row)
 {
-	while (k < n && addr_row(&r[PFX_RULE(own[k])]) != row)
+	while (k < n && PFX_ROW(own[k]) != row)
 		k++;
 	return k;
 }
@@ -357,9 +360,9 @@ static size_t next_in(const struct nacl_rule *r, const uint64_t *own, size_t k, 
 /* A row of a new class: the parent's row (pe, np) merged with the rules of
  * own[0..n) (ascending) that go into it. */
 static void addr_row_put(struct rows *rs, int row, const uint64_t *pe, size_t np,
-			 const struct nacl_rule *r, const uint64_t *own, size_t n)
+			 const uint64_t *own, size_t n)
 {
-	size_t pi = 0, k = next_in(r, own, 0, n, row);
+	size_t pi = 0, k = next_in(own, 0, n, row);
 	while (pi < np || k < n) {
 		uint64_t w = k < n ? PFX_RULE(own[k]) / NACL_ENT_BITS : UINT64_MAX;
 		if (pi < np && NACL_ENT_INDEX(pe[pi]) < w) {
@@ -369,15 +372,15 @@ static void addr_row_put(struct rows *rs, int row, const uint64_t *pe, size_t np
 		}
 		uint64_t bits = pi < np && NACL_ENT_INDEX(pe[pi]) == w ? NACL_ENT_RULES(pe[pi++]) : 0;
 		for (; k < n && PFX_RULE(own[k]) / NACL_ENT_BITS == w;
-		     k = next_in(r, own, k + 1, n, row))
+		     k = next_in(own, k + 1, n, row))
 			bits |= 1ULL << (PFX_RULE(own[k]) % NACL_ENT_BITS);
 		class_put(rs, row, w, bits);
 	}
 }
 
 /* A class that is its parent's rules (none for the root) and those of own[0..n). */
-static int addr_class(struct rows *rs, int64_t parent, const struct nacl_rule *r,
-		      const uint64_t *own, size_t n, uint32_t *cls)
+static int addr_class(struct rows *rs, int64_t parent, const uint64_t *own, size_t n,
+		      uint32_t *cls)
 {
 	size_t npair = 0, nlone = 0;
 	if (parent >= 0) {
@@ -391,7 +394,7 @@ static int addr_class(struct rows *rs, int64_t parent, const struct nacl_rule *r
 		size_t np = 0;
 		const uint64_t *pe =
 			parent >= 0 ? class_row(rs, (uint32_t)parent, row, &np) : NULL;
-		addr_row_put(rs, row, pe, np, r, own, n);
+		addr_row_put(rs, row, pe, np, own, n);
 	}
 	return 0;
 }
@@ -411,7 +414,8 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct rows *rs, st
 	if (!key)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		key[i] = PFX_KEY(r[i].cidr.addr & cidr_mask(r[i].cidr.len), r[i].cidr.len, i);
+		key[i] = PFX_KEY(r[i].cidr.addr & cidr_mask(r[i].cidr.len), r[i].cidr.len,
+				 addr_row(&r[i]), i);
 	radix_sort(key, key + n, n, 24); /* made in rule order */
 	/* Prefix after prefix, the rules of each in key[i..j): 0.0.0.0/0 first, named
 	 * by a rule or not. */
@@ -430,7 +434,7 @@ static int addr_classes(const struct nacl_rule *r, size_t n, struct rows *rs, st
 		if (end)
 			break;
 		uint32_t cls, len = (uint32_t)(pfx & 0xff);
-		if (addr_class(rs, top ? (int64_t)open[top - 1].cls : -1, r, key + i, j - i, &cls) ||
+		if (addr_class(rs, top ? (int64_t)open[top - 1].cls : -1, key + i, j - i, &cls) ||
 		    span_push(&g, (uint32_t)start, cls))
 			goto out;
 		open[top].end = start + ((uint64_t)1 << (32 - len)) - 1;
@@ -449,11 +453,17 @@ out:
 
 /* ---- L4 classes ---- */
 
-/* A sweep event: where (a port, or ICMP type << 8 | code), the rule, and whether
- * the rule starts or stops covering the axis there. */
-#define EV_KEY(at, rule, start) ((uint64_t)(at) << 32 | (uint64_t)(rule) << 1 | (start))
-#define EV_AT(k)		((uint32_t)((k) >> 32))
-#define EV_RULE(k)		((size_t)((uint32_t)(k) >> 1))
+/* A sweep event: the protocol, where on its axis (a port, or ICMP type << 8 |
+ * code), the rule, the row it goes into (l4_row()) and whether the rule starts
+ * or stops covering the axis there. Sorted, a protocol's events come together, in
+ * order along its axis. */
+#define EV_KEY(proto, at, rule, row, start)                                                 \
+	((uint64_t)(proto) << 49 | (uint64_t)(at) << 32 | (uint64_t)(rule) << 2 |          \
+	 (uint64_t)(row) << 1 | (start))
+#define EV_PROTO(k) ((uint32_t)((k) >> 49))
+#define EV_AT(k)    ((uint32_t)((k) >> 32 & 0x1ffff))
+#define EV_RULE(k)  ((size_t)((uint32_t)(k) >> 2))
+#define EV_ROW(k)   ((int)((k) >> 1 & 1))
 
 /* The rules covering the current point of a sweep, one set per row: a bitmap,
  * and a bitmap of its nonzero words, so that its row is read without looking at
@@ -477,21 +487,6 @@ static void sweep_set(struct sweep *s, size_t rule, bool on)
 		return;
 	s->nz[w / 64] ^= 1ULL << (w % 64);
 	s->words += was ? -1 : 1;
-}
-
-/* Whether a row of class `cls` holds exactly the sweep's rules. */
-static bool sweep_is(const struct sweep *s, const struct rows *rs, uint32_t cls, int row)
-{
-	size_t n, k = 0;
-	const uint64_t *e = class_row(rs, cls, row, &n);
-	for (size_t z = 0; z < NZ_WORDS; z++)
-		for (uint64_t m = s->nz[z]; m; m &= m - 1) {
-			size_t w = z * 64 + (size_t)__builtin_ctzll(m);
-			if (k == n || e[k] != NACL_ENT(w, s->cur[w]))
-				return false;
-			k++;
-		}
-	return k == n;
 }
 
 static void sweep_put(const struct sweep *s, struct rows *rs, int row)
@@ -549,61 +544,52 @@ out:
 }
 
 /* The L4 axis: per protocol some rule names a part of, its field cut at every
- * such rule's range boundary; each piece is a class of the rules covering it,
- * and equal neighbours merge. Other protocols map to their protocol class. */
+ * such rule's range boundary; each piece is a class of the rules covering it.
+ * (No two neighbours are the same: where one piece ends, some rule starts or
+ * stops.) Other protocols map to their protocol class. */
 static int l4_classes(const struct nacl_rule *r, size_t n, struct rows *rs, struct sweep s[2],
 		      struct nacl_table *t)
 {
 	struct grow g = {.elem = sizeof(struct nacl_span)};
 	uint64_t *ev = malloc((4 * n + 1) * sizeof(uint64_t)); /* events, then sort room */
-	bool part[256] = {false};
+	size_t ne = 0, e = 0;
 	int err = -ENOMEM;
 	if (!ev)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (r[i].m.proto != PROTO_ALL && !l4_whole(&r[i]))
-			part[r[i].m.proto] = true;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t lo, hi;
+		if (r[i].m.proto == PROTO_ALL || l4_whole(&r[i]))
+			continue;
+		rule_range(&r[i], &lo, &hi);
+		ev[ne++] = EV_KEY(r[i].m.proto, lo, i, l4_row(&r[i]), 1);
+		ev[ne++] = EV_KEY(r[i].m.proto, hi + 1, i, l4_row(&r[i]), 0);
+	}
+	/* Made in rule order, and a rule's two events are never at one point. */
+	radix_sort(ev, ev + 2 * n, ne, 32);
 	for (uint32_t proto = 0; proto < 256; proto++) {
-		if (!part[proto]) {
+		if (e == ne || EV_PROTO(ev[e]) != proto) { /* no rule names a part of it */
 			if (span_push(&g, proto << 16, proto))
 				goto out;
 			continue;
 		}
-		size_t ne = 0;
-		for (size_t i = 0; i < n; i++) {
-			uint32_t lo, hi;
-			if (r[i].m.proto != (int)proto || l4_whole(&r[i]))
-				continue;
-			rule_range(&r[i], &lo, &hi);
-			ev[ne++] = EV_KEY(lo, i, 1);
-			ev[ne++] = EV_KEY(hi + 1, i, 0);
-		}
-		/* Made in rule order, and a rule's two events are never at one point. */
-		radix_sort(ev, ev + 2 * n, ne, 32);
 		sweep_clear(&s[0]);
 		sweep_clear(&s[1]);
-		size_t e = 0;
-		uint32_t start = 0;
-		int64_t last_cls = -1;
-		while (start <= 65535) {
-			for (; e < ne && EV_AT(ev[e]) == start; e++)
-				sweep_set(&s[l4_row(&r[EV_RULE(ev[e])])], EV_RULE(ev[e]), ev[e] & 1);
-			uint32_t end = e < ne ? EV_AT(ev[e]) - 1 : 65535;
+		for (uint32_t start = 0; start <= 65535;) {
+			for (; e < ne && EV_PROTO(ev[e]) == proto && EV_AT(ev[e]) == start; e++)
+				sweep_set(&s[EV_ROW(ev[e])], EV_RULE(ev[e]), ev[e] & 1);
+			uint32_t end = e < ne && EV_PROTO(ev[e]) == proto ? EV_AT(ev[e]) - 1 : 65535;
 			if (end > 65535)
 				end = 65535;
-			/* Merge with the previous piece when the rules are the same. */
-			if (last_cls < 0 || !sweep_is(&s[0], rs, (uint32_t)last_cls, ROW_PAIR) ||
-			    !sweep_is(&s[1], rs, (uint32_t)last_cls, ROW_LONE)) {
-				uint32_t cls;
-				if (grow_room(&rs->ent, s[0].words + s[1].words) ||
-				    class_begin(rs, &cls) || span_push(&g, proto << 16 | start, cls))
-					goto out;
-				sweep_put(&s[0], rs, ROW_PAIR);
-				sweep_put(&s[1], rs, ROW_LONE);
-				last_cls = cls;
-			}
+			uint32_t cls;
+			if (grow_room(&rs->ent, s[0].words + s[1].words) || class_begin(rs, &cls) ||
+			    span_push(&g, proto << 16 | start, cls))
+				goto out;
+			sweep_put(&s[0], rs, ROW_PAIR);
+			sweep_put(&s[1], rs, ROW_LONE);
 			start = end + 1;
 		}
+		while (e < ne && EV_PROTO(ev[e]) == proto)
+			e++; /* the stops past the axis's end */
 	}
 	spans_tidy(&g);
 	t->l4 = g.p;
