@@ -49,7 +49,7 @@ void test_cidr(void)
 		for (int v = 0, top = digits == 1 ? 10 : digits == 2 ? 100 : digits == 3 ? 1000 : 10000;
 		     v < top; v++)
 			for (int place = 0; place < 4; place++) {
-				char o[8], addr[32];
+				char o[16], addr[64];
 				snprintf(o, sizeof(o), "%0*d", digits, v);
 				snprintf(addr, sizeof(addr), "%s.%s.%s.%s", place == 0 ? o : "1",
 					 place == 1 ? o : "2", place == 2 ? o : "3", place == 3 ? o : "4");
