@@ -268,7 +268,8 @@ static void spans_tidy(struct grow *g)
 
 /* ---- class rows ----
  * A class is a bitmap of rules (bit i: rule i applies), kept as rows: the
- * bitmap's nonzero words in order of their index, each as an entry {index, bits}.
+ * bitmap's nonzero words of NACL_ENT_BITS rules in order of their index, each an
+ * entry NACL_ENT(index, bits).
  * There are three kinds of classes: one per protocol (class id = the protocol
  * number), for the rules naming the protocol and all of its ports, types and
  * codes; then the address classes; then the L4 classes, for the rules naming a
@@ -661,7 +662,7 @@ int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uin
 	struct sweep s[2] = {{.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))},
 			     {.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))}};
 	/* Room for the entries of a typical table at once (about seven a rule), not
-	 * copied over and over as it grows. */
+	 * moved over and over as it grows; the blob is built on them. */
 	err = !s[0].cur || !s[1].cur || grow_room(&rs.ent, 8 * n + 512) ? -ENOMEM : 0;
 	if (err || (err = proto_classes(r, n, &rs, s)) || (err = addr_classes(r, n, &rs, t)) ||
 	    (err = l4_classes(r, n, &rs, s, t)) || (err = blob_build(&rs, t)))

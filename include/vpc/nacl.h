@@ -44,8 +44,8 @@ struct nacl_table {
 /* How many big chunks a blob of `words` words is stored with (NACL_ID_BIG when
  * any): its length in big chunks, rounded to the nearest, the last one padded
  * with zeros; what is left past them, less than half a big chunk, goes in small
- * chunks. (The kernel's cost is per element: 1.5 MB in three big chunks, not in
- * two and fifteen small ones.) */
+ * chunks. (The kernel's cost is per element: a blob just short of two big chunks
+ * goes in two, not in one and fifteen small ones.) */
 static inline size_t nacl_blob_big_chunks(size_t words)
 {
 	return (words + NACL_BLOB_BIG_CHUNK / 2) / NACL_BLOB_BIG_CHUNK;

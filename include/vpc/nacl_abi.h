@@ -18,7 +18,7 @@
  *                least half that long (its table id has NACL_ID_BIG; how many:
  *                its length in them, rounded, the last padded); the rest of it
  *                is in `blob`, in small chunks numbered from the blob's start.
- *                10,000 rules take three big chunks
+ *                10,000 rules take two big chunks
  *   counters     (owner, rule number, rule tag) -> per-CPU packets/bytes; the
  *                owner is the NACL and direction, the tag a hash of the rule, so
  *                counts outlive table versions but not a rule's replacement
@@ -30,8 +30,8 @@
  * classes; then the L4 classes, holding the rules for a part of a protocol's
  * ports. A packet has all three: its address class, its L4 class and the class
  * of its protocol. A class is a bitmap of rules (bit i: the rule of index i in
- * number order), stored as rows of its nonzero 64-bit words, in order, each with
- * its index:
+ * number order), stored as rows of its nonzero words of NACL_ENT_BITS rules, in
+ * order, each with its index (an entry, below):
  *   pair row  the rules that name both a protocol and an address other than
  *             0.0.0.0/0;
  *   lone row  of an address class, its rules for every protocol; of a protocol
@@ -90,7 +90,7 @@
 /* Words per blob chunk: with the kernel's element header, a chunk stays within
  * 32 KiB, a big one within 512 KiB (powers of two: the kernel allocates no more
  * than it needs). The kernel spends some 20 us on an element whatever its size,
- * so a large blob goes in big chunks (1.5 MB: 3 elements, not 48), a small one
+ * so a large blob goes in big chunks (1 MB: 2 elements, not 32), a small one
  * in small chunks (a NACL of ten rules: 32 KiB, not 512). A big chunk is a whole
  * number of small ones: a blob may be stored all in small chunks, which the
  * program reads when a big one is missing. */
