@@ -289,7 +289,6 @@ struct rows {
 	struct grow ent; /* entries (NACL_ENT): a class's pair row, then its lone row */
 };
 
-
 /* Whether a rule names all of its protocol's ports (or ICMP types and codes). */
 static bool l4_whole(const struct nacl_rule *r)
 {
@@ -342,8 +341,9 @@ static const uint64_t *class_row(const struct rows *rs, uint32_t cls, int row, s
 
 /* A rule's address key: the start of its prefix, the prefix length (outer
  * prefixes first), the row it goes into (addr_row() + 1) and the rule's index.
- * Sorted, the rules of one prefix come together, in rule order. (The row rides
- * along so that the rules need not be looked up again, out of order.) */
+ * Sorted above the length (the bits below stay as they come: in rule order), the
+ * rules of one prefix come together, in rule order. (The row rides along so that
+ * the rules need not be looked up again, out of order.) */
 #define PFX_KEY(addr, len, row, i) \
 	((uint64_t)(addr) << 32 | (uint64_t)(len) << 24 | (uint64_t)((row) + 1) << 22 | (uint64_t)(i))
 #define PFX_OF(k)   ((k) >> 24) /* start << 8 | length */
