@@ -444,8 +444,13 @@ static void memo_init(struct cctx *c, const json_t *doc)
 	c->t->memo_cap = cap;
 }
 
+/* A NACL's rules in one direction. `was`: the previous model's rules of the same
+ * NACL and direction (n_was of them), in number order: an edit leaves most of
+ * them where they were, so the rule read from the same JSON object is looked for
+ * at its place first (one pointer compared), in the memo only when it moved. */
 static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpath *p,
-			    const char *dir, struct nacl_rule **out, size_t *n_out)
+			    const char *dir, const struct nacl_rule *was, size_t n_was,
+			    struct nacl_rule **out, size_t *n_out)
 {
 	size_t n = arr ? json_array_size(arr) : 0;
 	if (n > VPC_MAX_NACL_RULES)
@@ -458,10 +463,18 @@ static int parse_nacl_rules(struct cctx *c, const json_t *arr, const struct jpat
 	if (!seen)
 		return -ENOMEM;
 	bool sorted = true;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, at = 0; i < n; i++) {
 		const json_t *e = json_array_get(arr, i);
 		struct jpath ep = JP_IDX(p, i);
-		const struct nacl_rule *known = memo_find(c->prev, e);
+		const struct nacl_rule *known = NULL;
+		/* at its place, or one on (the one before it taken away) */
+		for (size_t k = at; !known && k < n_was && k <= at + 1; k++)
+			if (was[k].src == e) {
+				known = &was[k];
+				at = k + 1;
+			}
+		if (!known)
+			known = memo_find(c->prev, e);
 		if (known)
 			r[i] = *known;
 		else if ((err = parse_nacl_rule(c, e, &ep, &r[i])))
@@ -615,6 +628,19 @@ json_t *topo_default_nacl_json(void)
 			 topo_nacl_rules_json(&default_nacl_rule, 1));
 }
 
+/* NACL `name` of VPC `vpc` in the previous model, if there is one. */
+static const struct nacl *prev_nacl(const struct cctx *c, const char *vpc, const char *name)
+{
+	int vi = c->prev && vpc ? topo_find_vpc(c->prev, vpc) : -1;
+	if (vi < 0)
+		return NULL;
+	const struct vpc *pv = &c->prev->vpcs[vi];
+	for (size_t k = 0; k < pv->n_nacls; k++)
+		if (!strcmp(pv->nacls[k].name, name))
+			return &pv->nacls[k];
+	return NULL;
+}
+
 static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const struct jpath *p)
 {
 	size_t n = arr ? json_array_size(arr) : 0;
@@ -632,8 +658,11 @@ static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const s
 		    get_array(c, e, "inbound", &ep, &in) || get_array(c, e, "outbound", &ep, &out))
 			return -EINVAL;
 		struct jpath ip = JP_KEY(&ep, "inbound"), op = JP_KEY(&ep, "outbound");
-		if (parse_nacl_rules(c, in, &ip, "inbound", &nacl->in, &nacl->n_in) ||
-		    parse_nacl_rules(c, out, &op, "outbound", &nacl->out, &nacl->n_out))
+		const struct nacl *was = prev_nacl(c, v->name, nacl->name);
+		if (parse_nacl_rules(c, in, &ip, "inbound", was ? was->in : NULL, was ? was->n_in : 0,
+				     &nacl->in, &nacl->n_in) ||
+		    parse_nacl_rules(c, out, &op, "outbound", was ? was->out : NULL,
+				     was ? was->n_out : 0, &nacl->out, &nacl->n_out))
 			return -EINVAL;
 		if (!strcmp(nacl->name, "default"))
 			v->default_nacl = (int)i;

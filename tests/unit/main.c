@@ -27,6 +27,7 @@ int main(void)
 	test_plan();
 	test_edit();
 	test_rule_memo();
+	test_rule_memo_places();
 	test_edit_index();
 	test_edit_nacl_entries_only();
 	test_nacl();

@@ -47,6 +47,7 @@ void test_topo(void);
 void test_plan(void);
 void test_edit(void);
 void test_rule_memo(void);
+void test_rule_memo_places(void);
 void test_edit_index(void);
 void test_edit_nacl_entries_only(void);
 void test_nacl(void);

@@ -210,6 +210,86 @@ void test_rule_memo(void)
 	json_decref(d);
 }
 
+/* next's inbound list, copied along its way down so that the document it was
+ * copied from keeps its own; the entries stay the same objects, as an edit
+ * leaves them. */
+static json_t *cow_inbound(json_t *next)
+{
+	json_t *vpcs = json_copy(json_object_get(next, "vpcs"));
+	json_object_set_new(next, "vpcs", vpcs);
+	json_t *v = json_copy(json_array_get(vpcs, 0));
+	json_array_set_new(vpcs, 0, v);
+	json_t *nacls = json_copy(json_object_get(v, "network_acls"));
+	json_object_set_new(v, "network_acls", nacls);
+	json_t *n = json_copy(json_array_get(nacls, 0));
+	json_array_set_new(nacls, 0, n);
+	json_t *in = json_copy(json_object_get(n, "inbound"));
+	json_object_set_new(n, "inbound", in);
+	return in;
+}
+
+/* The same for a list of 200 entries in number order, where the rules are looked
+ * for at their place first: one taken away, one added, one replaced, two taken
+ * away side by side, the list reversed; each compile from the one before is the
+ * model a fresh compile gives. */
+void test_rule_memo_places(void)
+{
+	struct vpc_err err;
+	json_t *in = json_array();
+	for (int i = 1; i <= 200; i++)
+		json_array_append_new(in, json_pack("{s:i,s:s,s:s,s:s,s:s}", "rule", i * 10,
+						    "protocol", i % 3 ? "tcp" : "udp", "ports",
+						    i % 2 ? "80" : "1000-2000", "cidr",
+						    i % 5 ? "10.0.0.0/8" : "0.0.0.0/0", "action",
+						    i % 4 ? "allow" : "deny"));
+	json_t *d = json_pack("{s:[{s:s,s:s,s:[{s:s,s:o}]}]}", "vpcs", "name", "v", "cidr",
+			      "10.0.0.0/16", "network_acls", "name", "n", "inbound", in);
+	struct compile_opts o = {.features = FEAT_ALL};
+	struct topology *prev = NULL;
+	vpc_err_clear(&err);
+	CHECK_INT(topo_compile(d, &o, &prev, &err), 0);
+	for (int step = 0; step < 5 && prev; step++) {
+		json_t *next = json_copy(d), *list = step ? cow_inbound(next) : NULL;
+		if (step == 0) {
+			json_t *at500 = J("[\"vpcs\",\"v\",\"network_acls\",\"n\",\"inbound\",\"500\"]");
+			CHECK_INT(edit_remove(next, at500, NULL, NULL, &err), 0);
+			json_decref(at500);
+		} else if (step == 1) {
+			CHECK_INT(json_array_insert_new(list, 100, J("{\"rule\":1005,\"protocol\":\"all\","
+								      "\"cidr\":\"0.0.0.0/0\",\"action\":\"deny\"}")), 0);
+		} else if (step == 2) {
+			CHECK_INT(json_array_set_new(list, 150, J("{\"rule\":1505,\"protocol\":\"icmp\","
+								   "\"cidr\":\"10.9.0.0/16\",\"action\":\"deny\"}")), 0);
+		} else if (step == 3) {
+			json_array_remove(list, 20);
+			json_array_remove(list, 20);
+		} else {
+			json_t *rev = json_array();
+			for (size_t k = json_array_size(list); k-- > 0;)
+				json_array_append(rev, json_array_get(list, k));
+			json_array_clear(list);
+			json_array_extend(list, rev);
+			json_decref(rev);
+		}
+		struct compile_opts op = {.features = FEAT_ALL, .prev = prev};
+		struct topology *t = NULL, *fresh = NULL;
+		CHECK_INT(topo_compile(next, &op, &t, &err), 0);
+		CHECK_INT(topo_compile(next, &o, &fresh, &err), 0);
+		if (t && fresh) {
+			const struct nacl *a = &t->vpcs[0].nacls[0], *b = &fresh->vpcs[0].nacls[0];
+			CHECK(a->n_in == b->n_in && !memcmp(a->in, b->in, a->n_in * sizeof(*a->in)));
+			CHECK(a->hash_in == b->hash_in);
+		}
+		topo_free(fresh);
+		topo_free(prev);
+		prev = t;
+		json_decref(d);
+		d = next;
+	}
+	topo_free(prev);
+	json_decref(d);
+}
+
 static const json_t *ix_elem;
 static bool ix_answer;
 static bool fake_index(void *arg, const json_t *path, size_t n, const char *id, const json_t **elem)
