@@ -632,13 +632,8 @@ json_t *topo_default_nacl_json(void)
 static const struct nacl *prev_nacl(const struct cctx *c, const char *vpc, const char *name)
 {
 	int vi = c->prev && vpc ? topo_find_vpc(c->prev, vpc) : -1;
-	if (vi < 0)
-		return NULL;
-	const struct vpc *pv = &c->prev->vpcs[vi];
-	for (size_t k = 0; k < pv->n_nacls; k++)
-		if (!strcmp(pv->nacls[k].name, name))
-			return &pv->nacls[k];
-	return NULL;
+	int ni = vi < 0 ? -1 : vpc_find_nacl(&c->prev->vpcs[vi], name);
+	return ni < 0 ? NULL : &c->prev->vpcs[vi].nacls[ni];
 }
 
 static int parse_nacls(struct cctx *c, struct vpc *v, const json_t *arr, const struct jpath *p)
