@@ -185,13 +185,15 @@ ping_no() { expect_fail "no ping $1 -> $2" vpcctl exec "$1" -- ping -c 1 -w 2 -q
 # A TCP (or UDP) server in an instance that answers every connection with its name.
 # socat gives up on a connection 0.5 s after one side's EOF unless told otherwise
 # (-t); on a loaded machine the answer can take longer than that, so both sides
-# wait up to 3 s (they still finish as soon as both sides are done).
+# wait up to 3 s (they still finish as soon as both sides are done). -U: the
+# server only sends; a byte from the client written to an echo that has already
+# exited would end the server's socat (EPIPE) before it passes the answer on.
 serve_tcp() { # WHERE PORT
-	bg vpcctl exec "$1" -- socat -t 3 -T 5 TCP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo hello-from-$2"
+	bg vpcctl exec "$1" -- socat -U -t 3 -T 5 TCP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo hello-from-$2"
 	wait_listen "$1" "$2" tcp
 }
 serve_udp() { # WHERE PORT
-	bg vpcctl exec "$1" -- socat -t 3 -T 5 UDP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo hello-from-$2"
+	bg vpcctl exec "$1" -- socat -U -t 3 -T 5 UDP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo hello-from-$2"
 	wait_listen "$1" "$2" udp
 }
 wait_listen() {

@@ -51,7 +51,7 @@ expect_ok "ping a1 -> a2 while vpcd is down" in_ns "$NSP.lab.i.a1" ping -c 1 -W 
 expect_ok "ping o1 -> o2 while vpcd is down" in_ns "$NSP.other.i.o1" ping -c 1 -W 1 -q 10.1.1.11
 # nsenter itself, not in_ns: bg must record the PID of the process that serves
 # (nsenter execs socat), or cleanup would leave the server running.
-bg nsenter --net="/run/netns/$NSP.lab.i.a2" socat -t 3 -T 5 TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo up-without-vpcd"
+bg nsenter --net="/run/netns/$NSP.lab.i.a2" socat -U -t 3 -T 5 TCP-LISTEN:8080,reuseaddr,fork SYSTEM:"echo up-without-vpcd"
 for _ in $(seq 100); do
 	in_ns "$NSP.lab.i.a2" ss -H -tln "sport = :8080" | grep . >/dev/null && break
 	sleep 0.05

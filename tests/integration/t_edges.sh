@@ -38,7 +38,7 @@ eip=$(vpcctl eip allocate)
 [[ $eip == 198.51.100.* ]] && ok "allocated $eip" || fail "allocate: $eip"
 tcp_no internet "$eip" 80
 expect_ok "associate with w1" vpcctl eip associate "$eip" a/w1
-out=$(vpcctl exec internet -- socat -T 2 - TCP:"$eip":80,connect-timeout=2 </dev/null)
+out=$(tcp_talk internet "$eip" 80)
 [ "$out" = hello-from-80 ] && ok "internet reaches w1 at $eip" || fail "w1 at $eip: $out"
 # Tell w1 and w2 apart: w1's port 9000 is open, w2's is not.
 vpcctl exec a/w1 -- ss -Htln "sport = :9000" | grep . >/dev/null || fail "w1 listens on 9000"
@@ -48,7 +48,7 @@ import json, sys
 v = json.load(sys.stdin)["vpcs"][0]
 print(",".join(i["name"] for i in v["instances"] if i["public_ip"] == sys.argv[1]))' "$eip")
 [ "$n" = w2 ] && ok "show: $eip is w2's" || fail "show: $eip belongs to '$n'"
-out=$(vpcctl exec internet -- sh -c "echo | socat -T 3 - TCP:$eip:80,connect-timeout=2" 2>/dev/null)
+out=$(tcp_talk internet "$eip" 80)
 [ "$out" = hello-from-80 ] && ok "internet reaches w2 at $eip" || fail "w2 at $eip: $out"
 # The address really is w2's now: w2 reaches the internet from it.
 bg vpcctl exec internet -- socat -T 5 TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'

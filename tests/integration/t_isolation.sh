@@ -30,7 +30,7 @@ expect_ok "apply two VPCs with the same CIDR" vpcctl apply -f "$TMP/twins.json"
 
 # A TCP server per instance that says which VPC it is in.
 serve_as() { # WHERE PORT WORD
-	bg vpcctl exec "$1" -- socat -t 3 -T 5 TCP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo $3"
+	bg vpcctl exec "$1" -- socat -U -t 3 -T 5 TCP-LISTEN:"$2",reuseaddr,fork SYSTEM:"echo $3"
 	wait_listen "$1" "$2" tcp
 }
 answer_is() { # FROM DST PORT WORD
@@ -96,9 +96,9 @@ rx_counts_still red/x blue
 rx_counts_still blue/x red
 
 # UDP too.
-bg vpcctl exec red/y -- socat -t 3 -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo red-udp"
+bg vpcctl exec red/y -- socat -U -t 3 -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo red-udp"
 wait_listen red/y 5353 udp
-bg vpcctl exec blue/w -- socat -t 3 -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo blue-udp"
+bg vpcctl exec blue/w -- socat -U -t 3 -T 5 UDP-LISTEN:5353,reuseaddr,fork SYSTEM:"echo blue-udp"
 wait_listen blue/w 5353 udp
 # The answer comes from a process the listener forks: on a busy machine it may
 # miss the 2 s the client waits, so up to three tries (as udp_ok does).
