@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,9 +14,23 @@
 #include "vpc/names.h"
 #include "vpcctl.h"
 
+/* Standard input's bytes, once file_fd() has read them for a memory file. */
+static char *stdin_bytes;
+static size_t stdin_len;
+
 /* A file's bytes (FILE, or standard input for "-"); exits on error. */
 char *read_file(const char *path, size_t *len)
 {
+	if (stdin_bytes && !strcmp(path, "-")) {
+		char *copy = malloc(stdin_len + 1);
+		if (!copy) {
+			fprintf(stderr, "vpcctl: out of memory\n");
+			exit(EXIT_REFUSED);
+		}
+		memcpy(copy, stdin_bytes, stdin_len);
+		*len = stdin_len;
+		return copy;
+	}
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	size_t cap = 1 << 16, got = 0, n;
 	char *buf = f ? malloc(cap) : NULL;
@@ -61,10 +76,31 @@ char *file_opt(struct args *a, const char **path, size_t *len)
 	return read_file(*path, len);
 }
 
+/* Standard input as a file vpcd can read: itself when it is one (vpcd reads a
+ * file from its start), else its bytes in a memory file. -1 if neither works. */
+static int stdin_fd(void)
+{
+	struct stat st;
+	if (!fstat(STDIN_FILENO, &st) && S_ISREG(st.st_mode))
+		return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+	stdin_bytes = read_file("-", &stdin_len);
+	int fd = memfd_create("vpcctl-stdin", MFD_CLOEXEC);
+	for (size_t done = 0; fd >= 0 && done < stdin_len;) {
+		ssize_t n = write(fd, stdin_bytes + done, stdin_len - done);
+		if (n <= 0) {
+			close(fd);
+			fd = -1;
+		} else {
+			done += (size_t)n;
+		}
+	}
+	return fd;
+}
+
 int file_fd(struct args *a)
 {
 	const char *path = file_path(a);
-	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : stdin_fd();
 	struct stat st;
 	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
 		close(fd);
@@ -207,7 +243,9 @@ int cmd_apply(struct cli *c, struct args *a)
 	char head[112];
 	json_t *reply = NULL;
 	/* A regular file goes to vpcd open, and vpcd reads it (apply_file): a large
-	 * file then costs neither a copy here nor a trip through the socket. */
+	 * file then costs neither a copy here nor a trip through the socket, and
+	 * vpcd reads NACL entry lists apart, which it does not in a request. So does
+	 * standard input, in a memory file when it is a pipe. */
 	int fd = file_fd(a);
 	if (fd >= 0) {
 		snprintf(head, sizeof(head), "{\"op\":\"apply_file\",\"prune\":%s,\"dry_run\":%s}\n",
@@ -219,7 +257,8 @@ int cmd_apply(struct cli *c, struct args *a)
 			reply = NULL;
 		}
 	}
-	/* Standard input, a pipe: the text goes into the request as it is. vpcd
+	/* No file to hand over (or a vpcd without apply_file): the text goes into
+	 * the request as it is. vpcd
 	 * parses it anyway, and parsing it here too would double the time of a large
 	 * file. Only when vpcd finds no JSON is it parsed here, to say where the
 	 * fault is. */

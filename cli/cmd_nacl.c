@@ -236,8 +236,9 @@ int cmd_nacl_load(struct cli *c, struct args *a)
 	size_t len = 0;
 	char *text = NULL;
 	/* A regular file goes to vpcd open, and vpcd reads it: 10,000 entries then
-	 * cost neither a copy here nor a trip through the socket. Anything else
-	 * (standard input, a pipe) is read here and sent after the request. */
+	 * cost neither a copy here nor a trip through the socket. So does standard
+	 * input (in a memory file when it is a pipe). Anything else is read here and
+	 * sent after the request. */
 	int fd = file_fd(a);
 	if (fd < 0)
 		text = file_opt(a, &file, &len);

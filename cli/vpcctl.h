@@ -59,8 +59,9 @@ json_t *call_text(struct cli *c, const char *text, size_t len);
 json_t *call_text_fd(struct cli *c, const char *text, size_t len, int fd);
 char *read_file(const char *path, size_t *len);
 char *file_opt(struct args *a, const char **path, size_t *len);
-/* -f FILE open when it is a regular file, else -1 (standard input, a pipe, a
- * file that will not open: file_opt() reads it or says why not). */
+/* -f FILE open when it is a regular file; for "-", standard input, or a memory
+ * file holding its bytes (file_opt() then returns them again). Else -1 (a file
+ * that will not open, or is no regular file: file_opt() reads it or says why not). */
 int file_fd(struct args *a);
 /* Sends head, then `len` bytes of body, then tail, as one request. */
 json_t *call_around(struct cli *c, const char *head, const char *body, size_t len,

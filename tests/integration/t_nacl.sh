@@ -119,10 +119,28 @@ expect_ok "rule 95 denies port 80 from apps" vpcctl apply -f "$TMP/big80.json"
 tcp_no shop/app1 10.0.1.10 80
 tcp_ok shop/admin 10.0.1.10 80
 tcp_ok shop/app1 10.0.1.10 25
-# Through standard input the file is read whole by jansson: the same state.
+# Standard input, a file or a pipe, reaches vpcd as a file too, and its list is
+# read apart.
 vpcctl nacl export shop public >"$TMP/apart.txt"
-vpcctl apply -f - <"$TMP/big80.json" >"$TMP/out" 2>&1 && ok "the same file through standard input" ||
-	fail "the same file through standard input: $(cat "$TMP/out")"
+before=$(apart)
+vpcctl apply -f - <"$TMP/big25.json" >"$TMP/out" 2>&1 && ok "a file as standard input" ||
+	fail "a file as standard input: $(cat "$TMP/out")"
+tcp_ok shop/app1 10.0.1.10 80
+cat "$TMP/big80.json" | vpcctl apply -f - >"$TMP/out" 2>&1 && ok "a pipe as standard input" ||
+	fail "a pipe as standard input: $(cat "$TMP/out")"
+[ "$(apart)" = $((before + 2)) ] && ok "both were read apart" || fail "read apart: $(apart), $before before"
+vpcctl nacl export shop public | diff -q - "$TMP/apart.txt" >/dev/null &&
+	ok "through a pipe, the same entries as from the file" || fail "the entries differ through a pipe"
+tcp_no shop/app1 10.0.1.10 80
+# In a request (how vpcctl sends it to a vpcd without apply_file) jansson reads
+# the document whole: the same entries.
+vpcctl apply -f "$TMP/big25.json" >/dev/null
+before=$(apart)
+out=$({ printf '{"op":"apply","prune":false,"dry_run":false,"topology":'
+	cat "$TMP/big80.json"
+	printf '}\n'; } | socat -t 5 - UNIX-CONNECT:"$VPCD_SOCKET")
+[[ $out == *'"changes":1'* ]] && [ "$(apart)" = "$before" ] && ok "the file in a request, read whole" ||
+	fail "the file in a request: $out (lists read apart: $(apart), $before before)"
 vpcctl nacl export shop public | diff -q - "$TMP/apart.txt" >/dev/null &&
 	ok "read apart or whole, the same entries" || fail "the entries differ read whole"
 tcp_no shop/app1 10.0.1.10 80
