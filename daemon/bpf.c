@@ -642,7 +642,7 @@ int vbpf_table_add(struct vpc_bpf *b, const struct nacl_table *t, const struct n
 	struct nacl_table_meta m = {.nrules = t->nrules, .n_ent = t->n_ent, .hash = t->hash,
 				    .n_addr = (uint32_t)t->n_addr, .n_l4 = (uint32_t)t->n_l4,
 				    .nclasses = t->nclasses, .owner = t->owner};
-	uint32_t id;
+	uint32_t id = 0;
 	int e = take_id(b, rules, n, t->big, &id);
 	if (e)
 		return e;
@@ -670,7 +670,7 @@ int vbpf_patch_add(struct vpc_bpf *b, uint32_t base, uint64_t owner, const struc
 	struct nacl_table_meta bm, m = {0};
 	const struct vbpf_known *k = known_find(b, base);
 	size_t add[NACL_PATCH_MAX], n_del, n_add;
-	uint32_t id;
+	uint32_t id = 0;
 	int e;
 	if (!k || vbpf_table_info(b, base, &bm) || bm.base != base || bm.owner != owner)
 		return -ENOENT;

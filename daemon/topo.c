@@ -306,7 +306,7 @@ int ports_of(struct cctx *c, const char *s, const struct jpath *kp, struct match
 /* protocol, ports, icmp_type, icmp_code: shared by NACL entries and group rules. */
 static int parse_match(struct cctx *c, const json_t *rule, const struct jpath *p, struct match *m)
 {
-	long n;
+	long n = 0;
 	bool has_type, has_code;
 	int err;
 
@@ -362,7 +362,7 @@ int nacl_rule_cmp(const void *a, const void *b)
 static int parse_nacl_rule(struct cctx *c, const json_t *e, const struct jpath *ep,
 			   struct nacl_rule *r)
 {
-	long num;
+	long num = 0;
 	bool has;
 	int err;
 	if ((err = check_keys(c, e, ep, nacl_rule_keys)) ||
