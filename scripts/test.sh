@@ -1,11 +1,15 @@
 #!/bin/bash
 # The whole test suite, from a fresh Debian 12 machine (as root):
-#   dependencies, the normal and the ASan/UBSan builds, unit tests under both,
-#   then the integration tests (real namespaces, real traffic).
+#   dependencies, the normal and the ASan/UBSan builds (and that the Release
+#   build type compiles), unit tests under both, then the integration tests
+#   (real namespaces, real traffic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh --asan
+echo "== the Release build type (gcc -O3, whose warnings differ) compiles too"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j "$(nproc)" --target vpcd vpcctl unit_tests
 echo "== unit tests (plain build)"
 (cd build && ctest -L unit --output-on-failure)
 echo "== unit tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
