@@ -156,6 +156,15 @@ struct change_hooks {
 	void *arg;
 };
 
+static void free_old(struct vpcd *d)
+{
+	json_decref(d->old_desired);
+	json_decref(d->old_alloc);
+	topo_free(d->old_topo);
+	d->old_desired = d->old_alloc = NULL;
+	d->old_topo = NULL;
+}
+
 static int change(struct vpcd *d, json_t *next, const struct change_hooks *h,
 		  const char *nacls_of, bool dry_run, json_t **result, struct vpc_err *err)
 {
@@ -196,9 +205,10 @@ static int change(struct vpcd *d, json_t *next, const struct change_hooks *h,
 		roll_back(d, t, err);
 		goto out;
 	}
-	json_decref(d->desired);
-	json_decref(d->alloc);
-	topo_free(d->topo);
+	free_old(d);
+	d->old_desired = d->desired;
+	d->old_alloc = d->alloc;
+	d->old_topo = d->topo;
 	d->desired = next;
 	d->alloc = alloc;
 	d->topo = t;
@@ -344,6 +354,7 @@ int vpcd_open(struct vpcd *d, const char *state_dir, struct vpc_err *err)
 
 bool vpcd_tidy(struct vpcd *d, bool idle)
 {
+	free_old(d);
 	/* A patch is rebuilt at once when it is three quarters full, so that a burst
 	 * of changes does not run out of room; all of them once things are quiet. */
 	if (d->tidy_due || (idle && d->patches)) {
@@ -358,6 +369,7 @@ bool vpcd_tidy(struct vpcd *d, bool idle)
 void vpcd_close(struct vpcd *d)
 {
 	kernel_close(&d->k);
+	free_old(d);
 	json_decref(d->desired);
 	json_decref(d->alloc);
 	topo_free(d->topo);

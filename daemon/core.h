@@ -14,6 +14,10 @@ struct vpcd {
 	json_t *desired;	/* what the user asked for (topology JSON) */
 	json_t *alloc;		/* allocations of `topo` */
 	struct topology *topo;	/* `desired` compiled */
+	/* The state a change replaced: freed once the change is answered (for
+	 * 10,000 NACL entries that takes milliseconds). */
+	json_t *old_desired, *old_alloc;
+	struct topology *old_topo;
 	struct kernel k;
 	unsigned features;
 	bool tidy_due;	  /* a change ran: tidy up once it is answered */
