@@ -10,7 +10,9 @@
 #             N rules, policy DROP
 # for N = 0, 100, 1,000 and 10,000, the rule admitting the client last
 # (bench/sg_rules.py): 64-byte UDP packets per second and TCP throughput with
-# iperf3, and new TCP connections per second (bench/conn_rate.c); then how long
+# iperf3, and new TCP connections per second (bench/conn_rate.c); the floor that
+# any design of a program on the ports plus conntrack has for new connections
+# (measure_conn_floor); then how long
 # removing and adding back a rule with vpcctl takes to reach new flows, and that
 # an established flow survives the removal (bench/rule_latency.py). Prints one
 # table (bench/sg_report.py).
@@ -48,7 +50,7 @@ REPORT="python3 $BENCH_DIR/sg_report.py"
 LATENCY=$BENCH_DIR/rule_latency.py
 CONN=$BUILD/bench/conn_rate
 
-for t in iperf3 iptables-restore iptables-save nft ss python3 taskset flock; do
+for t in iperf3 iptables-restore iptables-save nft tc ss python3 taskset flock; do
 	command -v $t >/dev/null || die "$t is missing"
 done
 [ -x "$CONN" ] || die "build first (bash scripts/build.sh): $CONN missing"
@@ -85,6 +87,51 @@ measure_conn_loopback() { # REP
 		>"$TMP/conn.out" || die "conn_rate failed over loopback"
 	$REPORT conn loop 0 "$1" "$TMP/conn.out" >>"$RES"
 	bench_stop "$BG_LAST"
+}
+
+# The floor under any filter of this design for new connections: a program on
+# both router ports, both ways, that passes everything (cls_bpf with the classic
+# bytecode "return 0"; vpcd attaches with tcx, which costs no more), and a table
+# holding only conntrack's two rules. On the hand-built path, in turns with the
+# same path unfiltered. (Whatever it adds lives in the namespace: the cleanup
+# takes it away with it.)
+floor() { # on|off
+	local r p
+	r=$(rtr_ns raw)
+	for p in pcli psrv; do
+		if [ "$1" = on ]; then
+			ip netns exec "$r" tc qdisc add dev $p clsact
+			ip netns exec "$r" tc filter add dev $p ingress bpf da bytecode '1,6 0 0 0,'
+			ip netns exec "$r" tc filter add dev $p egress bpf da bytecode '1,6 0 0 0,'
+		else
+			ip netns exec "$r" tc qdisc del dev $p clsact
+		fi
+	done
+	if [ "$1" = on ]; then
+		ip netns exec "$r" nft -f - <<'NFT'
+table ip floor {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state established,related accept
+		ct state invalid drop
+	}
+}
+NFT
+	else
+		ip netns exec "$r" nft delete table ip floor
+	fi
+}
+
+measure_conn_floor() { # REP: rows "floor" and "floor-none" (the unfiltered path beside it)
+	local cfg order="floor-none floor"
+	if [ $(($1 % 2)) = 0 ]; then order="floor floor-none"; fi
+	for cfg in $order; do
+		if [ "$cfg" = floor ]; then floor on; fi
+		bench_fg $PIN_CLI ip netns exec "$(cli_ns raw)" "$CONN" client "$SRV_IP" $CONN_PORT \
+			"$SECS" >"$TMP/conn.out" || die "conn_rate failed from $(cli_ns raw) ($cfg)"
+		$REPORT conn "$cfg" 0 "$1" "$TMP/conn.out" >>"$RES"
+		if [ "$cfg" = floor ]; then floor off; fi
+	done
 }
 
 # ---- rule sets ----
@@ -202,6 +249,12 @@ done
 [ -z "$SIZES" ] || measure_conn_loopback 1
 run_sizes "udp tcp conn" what_ran
 [ -z "$SIZES" ] || measure_conn_loopback 2
+if [ -n "$SIZES" ]; then
+	for rep in $(seq "$REPS"); do
+		note "the floor for new connections, repetition $rep/$REPS"
+		measure_conn_floor "$rep"
+	done
+fi
 
 for n in $LAT_SIZES; do
 	apply_size "$n"

@@ -7,7 +7,10 @@
     sg_report.py table RESULTS                                 prints the tables
 
 The rows are described in benchlib.py; conn rows with CFG "loop" are conn_rate
-over loopback in one namespace, without the path (the tool's own ceiling).
+over loopback in one namespace, without the path (the tool's own ceiling), and
+with CFG "floor" the hand-built path with a program that passes everything on the
+router's ports and a table of conntrack's two rules ("floor-none": the same path
+without them, in turns).
 """
 import sys
 
@@ -52,6 +55,17 @@ def conn_details(R):
         print("through the unfiltered path it reaches %s (median of all its runs), %.0f%% of that:"
               % (b.kpps(b.med(raw)), 100 * b.med(raw) / b.med(loop)))
         print("the path, not the tool, sets the rate, and each filter's cost comes on top.")
+    fl, none = R.data["conn"].get(("floor", 0), {}), R.data["conn"].get(("floor-none", 0), {})
+    share = sorted(fl[r][0] / none[r][0] for r in fl if r in none and none[r][0])
+    if share:
+        print("The floor of the design for new connections: the same path with a program on both")
+        print("router ports, both ways, that passes everything, and a table of conntrack's two")
+        print("rules alone (established/related accept, invalid drop): %s conn/s against %s"
+              % (b.kpps(b.med([v[0] for v in fl.values()])),
+                 b.kpps(b.med([v[0] for v in none.values()]))))
+        print("unfiltered, in turns: %.0f%% (run by run: %s). A filter made of port programs"
+              % (100 * b.med(share), ", ".join("%.0f%%" % (100 * x) for x in share)))
+        print("and conntrack, vpcd's, pays at least this before its first rule.")
 
 
 def report(path):
