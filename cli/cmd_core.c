@@ -258,10 +258,9 @@ int cmd_apply(struct cli *c, struct args *a)
 		}
 	}
 	/* No file to hand over (or a vpcd without apply_file): the text goes into
-	 * the request as it is. vpcd
-	 * parses it anyway, and parsing it here too would double the time of a large
-	 * file. Only when vpcd finds no JSON is it parsed here, to say where the
-	 * fault is. */
+	 * the request as it is. vpcd parses it anyway, and parsing it here too would
+	 * double the time of a large file. Only when vpcd finds no JSON is it parsed
+	 * here, to say where the fault is. */
 	const char *file;
 	size_t len = 0;
 	char *topo = NULL;
