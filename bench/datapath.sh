@@ -156,7 +156,7 @@ host_state() { # -> "load average, total and steal CPU ticks"
 
 host_start() {
 	read -r LOAD0 TICKS0 STEAL0 <<<"$(host_state)"
-	OTHER_NS0=$(ls /run/netns 2>/dev/null | wc -l)
+	OTHER_NS0=$( (ls /run/netns 2>/dev/null || true) | wc -l)
 }
 
 # host_header TITLE: the lines above the tables. VPCD_NS: how many namespaces our
@@ -164,7 +164,7 @@ host_start() {
 host_header() {
 	local pin
 	read -r LOAD1 TICKS1 STEAL1 <<<"$(host_state)"
-	OTHER_NS1=$(($(ls /run/netns 2>/dev/null | wc -l) - ${#OWN_NS[@]} - VPCD_NS))
+	OTHER_NS1=$(($( (ls /run/netns 2>/dev/null || true) | wc -l) - ${#OWN_NS[@]} - VPCD_NS))
 	echo "$1: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs," \
 		"$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
 	if [ -n "$PIN_CLI" ]; then pin="client on CPU 0, server on CPU 1 (taskset)"; else pin="not pinned (1 CPU)"; fi
