@@ -199,20 +199,26 @@ static const char *gap_read(const struct scan *s, const char *p, bool first, int
  * a word at a time: memcmp() is a call, and a gap is some twenty bytes. */
 static inline bool gap_at(const struct scan *s, const char *p, const struct gap *g)
 {
-	size_t i = 0;
-	if (!g->t || (size_t)(s->end - p) < g->len)
+	size_t n = g->len;
+	uint64_t a, b, x = 0;
+	if (!g->t || (size_t)(s->end - p) < n)
 		return false;
-	for (; i + 8 <= g->len; i += 8) {
-		uint64_t a, b;
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			if (p[i] != g->t[i])
+				return false;
+		return true;
+	}
+	/* Whole words, the last one ending where the gap ends (overlapping the one
+	 * before it): no byte-by-byte tail. */
+	for (size_t i = 0; i + 8 < n; i += 8) {
 		memcpy(&a, p + i, 8);
 		memcpy(&b, g->t + i, 8);
-		if (a != b)
-			return false;
+		x |= a ^ b;
 	}
-	for (; i < g->len; i++)
-		if (p[i] != g->t[i])
-			return false;
-	return true;
+	memcpy(&a, p + n - 8, 8);
+	memcpy(&b, g->t + n - 8, 8);
+	return !(x | (a ^ b));
 }
 
 /* The value of field f at p, of the kind its gap ends with (a string: the gap's
