@@ -19,6 +19,7 @@
 #include "api.h"
 #include "bpf.h"
 #include "log.h"
+#include "par.h"
 #include "vpc/names.h"
 
 #define MAX_REQUEST (256u << 20)
@@ -266,6 +267,9 @@ int main(int argc, char **argv)
 	 * faults the next time: that halves the rules' compile. */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	/* The helper thread (par.h) allocates from the same heap, not from an arena
+	 * of its own that would be unmapped and faulted in again each time. */
+	mallopt(M_ARENA_MAX, 1);
 	while ((c = getopt_long(argc, argv, "s:r:dl:vhVp:H:", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -358,6 +362,12 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	/* After the fork (which keeps only the calling thread) and with the signals
+	 * blocked (which the helper inherits). */
+	int pe = par_enable(true);
+	if (pe)
+		log_warn("no helper thread (%s): large NACLs are read and compiled on one CPU",
+			 strerror(-pe));
 	log_info("listening on %s (pid %d)", sock_path, getpid());
 
 	/* Idle work (see vpcd_tidy) waits for a second without requests. */

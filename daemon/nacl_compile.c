@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vpc/util.h"
+#include "par.h"
 #include "vpc/nacl.h"
+#include "vpc/util.h"
 
 
 uint64_t nacl_owner(const char *nacl, bool outbound)
@@ -287,6 +288,7 @@ enum { ROW_PAIR, ROW_LONE };
 struct rows {
 	struct grow dir; /* per class: first entry << 32 | pair entries << 16 | lone entries */
 	struct grow ent; /* entries (NACL_ENT): a class's pair row, then its lone row */
+	uint32_t id0;	 /* the id of its first class */
 };
 
 /* Whether a rule names all of its protocol's ports (or ICMP types and codes). */
@@ -316,7 +318,7 @@ static int class_begin(struct rows *rs, uint32_t *cls)
 	if (!d)
 		return -ENOMEM;
 	*d = (uint64_t)rs->ent.n << 32;
-	*cls = (uint32_t)(rs->dir.n - 1);
+	*cls = rs->id0 + (uint32_t)(rs->dir.n - 1);
 	return 0;
 }
 
@@ -331,7 +333,7 @@ static void class_put(struct rows *rs, int row, uint64_t index, uint64_t bits)
 
 static const uint64_t *class_row(const struct rows *rs, uint32_t cls, int row, size_t *n)
 {
-	uint64_t d = ((const uint64_t *)rs->dir.p)[cls];
+	uint64_t d = ((const uint64_t *)rs->dir.p)[cls - rs->id0];
 	size_t first = d >> 32, pair = NACL_DIR_PAIR(d);
 	*n = row == ROW_PAIR ? pair : NACL_DIR_LONE(d);
 	return (const uint64_t *)rs->ent.p + first + (row == ROW_PAIR ? 0 : pair);
@@ -603,6 +605,55 @@ out:
 	return err;
 }
 
+/* The L4 classes go in rows of their own, which the helper thread may build
+ * while the caller builds the address classes (par.h); their ids count from
+ * L4_ID0 until rows_append() gives them their places after the address classes.
+ * (The address classes are the ones that stay: they read their parents' rows.) */
+#define L4_ID0 (1u << 30)
+
+/* Compiles on the helper thread from this many rules on. */
+#define PAR_MIN_RULES 2048
+
+struct l4_job {
+	struct par_job job; /* first: the job is the struct */
+	const struct nacl_rule *r;
+	size_t n;
+	struct nacl_table *t; /* l4, n_l4: this job's alone */
+	struct rows rs;
+	int err;
+};
+
+static void l4_job_run(struct par_job *j)
+{
+	struct l4_job *lj = (struct l4_job *)j;
+	struct sweep s[2] = {{.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))},
+			     {.cur = calloc(NACL_MAX_WORDS, sizeof(uint64_t))}};
+	lj->err = !s[0].cur || !s[1].cur || grow_room(&lj->rs.ent, 4 * lj->n + 256)
+			  ? -ENOMEM
+			  : l4_classes(lj->r, lj->n, &lj->rs, s, lj->t);
+	free(s[0].cur);
+	free(s[1].cur);
+}
+
+/* The L4 rows after the others: their entries, their classes (ids and first
+ * entries moved along), and the spans that name them. */
+static int rows_append(struct rows *rs, const struct rows *l4, struct nacl_table *t)
+{
+	if (grow_room(&rs->ent, l4->ent.n) || grow_room(&rs->dir, l4->dir.n))
+		return -ENOMEM;
+	uint32_t id = rs->id0 + (uint32_t)rs->dir.n;
+	uint64_t first = (uint64_t)rs->ent.n << 32, *dir = rs->dir.p;
+	memcpy((uint64_t *)rs->ent.p + rs->ent.n, l4->ent.p, l4->ent.n * sizeof(uint64_t));
+	for (size_t i = 0; i < l4->dir.n; i++)
+		dir[rs->dir.n + i] = ((const uint64_t *)l4->dir.p)[i] + first;
+	rs->ent.n += l4->ent.n;
+	rs->dir.n += l4->dir.n;
+	for (size_t i = 0; i < t->n_l4; i++)
+		if (t->l4[i].cls >= L4_ID0)
+			t->l4[i].cls = t->l4[i].cls - L4_ID0 + id;
+	return 0;
+}
+
 /* The blob in the program's layout: the entries, already in place at its start
  * (rs->ent becomes the blob: no copy of the largest part), then the class
  * directory (entries counted from the first), the spans, the rules; zeros to the
@@ -664,13 +715,25 @@ int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uin
 	/* Room for the entries of a typical table at once (about seven a rule), not
 	 * moved over and over as it grows; the blob is built on them. */
 	err = !s[0].cur || !s[1].cur || grow_room(&rs.ent, 8 * n + 512) ? -ENOMEM : 0;
-	if (err || (err = proto_classes(r, n, &rs, s)) || (err = addr_classes(r, n, &rs, t)) ||
-	    (err = l4_classes(r, n, &rs, s, t)) || (err = blob_build(&rs, t)))
+	struct l4_job lj = {.job.fn = l4_job_run, .r = r, .n = n, .t = t,
+			    .rs = {.dir = {.elem = sizeof(uint64_t)},
+				   .ent = {.elem = sizeof(uint64_t)},
+				   .id0 = L4_ID0}};
+	bool posted = !err && n >= PAR_MIN_RULES && par_post(&lj.job);
+	if (!err && !(err = proto_classes(r, n, &rs, s)))
+		err = addr_classes(r, n, &rs, t);
+	/* The job is ours again before anything it uses goes. */
+	if (posted ? par_take(&lj.job) && !err : !err)
+		l4_job_run(&lj.job);
+	if (err || (err = lj.err) || (err = rows_append(&rs, &lj.rs, t)) ||
+	    (err = blob_build(&rs, t)))
 		nacl_table_free(t);
 	free(s[0].cur);
 	free(s[1].cur);
 	free(rs.dir.p);
 	free(rs.ent.p);
+	free(lj.rs.dir.p);
+	free(lj.rs.ent.p);
 	return err;
 }
 

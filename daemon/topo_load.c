@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "par.h"
 #include "topo_internal.h"
 #include "vpc/topo.h"
 
@@ -60,6 +61,7 @@ struct scan {
 		size_t vi, ni;	 /* vpcs[vi].network_acls[ni] */
 	} *cuts;		 /* one a list of ls, in its order */
 	size_t n_cuts;
+	struct half *half; /* the helper's part of a long list, until joined */
 };
 
 static const unsigned char json_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
@@ -312,38 +314,151 @@ static bool plain_entry(struct scan *s, struct nacl_rule *r)
 #undef FIELD
 }
 
+/* Entries read so far: room for as many as a list from `from` to the text's end
+ * could hold (a plain one takes some forty characters at least). */
+struct entries {
+	struct nacl_rule *r;
+	size_t n, cap;
+	uint8_t *seen; /* the rule numbers */
+	bool sorted;
+};
+
+static bool entries_init(struct entries *e, const char *from, const char *end)
+{
+	e->n = 0;
+	e->cap = (size_t)(end - from) / 40 + 1;
+	if (e->cap > VPC_MAX_NACL_RULES)
+		e->cap = VPC_MAX_NACL_RULES;
+	e->r = malloc(e->cap * sizeof(*e->r));
+	e->seen = calloc(RULE_SEEN_BYTES, 1);
+	e->sorted = true;
+	return e->r && e->seen;
+}
+
+static void entries_free(struct entries *e)
+{
+	free(e->r);
+	free(e->seen);
+	e->r = NULL;
+	e->seen = NULL;
+}
+
+/* Plain entries at s->p, one after a comma after another, into e: 0 when one is
+ * followed by no comma, 1 at `*join` (an entry start the helper published), -1
+ * at an entry that is not plain, a rule number twice (jansson's way words it),
+ * no more room, or a `*stop`. */
+static int entries_read(struct scan *s, struct entries *e, const char *const *join,
+			const int *stop)
+{
+	do {
+		if (join) {
+			WS(s->p);
+			if (s->p == __atomic_load_n(join, __ATOMIC_ACQUIRE))
+				return 1;
+		}
+		if (e->n == e->cap ||
+		    (stop && !(e->n % 256) && __atomic_load_n(stop, __ATOMIC_RELAXED)))
+			return -1;
+		struct nacl_rule *x = &e->r[e->n];
+		memset(x, 0, sizeof(*x));
+		if (!plain_entry(s, x) || e->seen[x->number / 8] & 1 << (x->number % 8))
+			return -1;
+		e->seen[x->number / 8] |= (uint8_t)(1 << (x->number % 8));
+		e->sorted = e->sorted && (!e->n || e->r[e->n - 1].number < x->number);
+		e->n++;
+	} while (lit(s, ','));
+	return 0;
+}
+
+/* ---- the second half of a long list, on the helper thread (par.h) ----
+ * It looks for an entry's start a little past the middle of the text (its CPU
+ * was idle and its caches hold nothing of the text: it reads more slowly),
+ * publishes where,
+ * and reads the entries from there to their list's end. When plain_list() comes
+ * to that place at the start of an entry, it takes those entries instead of
+ * reading them: the same text read the same way (an entry's reading never
+ * depends on the entries before it). A place inside a string or in another list
+ * is never an entry start plain_list() comes to: the helper's work is then not
+ * used. */
+
+/* From this length on, a text's second half is read on the helper thread. */
+#define HALF_MIN_BYTES (256u << 10)
+
+struct half {
+	struct par_job job; /* first: the job is the struct */
+	struct scan s;	    /* its own, with gaps of its own */
+	const char *at;	    /* (atomic) its first entry, once found */
+	const char *close;  /* its list's closing bracket, when ok */
+	struct entries e;
+	bool ok;
+	int stop; /* (atomic) not needed any more */
+};
+
+/* Past the middle: the start of an object after `}` and a comma, the way
+ * entries follow each other. */
+static const char *entry_after(const char *p, const char *end)
+{
+	while ((p = memchr(p, '}', (size_t)(end - p)))) {
+		const char *q = skip_ws(p + 1, end);
+		if (q < end && *q == ',') {
+			q = skip_ws(q + 1, end);
+			if (q < end && *q == '{')
+				return q;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+static void half_run(struct par_job *j)
+{
+	struct half *h = (struct half *)j;
+	const char *at = entry_after(h->s.p, h->s.end);
+	if (!at || !entries_init(&h->e, at, h->s.end))
+		return;
+	__atomic_store_n(&h->at, at, __ATOMIC_RELEASE);
+	h->s.p = at;
+	if (!entries_read(&h->s, &h->e, NULL, &h->stop) && lit(&h->s, ']')) {
+		h->close = h->s.p - 1;
+		h->ok = true;
+	}
+}
+
+unsigned long topo_load_halves_joined;
+
+/* Its list's entries from the helper's first on, after those read here (e). */
+static bool half_join(struct scan *s, struct entries *e)
+{
+	struct half *h = s->half;
+	s->half = NULL;
+	par_take(&h->job); /* it published its start: it is running or done */
+	bool ok = h->ok && e->n + h->e.n <= e->cap;
+	for (size_t i = 0; ok && i < RULE_SEEN_BYTES; i++)
+		ok = !(e->seen[i] & h->e.seen[i]); /* a rule number in both halves */
+	if (ok) {
+		memcpy(e->r + e->n, h->e.r, h->e.n * sizeof(*e->r));
+		e->sorted = e->sorted && h->e.sorted &&
+			    (!e->n || e->r[e->n - 1].number < h->e.r[0].number);
+		e->n += h->e.n;
+		s->p = h->close;
+		topo_load_halves_joined++;
+	}
+	entries_free(&h->e);
+	return ok;
+}
+
 /* The entries list at s->p, read into ls if all of its entries are plain. */
 static bool plain_list(struct scan *s, size_t vi, size_t ni, bool out)
 {
 	const char *open = s->p;
-	struct nacl_rule *r = NULL;
-	size_t n = 0, cap = 0;
-	uint8_t *seen = NULL;
-	bool sorted = true;
-	if (!lit(s, '['))
+	struct entries e = {0};
+	int rc;
+	if (!lit(s, '[') || !entries_init(&e, s->p, s->end) || lit(s, ']') ||
+	    (rc = entries_read(s, &e, s->half ? &s->half->at : NULL, NULL)) < 0 ||
+	    (rc == 1 && !half_join(s, &e)) || !lit(s, ']') || e.n < FAST_MIN_ENTRIES)
 		goto no;
-	/* Room for as many entries as the list could hold (a plain one takes some
-	 * forty characters at least). */
-	cap = (size_t)(s->end - s->p) / 40 + 1;
-	if (cap > VPC_MAX_NACL_RULES)
-		cap = VPC_MAX_NACL_RULES;
-	r = malloc(cap * sizeof(*r));
-	seen = calloc(RULE_SEEN_BYTES, 1);
-	if (!r || !seen || lit(s, ']'))
-		goto no;
-	do {
-		if (n == cap)
-			goto no;
-		struct nacl_rule *x = &r[n];
-		memset(x, 0, sizeof(*x));
-		if (!plain_entry(s, x) || seen[x->number / 8] & 1 << (x->number % 8))
-			goto no; /* a rule number twice: jansson's way words it */
-		seen[x->number / 8] |= (uint8_t)(1 << (x->number % 8));
-		sorted = sorted && (!n || r[n - 1].number < x->number);
-		n++;
-	} while (lit(s, ','));
-	if (!lit(s, ']') || n < FAST_MIN_ENTRIES)
-		goto no;
+	struct nacl_rule *r = e.r;
+	size_t n = e.n;
 	struct nacl_lists *ls = s->ls;
 	struct cut *cuts = realloc(s->cuts, (s->n_cuts + 1) * sizeof(*cuts));
 	struct nacl_list *l = realloc(ls->l, (ls->n + 1) * sizeof(*l));
@@ -353,16 +468,15 @@ static bool plain_list(struct scan *s, size_t vi, size_t ni, bool out)
 		ls->l = l;
 	if (!cuts || !l)
 		goto no;
-	if (!sorted)
+	if (!e.sorted)
 		qsort(r, n, sizeof(*r), nacl_rule_cmp);
 	s->cuts[s->n_cuts++] = (struct cut){(size_t)(open - s->text) + 1,
 					    (size_t)(s->p - s->text) - 1, vi, ni};
 	ls->l[ls->n++] = (struct nacl_list){.out = out, .r = r, .n = n, .vi = -1, .ni = -1};
-	free(seen);
+	free(e.seen);
 	return true;
 no:
-	free(r);
-	free(seen);
+	entries_free(&e);
 	s->p = open;
 	return skip_value(s);
 }
@@ -444,9 +558,19 @@ static bool list_place(json_t *doc, const struct cut *c, struct nacl_list *l)
 json_t *topo_load(const char *text, size_t len, struct nacl_lists *ls, json_error_t *je)
 {
 	struct scan s = {.text = text, .p = text, .end = text + len, .ls = ls};
+	struct half h = {.job.fn = half_run,
+			 .s = {.text = text, .p = text + len / 20 * 11, .end = s.end}};
 	json_t *doc = NULL;
 	memset(ls, 0, sizeof(*ls));
-	if (scan_object(&s, L_ROOT, 0, 0) && s.n_cuts) {
+	if (len >= HALF_MIN_BYTES && par_post(&h.job))
+		s.half = &h;
+	bool scanned = scan_object(&s, L_ROOT, 0, 0);
+	if (s.half) { /* not joined: done with it before the text goes */
+		__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
+		par_take(&h.job);
+	}
+	entries_free(&h.e);
+	if (scanned && s.n_cuts) {
 		char *cut = malloc(len + 1), *p = cut;
 		size_t at = 0;
 		for (size_t i = 0; cut && i < s.n_cuts; i++) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "par.h"
 #include "test.h"
 #include "vpc/nacl.h"
 
@@ -37,6 +38,33 @@ static int cross_check(const struct nacl_rule *r, size_t n, const struct nacl_ta
 					fprintf(stderr, "addr %08x proto %u field %u: table %zu, linear %zu\n",
 						addrs[a], protos[p], fields[f], got, want);
 			}
+	return bad;
+}
+
+/* Compiled again with the helper thread on (par.h): the same table, word for
+ * word, however the two threads' work interleaves. */
+static int same_with_helper(const struct nacl_rule *r, size_t n, uint64_t owner,
+			    const struct nacl_table *want)
+{
+	int bad = 0;
+	par_enable(true);
+	for (int k = 0; k < 4; k++) {
+		struct nacl_table t;
+		if (nacl_compile(r, n, owner, &t)) {
+			bad++;
+			continue;
+		}
+		bool same = t.nrules == want->nrules && t.nclasses == want->nclasses &&
+			    t.n_ent == want->n_ent && t.blob_words == want->blob_words &&
+			    t.n_addr == want->n_addr && t.n_l4 == want->n_l4 &&
+			    !memcmp(t.blob, want->blob, t.blob_words * sizeof(uint64_t)) &&
+			    !memcmp(t.addr, want->addr, t.n_addr * sizeof(*t.addr)) &&
+			    !memcmp(t.l4, want->l4, t.n_l4 * sizeof(*t.l4));
+		if (!same && bad++ < 1)
+			fprintf(stderr, "%zu rules: another table with the helper thread\n", n);
+		nacl_table_free(&t);
+	}
+	par_enable(false);
 	return bad;
 }
 
@@ -195,6 +223,8 @@ void test_nacl(void)
 				       : rnd();
 		CHECK_INT(nacl_compile(r, nr, nacl_owner("random", true), &t), 0);
 		CHECK_INT(cross_check(r, nr, &t, pr, 64), 0);
+		if (nr >= 2048)
+			CHECK_INT(same_with_helper(r, nr, nacl_owner("random", true), &t), 0);
 		nacl_table_free(&t);
 		free(r);
 	}
@@ -227,6 +257,7 @@ void test_nacl(void)
 	CHECK(t.n_ent <= 8 * nb);
 	uint32_t bp[] = {0xc6120001, 0xc6120105, 0xc61226ff, 0xc6130000, 0x0a000001};
 	CHECK_INT(cross_check(big, nb, &t, bp, 5), 0);
+	CHECK_INT(same_with_helper(big, nb, nacl_owner("big", false), &t), 0);
 	nacl_table_free(&t);
 	free(big);
 }

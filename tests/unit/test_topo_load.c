@@ -3,7 +3,9 @@
 #include <ctype.h>
 #include <stdlib.h>
 
+#include "par.h"
 #include "test.h"
+#include "topo_internal.h"
 #include "vpc/nacl.h"
 #include "vpc/topo.h"
 
@@ -330,7 +332,8 @@ static void both_ways(int line, json_t *nacls, size_t want)
 	free(text);
 }
 
-/* Large lists, and large documents whose lists are not all plain. */
+/* Large lists, and large documents whose lists are not all plain; with the
+ * helper thread on, the second half of a text is read there, whatever is in it. */
 static void test_large(void)
 {
 	srandom(5);
@@ -348,6 +351,47 @@ static void test_large(void)
 	l = list(6000, 0);
 	json_object_set_new(json_array_get(l, 5900), "description", json_string("late"));
 	both_ways(__LINE__, json_pack("[{s:s,s:o}]", "name", "n0", "outbound", l), 0);
+	/* Just past the middle: the first entry the helper would read. */
+	l = list(6000, 0);
+	json_object_set_new(json_array_get(l, 3001), "description", json_string("middle"));
+	both_ways(__LINE__, json_pack("[{s:s,s:o}]", "name", "n0", "outbound", l), 0);
+	/* Out of order across the middle. */
+	l = list(6000, 0);
+	json_t *x = json_object_get(json_array_get(l, 100), "rule"),
+	       *y = json_object_get(json_array_get(l, 5000), "rule");
+	json_incref(x);
+	json_object_set(json_array_get(l, 100), "rule", y);
+	json_object_set_new(json_array_get(l, 5000), "rule", x);
+	both_ways(__LINE__, json_pack("[{s:s,s:o}]", "name", "n0", "inbound", l), 1);
+	/* Two plain lists, the middle in the second; and the middle inside a string
+	 * that looks like entries following each other. */
+	both_ways(__LINE__,
+		  json_pack("[{s:s,s:o},{s:s,s:o}]", "name", "n0", "inbound", list(2000, 0), "name",
+			    "n1", "inbound", list(4000, 0)),
+		  2);
+	size_t fill = 600000;
+	char *filler = malloc(fill + 1);
+	for (size_t i = 0; i < fill; i++)
+		filler[i] = "}, {"[i % 4];
+	filler[fill] = 0;
+	both_ways(__LINE__,
+		  json_pack("[{s:s,s:o},{s:s,s:s,s:o}]", "name", "n0", "inbound", list(1000, 0),
+			    "name", "n1", "description", filler, "inbound", list(1000, 0)),
+		  2);
+	free(filler);
+}
+
+/* The same documents read with the helper thread: its half is taken. */
+static void test_large_helper(void)
+{
+	unsigned long joined = topo_load_halves_joined;
+	CHECK_INT(par_enable(true), 0);
+	for (int k = 0; k < 3; k++)
+		test_large();
+	par_enable(false);
+	if (topo_load_halves_joined == joined)
+		fprintf(stderr, "the helper thread's half was never taken\n");
+	CHECK(topo_load_halves_joined > joined);
 }
 
 void test_topo_load(void)
@@ -355,4 +399,5 @@ void test_topo_load(void)
 	test_same_as_jansson();
 	test_fares();
 	test_large();
+	test_large_helper();
 }

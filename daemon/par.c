@@ -1,0 +1,155 @@
+/* The helper thread (see par.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "par.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
+static struct par_job *queued; /* the one job waiting for the helper */
+static bool running, quit;
+static pthread_t helper_thread;
+static cpu_set_t allowed; /* the CPUs the process may run on */
+
+static enum par_state state_of(const struct par_job *j)
+{
+	return __atomic_load_n(&j->state, __ATOMIC_ACQUIRE);
+}
+
+static void set_state(struct par_job *j, enum par_state s)
+{
+	__atomic_store_n(&j->state, s, __ATOMIC_RELEASE);
+}
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* After a job the helper watches for the next one for this long before it
+ * sleeps: the jobs of a change come a millisecond or two apart, and a sleeping
+ * helper on a virtual machine is often woken a millisecond late. */
+#define LINGER_MS 3
+
+static void *helper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	for (;;) {
+		if (!queued && !quit) {
+			pthread_mutex_unlock(&mu);
+			double until = now_ms() + LINGER_MS;
+			for (unsigned i = 1; !__atomic_load_n(&queued, __ATOMIC_RELAXED) &&
+					     !__atomic_load_n(&quit, __ATOMIC_RELAXED);
+			     i++) {
+				sched_yield(); /* to the other thread, if it waits for this CPU */
+				if (!(i % 64) && now_ms() > until)
+					break;
+			}
+			pthread_mutex_lock(&mu);
+		}
+		while (!queued && !quit)
+			pthread_cond_wait(&work, &mu);
+		if (quit)
+			break;
+		struct par_job *j = queued;
+		__atomic_store_n(&queued, NULL, __ATOMIC_RELAXED);
+		set_state(j, PAR_RUNNING);
+		pthread_mutex_unlock(&mu);
+		j->fn(j);
+		pthread_mutex_lock(&mu);
+		set_state(j, PAR_DONE);
+		pthread_cond_broadcast(&done);
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+int par_enable(bool on)
+{
+	if (on == running)
+		return 0;
+	if (!on) {
+		pthread_mutex_lock(&mu);
+		__atomic_store_n(&quit, true, __ATOMIC_RELAXED);
+		pthread_cond_signal(&work);
+		pthread_mutex_unlock(&mu);
+		pthread_join(helper_thread, NULL);
+		quit = running = false;
+		return 0;
+	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		CPU_ZERO(&allowed);
+	/* Signals stay with the thread that reads them (vpcd's signalfd). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(&helper_thread, NULL, helper, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e)
+		return -e;
+	running = true;
+	return 0;
+}
+
+/* Keeps the helper off the CPU the caller runs on. The scheduler tends to wake
+ * it there, to share that CPU with the caller, while the other one idles. */
+static void keep_apart(void)
+{
+	static int apart_from = -1;
+	int cpu = sched_getcpu();
+	if (cpu < 0 || cpu == apart_from || !CPU_ISSET(cpu, &allowed) || CPU_COUNT(&allowed) < 2)
+		return;
+	cpu_set_t set = allowed;
+	CPU_CLR(cpu, &set);
+	if (!pthread_setaffinity_np(helper_thread, sizeof(set), &set))
+		apart_from = cpu;
+}
+
+bool par_post(struct par_job *j)
+{
+	bool posted = false;
+	pthread_mutex_lock(&mu);
+	if (running && !queued) {
+		keep_apart();
+		set_state(j, PAR_QUEUED);
+		__atomic_store_n(&queued, j, __ATOMIC_RELAXED);
+		pthread_cond_signal(&work);
+		posted = true;
+	}
+	pthread_mutex_unlock(&mu);
+	return posted;
+}
+
+bool par_take(struct par_job *j)
+{
+	pthread_mutex_lock(&mu);
+	if (state_of(j) == PAR_QUEUED) {
+		set_state(j, PAR_TAKEN);
+		__atomic_store_n(&queued, NULL, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&mu);
+		return true;
+	}
+	pthread_mutex_unlock(&mu);
+	/* Running: the helper has about as much left as we had, so watch for a
+	 * moment rather than sleep (waking a thread on an idle CPU of a virtual
+	 * machine can take milliseconds); then sleep. */
+	double until = now_ms() + 2;
+	for (unsigned i = 1; state_of(j) != PAR_DONE; i++) {
+		sched_yield();
+		if (!(i % 64) && now_ms() > until)
+			break;
+	}
+	pthread_mutex_lock(&mu);
+	while (state_of(j) != PAR_DONE)
+		pthread_cond_wait(&done, &mu);
+	pthread_mutex_unlock(&mu);
+	return false;
+}

@@ -1,0 +1,34 @@
+/*
+ * One helper thread, for the two large jobs of a change to a NACL of thousands of
+ * rules that split in two: reading a long entries list (topo_load.c) and
+ * compiling the rules (nacl_compile.c). The caller posts half of the work, does
+ * the other half, then takes the posted half back if the helper has not started
+ * it (and does it itself) or waits for it. So a helper that is slow to wake costs
+ * nothing but the post: the work is never done later than without it.
+ *
+ * Off until par_enable(): vpcd turns it on once it has forked and blocked its
+ * signals; the unit tests turn it on and off to check that the results are the
+ * same either way.
+ */
+#ifndef VPC_PAR_H
+#define VPC_PAR_H
+
+#include <stdbool.h>
+
+enum par_state { PAR_QUEUED, PAR_RUNNING, PAR_DONE, PAR_TAKEN };
+
+struct par_job {
+	void (*fn)(struct par_job *); /* the work; the job is usually inside a larger struct */
+	enum par_state state;	      /* under the helper's lock */
+};
+
+/* Starts the helper thread (with every signal blocked), or stops using it: a job
+ * posted afterwards is taken back by its caller. 0 or -errno. */
+int par_enable(bool on);
+/* Hands the job to the helper; false when there is none (the caller does it). */
+bool par_post(struct par_job *j);
+/* For a posted job: true if the helper had not started it (it never will: the
+ * caller does the work now); false once the helper has finished it. */
+bool par_take(struct par_job *j);
+
+#endif
