@@ -15,6 +15,7 @@ static struct par_job *queued; /* the one job waiting for the helper */
 static bool running, quit;
 static pthread_t helper_thread;
 static cpu_set_t allowed; /* the CPUs the process may run on */
+static int apart_from;	  /* the CPU the helper is kept off, or -1 */
 
 static enum par_state state_of(const struct par_job *j)
 {
@@ -87,6 +88,8 @@ int par_enable(bool on)
 	}
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
 		CPU_ZERO(&allowed);
+	if (CPU_COUNT(&allowed) < 2)
+		return 0; /* one CPU: the helper could only take turns with the caller */
 	/* Signals stay with the thread that reads them (vpcd's signalfd). */
 	sigset_t all, old;
 	sigfillset(&all);
@@ -96,16 +99,21 @@ int par_enable(bool on)
 	if (e)
 		return -e;
 	running = true;
+	apart_from = -1;
 	return 0;
+}
+
+bool par_running(void)
+{
+	return running;
 }
 
 /* Keeps the helper off the CPU the caller runs on. The scheduler tends to wake
  * it there, to share that CPU with the caller, while the other one idles. */
 static void keep_apart(void)
 {
-	static int apart_from = -1;
 	int cpu = sched_getcpu();
-	if (cpu < 0 || cpu == apart_from || !CPU_ISSET(cpu, &allowed) || CPU_COUNT(&allowed) < 2)
+	if (cpu < 0 || cpu == apart_from || !CPU_ISSET(cpu, &allowed))
 		return;
 	cpu_set_t set = allowed;
 	CPU_CLR(cpu, &set);

@@ -22,9 +22,11 @@ struct par_job {
 	enum par_state state;	      /* under the helper's lock */
 };
 
-/* Starts the helper thread (with every signal blocked), or stops using it: a job
- * posted afterwards is taken back by its caller. 0 or -errno. */
+/* Starts the helper thread (with every signal blocked; none where the process
+ * may use one CPU only), or stops it: a job posted then is refused (par_post()
+ * says false). 0 or -errno. */
 int par_enable(bool on);
+bool par_running(void);
 /* Hands the job to the helper; false when there is none (the caller does it). */
 bool par_post(struct par_job *j);
 /* For a posted job: true if the helper had not started it (it never will: the
