@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "par.h"
 #include "topo_internal.h"
 #include "vpc/topo.h"
 
@@ -275,11 +276,101 @@ static bool fast_line(const char *at, const char *end, struct nacl_rule *r, int 
  * "inbound 1 6 - 0.0.0.0/0 deny". */
 #define ENTRY_LINE_MIN 29
 
+/* Both directions' rules read so far, room for `cap` in each. */
+static int dirs_init(struct dir_rules d[2], size_t cap)
+{
+	d[0] = (struct dir_rules){.sorted = true, .name = "inbound"};
+	d[1] = (struct dir_rules){.sorted = true, .name = "outbound"};
+	for (int i = 0; i < 2; i++) {
+		d[i].seen = calloc(RULE_SEEN_BYTES, 1);
+		d[i].r = malloc(cap * sizeof(*d[i].r));
+	}
+	return d[0].seen && d[1].seen && d[0].r && d[1].r ? 0 : -ENOMEM;
+}
+
+static void dirs_free(struct dir_rules d[2])
+{
+	for (int i = 0; i < 2; i++) {
+		free(d[i].seen);
+		free(d[i].r);
+		d[i].seen = NULL;
+		d[i].r = NULL;
+	}
+}
+
+/* ---- the second half of a long text, on the helper thread (par.h) ----
+ * It reads the lines from the first one that starts past the middle of the text
+ * to its end, the fast way only, and publishes where it started. When
+ * nacl_text_parse() comes to that line, it takes those rules instead of reading
+ * the lines itself, if the helper read them all, none of their rule numbers is
+ * one it has read already, and they fit. Otherwise it reads on itself, which also
+ * words any error with its line's number, as without the helper. */
+
+/* From this length on, a text's second half is read on the helper thread. */
+#define TEXT_HALF_MIN (128u << 10)
+
+struct text_half {
+	struct par_job job; /* first: the job is the struct */
+	const char *from, *end;
+	const char *at; /* (atomic) its first line, once found */
+	struct dir_rules d[2];
+	size_t cap;
+	bool ok;
+	int stop; /* (atomic) not needed any more */
+};
+
+static void text_half_run(struct par_job *j)
+{
+	struct text_half *h = (struct text_half *)j;
+	struct vpc_err scratch;
+	struct cctx c = {.err = &scratch};
+	const char *at = memchr(h->from, '\n', (size_t)(h->end - h->from));
+	if (!at || ++at == h->end || dirs_init(h->d, h->cap))
+		return;
+	__atomic_store_n(&h->at, at, __ATOMIC_RELEASE);
+	for (size_t k = 0; at < h->end; k++) {
+		struct jpath lp = JP_LINE(0); /* (no error is worded here) */
+		struct nacl_rule r = {0};
+		const char *nl;
+		int out;
+		if ((!(k % 256) && __atomic_load_n(&h->stop, __ATOMIC_RELAXED)) ||
+		    !fast_line(at, h->end, &r, &out, &nl) || nl - at > LINE_MAX_LEN ||
+		    add_rule(&c, &r, out, &lp, h->d))
+			return;
+		at = nl + 1;
+	}
+	h->ok = true;
+}
+
+unsigned long nacl_text_halves_joined;
+
+/* The helper's rules after those of d, if they may go there. */
+static bool text_half_join(struct text_half *h, struct dir_rules d[2])
+{
+	par_take(&h->job); /* it published its start: it is running or done */
+	bool ok = h->ok;
+	for (int i = 0; ok && i < 2; i++) {
+		ok = d[i].n + h->d[i].n <= h->cap;
+		for (size_t b = 0; ok && b < RULE_SEEN_BYTES; b++)
+			ok = !(d[i].seen[b] & h->d[i].seen[b]); /* a rule number in both */
+	}
+	for (int i = 0; ok && i < 2; i++) {
+		struct dir_rules *a = &d[i], *b = &h->d[i];
+		if (!b->n)
+			continue;
+		memcpy(a->r + a->n, b->r, b->n * sizeof(*a->r));
+		a->sorted = a->sorted && b->sorted && (!a->n || a->r[a->n - 1].number < b->r[0].number);
+		a->n += b->n;
+	}
+	nacl_text_halves_joined += ok;
+	dirs_free(h->d);
+	return ok;
+}
+
 int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct vpc_err *err)
 {
 	struct cctx c = {.err = err};
-	struct dir_rules d[2] = {{.sorted = true, .name = "inbound"},
-				 {.sorted = true, .name = "outbound"}};
+	struct dir_rules d[2] = {0};
 	int rc = 0;
 	memset(e, 0, sizeof(*e));
 	const char *nul = memchr(text, 0, len);
@@ -295,14 +386,13 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 	size_t cap = len / ENTRY_LINE_MIN + 1;
 	if (cap > VPC_MAX_NACL_RULES)
 		cap = VPC_MAX_NACL_RULES;
-	for (int i = 0; i < 2; i++) {
-		d[i].seen = calloc(RULE_SEEN_BYTES, 1);
-		d[i].r = malloc(cap * sizeof(*d[i].r));
-	}
-	if (!d[0].seen || !d[1].seen || !d[0].r || !d[1].r) {
+	if (dirs_init(d, cap)) {
 		rc = vpc_fail(err, VPC_E_INTERNAL, "", "out of memory");
 		goto out;
 	}
+	struct text_half h = {.job.fn = text_half_run, .from = text + len / 20 * 11,
+			      .end = text + len, .cap = cap};
+	bool half = len >= TEXT_HALF_MIN && par_post(&h.job);
 	size_t lineno = 0;
 	for (const char *at = text, *end = text + len; at < end && !rc;) {
 		char buf[LINE_MAX_LEN + 1], *col[COLUMNS + 1];
@@ -310,6 +400,11 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 		int ncol = 0, out;
 		struct jpath lp = JP_LINE(++lineno);
 		struct nacl_rule r = {0};
+		if (half && at == __atomic_load_n(&h.at, __ATOMIC_ACQUIRE)) {
+			half = false;
+			if (text_half_join(&h, d))
+				break;
+		}
 		if (fast_line(at, end, &r, &out, &nl) && nl - at <= LINE_MAX_LEN) {
 			rc = add_rule(&c, &r, out, &lp, d);
 			at = nl + 1;
@@ -347,6 +442,11 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 				   ncol > COLUMNS ? "too many" : "too few");
 		else
 			rc = parse_line(&c, col, &lp, d);
+	}
+	if (half) { /* not joined: done with it before the text goes */
+		__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
+		par_take(&h.job);
+		dirs_free(h.d);
 	}
 	for (int i = 0; i < 2 && !rc; i++)
 		if (!d[i].sorted)

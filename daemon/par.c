@@ -15,7 +15,7 @@ static struct par_job *queued; /* the one job waiting for the helper */
 static bool running, quit;
 static pthread_t helper_thread;
 static cpu_set_t allowed; /* the CPUs the process may run on */
-static int apart_from;	  /* the CPU the helper is kept off, or -1 */
+static int apart_from;	  /* (atomic) the CPU the caller posted from, or -1 */
 
 static enum par_state state_of(const struct par_job *j)
 {
@@ -34,10 +34,44 @@ static double now_ms(void)
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* Watches for ready(arg) for at most `ms`; false if it did not come. The caller
+ * on the CPU it posted from spins; a thread anywhere else gives its CPU away now
+ * and then, in case the other thread waits for it. (Giving it away at every turn
+ * made the caller see the helper's end a millisecond late.) */
+static bool watch(bool (*ready)(const void *), const void *arg, double ms)
+{
+	double until = now_ms() + ms;
+	for (unsigned i = 1; !ready(arg); i++) {
+		cpu_relax();
+		if (i % 1024)
+			continue;
+		if (now_ms() > until)
+			return false;
+		if (sched_getcpu() != __atomic_load_n(&apart_from, __ATOMIC_RELAXED))
+			sched_yield();
+	}
+	return true;
+}
+
 /* After a job the helper watches for the next one for this long before it
  * sleeps: the jobs of a change come a millisecond or two apart, and a sleeping
  * helper on a virtual machine is often woken a millisecond late. */
 #define LINGER_MS 3
+
+static bool job_waiting(const void *arg)
+{
+	(void)arg;
+	return __atomic_load_n(&queued, __ATOMIC_RELAXED) || __atomic_load_n(&quit, __ATOMIC_RELAXED);
+}
 
 static void *helper(void *arg)
 {
@@ -46,14 +80,7 @@ static void *helper(void *arg)
 	for (;;) {
 		if (!queued && !quit) {
 			pthread_mutex_unlock(&mu);
-			double until = now_ms() + LINGER_MS;
-			for (unsigned i = 1; !__atomic_load_n(&queued, __ATOMIC_RELAXED) &&
-					     !__atomic_load_n(&quit, __ATOMIC_RELAXED);
-			     i++) {
-				sched_yield(); /* to the other thread, if it waits for this CPU */
-				if (!(i % 64) && now_ms() > until)
-					break;
-			}
+			watch(job_waiting, NULL, LINGER_MS);
 			pthread_mutex_lock(&mu);
 		}
 		while (!queued && !quit)
@@ -64,6 +91,9 @@ static void *helper(void *arg)
 		__atomic_store_n(&queued, NULL, __ATOMIC_RELAXED);
 		set_state(j, PAR_RUNNING);
 		pthread_mutex_unlock(&mu);
+		/* Woken apart from the caller (keep_apart()); free to move again, should
+		 * this CPU be wanted by another task. */
+		pthread_setaffinity_np(pthread_self(), sizeof(allowed), &allowed);
 		j->fn(j);
 		pthread_mutex_lock(&mu);
 		set_state(j, PAR_DONE);
@@ -99,7 +129,7 @@ int par_enable(bool on)
 	if (e)
 		return -e;
 	running = true;
-	apart_from = -1;
+	__atomic_store_n(&apart_from, -1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -108,17 +138,17 @@ bool par_running(void)
 	return running;
 }
 
-/* Keeps the helper off the CPU the caller runs on. The scheduler tends to wake
- * it there, to share that CPU with the caller, while the other one idles. */
+/* Wakes the helper off the CPU the caller runs on. The scheduler tended to wake
+ * it there, to take turns with the caller, while the other one idled. */
 static void keep_apart(void)
 {
 	int cpu = sched_getcpu();
-	if (cpu < 0 || cpu == apart_from || !CPU_ISSET(cpu, &allowed))
+	if (cpu < 0 || !CPU_ISSET(cpu, &allowed))
 		return;
 	cpu_set_t set = allowed;
 	CPU_CLR(cpu, &set);
 	if (!pthread_setaffinity_np(helper_thread, sizeof(set), &set))
-		apart_from = cpu;
+		__atomic_store_n(&apart_from, cpu, __ATOMIC_RELAXED);
 }
 
 bool par_post(struct par_job *j)
@@ -136,6 +166,11 @@ bool par_post(struct par_job *j)
 	return posted;
 }
 
+static bool job_done(const void *j)
+{
+	return state_of(j) == PAR_DONE;
+}
+
 bool par_take(struct par_job *j)
 {
 	pthread_mutex_lock(&mu);
@@ -149,12 +184,7 @@ bool par_take(struct par_job *j)
 	/* Running: the helper has about as much left as we had, so watch for a
 	 * moment rather than sleep (waking a thread on an idle CPU of a virtual
 	 * machine can take milliseconds); then sleep. */
-	double until = now_ms() + 2;
-	for (unsigned i = 1; state_of(j) != PAR_DONE; i++) {
-		sched_yield();
-		if (!(i % 64) && now_ms() > until)
-			break;
-	}
+	watch(job_done, j, 2);
 	pthread_mutex_lock(&mu);
 	while (state_of(j) != PAR_DONE)
 		pthread_cond_wait(&done, &mu);

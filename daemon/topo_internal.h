@@ -65,9 +65,10 @@ bool nacl_fast_icmp(const char *b, const char *e, int *v);
 bool nacl_fast_cidr(const char *b, const char *e, struct nacl_rule *r);
 bool nacl_fast_action(const char *b, const char *e, struct nacl_rule *r);
 
-/* How many times topo_load() took the second half of a list from the helper
- * thread (par.h): for the tests, which check that it happens. */
-extern unsigned long topo_load_halves_joined;
+/* How many times topo_load() and nacl_text_parse() took the second half of a
+ * list or text from the helper thread (par.h): for the tests, which check that
+ * it happens. */
+extern unsigned long topo_load_halves_joined, nacl_text_halves_joined;
 
 /* Allocation pass (topo_alloc.c): ids and addresses, given the previous allocations. */
 int topo_allocate(struct cctx *c, const json_t *doc, const json_t *prev_alloc);
