@@ -1,5 +1,6 @@
 #include <stdlib.h>
 
+#include "par.h"
 #include "test.h"
 #include "vpc/topo.h"
 
@@ -18,6 +19,23 @@ struct topology *compile_or_die(const char *text)
 	}
 	json_decref(doc);
 	return t;
+}
+
+void with_helper(const char *name, void (*fn)(void), const unsigned long *joined)
+{
+	unsigned long before = *joined;
+	CHECK_INT(par_enable(true), 0);
+	for (int k = 0; k < 3; k++)
+		fn();
+	bool helper = par_running();
+	par_enable(false);
+	if (!helper) {
+		printf("%s: one CPU only, no helper thread: its half not checked\n", name);
+		return;
+	}
+	if (*joined == before)
+		fprintf(stderr, "%s: the helper thread's half was never taken\n", name);
+	CHECK(*joined > before);
 }
 
 int main(void)

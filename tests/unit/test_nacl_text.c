@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "par.h"
 #include "test.h"
 #include "topo_internal.h"
 #include "vpc/topo.h"
@@ -299,30 +298,16 @@ static void test_far_apart(void)
 
 /* The large texts again with the helper thread, which reads their second
  * halves: the same rules, the same errors on the same lines. */
-static void test_large_helper(void)
+static void test_large_both(void)
 {
-	unsigned long joined = nacl_text_halves_joined;
-	CHECK_INT(par_enable(true), 0);
-	for (int k = 0; k < 3; k++) {
-		test_far_apart();
-		test_large();
-	}
-	bool helper = par_running();
-	par_enable(false);
-	if (!helper) {
-		printf("test_nacl_text: one CPU only, no helper thread: its half not checked\n");
-		return;
-	}
-	if (nacl_text_halves_joined == joined)
-		fprintf(stderr, "the helper thread's half was never taken\n");
-	CHECK(nacl_text_halves_joined > joined);
+	test_far_apart();
+	test_large();
 }
 
 void test_nacl_text(void)
 {
-	test_far_apart();
-	test_large();
-	test_large_helper();
+	test_large_both();
+	with_helper("test_nacl_text", test_large_both, &nacl_text_halves_joined);
 	test_reads();
 	test_same_as_json();
 	test_refuses();

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 
-#include "par.h"
 #include "test.h"
 #include "topo_internal.h"
 #include "vpc/nacl.h"
@@ -381,28 +380,11 @@ static void test_large(void)
 	free(filler);
 }
 
-/* The same documents read with the helper thread: its half is taken. */
-static void test_large_helper(void)
-{
-	unsigned long joined = topo_load_halves_joined;
-	CHECK_INT(par_enable(true), 0);
-	for (int k = 0; k < 3; k++)
-		test_large();
-	bool helper = par_running();
-	par_enable(false);
-	if (!helper) {
-		printf("test_topo_load: one CPU only, no helper thread: its half not checked\n");
-		return;
-	}
-	if (topo_load_halves_joined == joined)
-		fprintf(stderr, "the helper thread's half was never taken\n");
-	CHECK(topo_load_halves_joined > joined);
-}
-
 void test_topo_load(void)
 {
 	test_same_as_jansson();
 	test_fares();
 	test_large();
-	test_large_helper();
+	/* The same documents read with the helper thread. */
+	with_helper("test_topo_load", test_large, &topo_load_halves_joined);
 }
