@@ -359,7 +359,8 @@ static bool text_half_join(struct text_half *h, struct dir_rules d[2])
 		if (!b->n)
 			continue;
 		memcpy(a->r + a->n, b->r, b->n * sizeof(*a->r));
-		a->sorted = a->sorted && b->sorted && (!a->n || a->r[a->n - 1].number < b->r[0].number);
+		a->sorted = a->sorted && b->sorted &&
+			    (!a->n || a->r[a->n - 1].number < b->r[0].number);
 		a->n += b->n;
 	}
 	nacl_text_halves_joined += ok;

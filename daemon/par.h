@@ -1,10 +1,10 @@
 /*
- * One helper thread, for the two large jobs of a change to a NACL of thousands of
- * rules that split in two: reading a long entries list (topo_load.c) and
- * compiling the rules (nacl_compile.c). The caller posts half of the work, does
- * the other half, then takes the posted half back if the helper has not started
- * it (and does it itself) or waits for it. So a helper that is slow to wake costs
- * nothing but the post: the work is never done later than without it.
+ * One helper thread, for the large jobs of a change to a NACL of thousands of
+ * rules that split in two: reading a long entries list (topo_load.c) or text
+ * (nacl_text.c), and compiling the rules (nacl_compile.c). The caller posts half
+ * of the work, does the other half, then takes the posted half back if the
+ * helper has not started it (and does it itself) or waits for it. So a helper
+ * that wakes too late costs only the post.
  *
  * Off until par_enable(): vpcd turns it on once it has forked and blocked its
  * signals; the unit tests turn it on and off to check that the results are the
@@ -19,7 +19,7 @@ enum par_state { PAR_QUEUED, PAR_RUNNING, PAR_DONE, PAR_TAKEN };
 
 struct par_job {
 	void (*fn)(struct par_job *); /* the work; the job is usually inside a larger struct */
-	enum par_state state;	      /* under the helper's lock */
+	enum par_state state;	      /* (atomic) changed under the helper's lock */
 };
 
 /* Starts the helper thread (with every signal blocked; none where the process
