@@ -1,7 +1,8 @@
 #!/bin/bash
 # Network ACLs with real traffic: the AWS public-subnet example port by port,
 # statelessness, no filtering inside a subnet, a deny cutting a running transfer,
-# re-association, the default NACL edited, whole NACLs loaded from text, counters,
+# re-association, the default NACL edited, whole NACLs loaded from text, a NACL
+# large enough to be read and compiled in two halves, counters,
 # and the source/destination check.
 . "$(dirname "$0")/lib.sh"
 start_vpcd -v # (debug: the log tells which way a change went)
@@ -177,6 +178,56 @@ expect_ok "destroy lab" vpcctl destroy lab
 expect_ok "the first file again" vpcctl apply -f "$TMP/shop.json"
 tcp_ok shop/app1 10.0.1.10 80
 tcp_ok shop/app1 10.0.1.10 443
+tcp_no shop/app1 10.0.1.10 25
+
+# A NACL large enough for vpcd's helper thread (vpcd(8)): 4,004 inbound entries,
+# a 0.5 MB file and a 0.2 MB text, each read in two halves and compiled in two.
+# The entries that decide this traffic sit in both halves: rule 99 (first in the
+# list) denies port 80 from apps, rule 4995 (last) allows port 25 from apps.
+python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))
+acl = t["vpcs"][0]["network_acls"][0]
+acl["inbound"] = [{"rule": 99, "protocol": "tcp", "ports": "80", "cidr": "10.0.2.0/24",
+                   "action": "deny"}] + acl["inbound"] + [
+    {"rule": 500 + i, "protocol": ["tcp", "udp"][i % 2], "ports": "%d" % (2000 + i),
+     "cidr": "198.18.%d.%d/32" % (i // 256, i % 256), "action": "deny"} for i in range(3998)] + [
+    {"rule": 4995, "protocol": "tcp", "ports": "25", "cidr": "10.0.2.0/24", "action": "allow"}]
+json.dump(t, open(sys.argv[2], "w"), indent=2)' "$TMP/shop.json" "$TMP/huge.json"
+expect_ok "a NACL of 4,004 inbound entries ($(($(stat -c %s "$TMP/huge.json") / 1024)) KB)" \
+	vpcctl apply -f "$TMP/huge.json"
+tcp_no shop/app1 10.0.1.10 80  # rule 99
+tcp_ok shop/admin 10.0.1.10 80 # rule 100
+tcp_ok shop/app1 10.0.1.10 443 # rule 110
+tcp_ok shop/app1 10.0.1.10 25  # rule 4995
+tcp_no shop/admin 10.0.1.10 25 # the final deny
+vpcctl nacl export shop public >"$TMP/huge.txt"
+[ "$(grep -c '^inbound' "$TMP/huge.txt")" = 4004 ] && ok "the state holds the 4,004 entries" ||
+	fail "nacl export: $(grep -c '^inbound' "$TMP/huge.txt") inbound entries"
+# The same NACL as text, rule 4995 now a deny and rule 99 gone, by `nacl load`.
+grep -v '^inbound	99	' "$TMP/huge.txt" | sed 's/^\(inbound	4995	.*\)allow$/\1deny/' >"$TMP/huge2.txt"
+expect_ok "the text of 4,003 entries ($(($(stat -c %s "$TMP/huge2.txt") / 1024)) KB) loaded" \
+	vpcctl nacl load shop public -f "$TMP/huge2.txt"
+tcp_ok shop/app1 10.0.1.10 80
+tcp_no shop/app1 10.0.1.10 25
+vpcctl nacl export shop public | grep -v '^#' >"$TMP/huge2.back"
+grep -v '^#' "$TMP/huge2.txt" | diff -q - "$TMP/huge2.back" >/dev/null &&
+	ok "exported again, the entries loaded" || fail "the entries differ after nacl load"
+# Rule numbers both halves have, and a fault in the second half: refused as
+# without the helper, naming the line.
+{ cat "$TMP/huge2.txt"; echo "inbound 100 tcp 8080 0.0.0.0/0 allow"; } >"$TMP/dup.txt"
+n=$(wc -l <"$TMP/dup.txt")
+out=$(vpcctl nacl load shop public -f "$TMP/dup.txt" 2>&1) && fail "a rule number twice was loaded" ||
+	{ [[ $out == *"line $n.rule: rule number 100 appears twice in inbound"* ]] &&
+		ok "a rule number twice, far apart: $out" || fail "a rule number twice: $out"; }
+sed 's/^\(inbound	4000	.*\)deny$/\1dney/' "$TMP/huge2.txt" >"$TMP/bad2.txt"
+n=$(grep -n '^inbound	4000	' "$TMP/bad2.txt" | cut -d: -f1)
+out=$(vpcctl nacl load shop public -f "$TMP/bad2.txt" 2>&1) && fail "a bad action was loaded" ||
+	{ [[ $out == *"line $n.action"* ]] && ok "a fault late in the text: $out" ||
+		fail "a fault late in the text: $out"; }
+tcp_ok shop/app1 10.0.1.10 80 # nothing changed
+expect_ok "the first file again" vpcctl apply -f "$TMP/shop.json"
+tcp_ok shop/app1 10.0.1.10 80
 tcp_no shop/app1 10.0.1.10 25
 
 # Counters: the final deny counted the SSH attempts from app1.
