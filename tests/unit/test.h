@@ -42,8 +42,9 @@ struct topology;
 /* Compiles a topology text with every feature on; aborts on error (test input). */
 struct topology *compile_or_die(const char *text);
 
-/* Runs `fn` three times with the helper thread on (par.h), and checks that the
- * helper's half of the work was taken at least once (`*joined` grew). */
+/* Runs `fn` three times (up to 50 while it has to) with the helper thread on
+ * (par.h), and checks that the helper's half of the work was taken at least once
+ * (`*joined` grew). */
 void with_helper(const char *name, void (*fn)(void), const unsigned long *joined);
 
 void test_cidr(void);
