@@ -24,10 +24,7 @@ static const unsigned char kind[256] = {[0] = END, ['#'] = END, [' '] = BLANK, [
 					['\r'] = BLANK};
 
 struct dir_rules {
-	struct nacl_rule *r; /* room for a rule a line */
-	size_t n;
-	bool sorted;
-	uint8_t *seen;
+	struct rule_list l; /* room for a rule a line */
 	const char *name;
 };
 
@@ -87,13 +84,14 @@ static int add_rule(struct cctx *c, const struct nacl_rule *r, int out, const st
 	struct jpath rp = JP_KEY(lp, "rule");
 	int err;
 	struct dir_rules *dr = &d[out];
-	if (dr->n == VPC_MAX_NACL_RULES)
+	struct rule_list *l = &dr->l;
+	if (l->n == VPC_MAX_NACL_RULES)
 		return cfail(c, lp, VPC_E_INVALID, "more than %d %s entries", VPC_MAX_NACL_RULES,
 			     dr->name);
-	dr->r[dr->n] = *r;
-	if ((err = rule_taken(c, dr->seen, dr->r, dr->n, &dr->sorted, &rp, dr->name)))
+	l->r[l->n] = *r;
+	if ((err = rule_taken(c, l->seen, l->r, l->n, &l->sorted, &rp, dr->name)))
 		return err;
-	dr->n++;
+	l->n++;
 	return 0;
 }
 
@@ -279,23 +277,16 @@ static bool fast_line(const char *at, const char *end, struct nacl_rule *r, int 
 /* Both directions' rules read so far, room for `cap` in each. */
 static int dirs_init(struct dir_rules d[2], size_t cap)
 {
-	d[0] = (struct dir_rules){.sorted = true, .name = "inbound"};
-	d[1] = (struct dir_rules){.sorted = true, .name = "outbound"};
-	for (int i = 0; i < 2; i++) {
-		d[i].seen = calloc(RULE_SEEN_BYTES, 1);
-		d[i].r = malloc(cap * sizeof(*d[i].r));
-	}
-	return d[0].seen && d[1].seen && d[0].r && d[1].r ? 0 : -ENOMEM;
+	d[0].name = "inbound";
+	d[1].name = "outbound";
+	int e0 = rule_list_init(&d[0].l, cap), e1 = rule_list_init(&d[1].l, cap);
+	return e0 ? e0 : e1;
 }
 
 static void dirs_free(struct dir_rules d[2])
 {
-	for (int i = 0; i < 2; i++) {
-		free(d[i].seen);
-		free(d[i].r);
-		d[i].seen = NULL;
-		d[i].r = NULL;
-	}
+	rule_list_free(&d[0].l);
+	rule_list_free(&d[1].l);
 }
 
 /* ---- the second half of a long text, on the helper thread (par.h) ----
@@ -348,21 +339,11 @@ unsigned long nacl_text_halves_joined;
 static bool text_half_join(struct text_half *h, struct dir_rules d[2])
 {
 	par_take(&h->job); /* it published its start: it is running or done */
-	bool ok = h->ok;
-	for (int i = 0; ok && i < 2; i++) {
-		ok = d[i].n + h->d[i].n <= h->cap;
-		for (size_t b = 0; ok && b < RULE_SEEN_BYTES; b++)
-			ok = !(d[i].seen[b] & h->d[i].seen[b]); /* a rule number in both */
-	}
-	for (int i = 0; ok && i < 2; i++) {
-		struct dir_rules *a = &d[i], *b = &h->d[i];
-		if (!b->n)
-			continue;
-		memcpy(a->r + a->n, b->r, b->n * sizeof(*a->r));
-		a->sorted = a->sorted && b->sorted &&
-			    (!a->n || a->r[a->n - 1].number < b->r[0].number);
-		a->n += b->n;
-	}
+	/* Both directions or neither: the lines would be read again. */
+	bool ok = h->ok && rule_list_can_take(&d[0].l, &h->d[0].l) &&
+		  rule_list_can_take(&d[1].l, &h->d[1].l);
+	for (int i = 0; ok && i < 2; i++)
+		rule_list_take(&d[i].l, &h->d[i].l);
 	nacl_text_halves_joined += ok;
 	dirs_free(h->d);
 	return ok;
@@ -450,16 +431,15 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 		dirs_free(h.d);
 	}
 	for (int i = 0; i < 2 && !rc; i++)
-		if (!d[i].sorted)
-			qsort(d[i].r, d[i].n, sizeof(*d[i].r), nacl_rule_cmp);
+		if (!d[i].l.sorted)
+			qsort(d[i].l.r, d[i].l.n, sizeof(*d[i].l.r), nacl_rule_cmp);
 out:
-	free(d[0].seen);
-	free(d[1].seen);
 	if (rc) {
-		free(d[0].r);
-		free(d[1].r);
+		dirs_free(d);
 		return -EINVAL;
 	}
-	*e = (struct nacl_entries){d[0].r, d[1].r, d[0].n, d[1].n};
+	*e = (struct nacl_entries){d[0].l.r, d[1].l.r, d[0].l.n, d[1].l.n};
+	free(d[0].l.seen);
+	free(d[1].l.seen);
 	return 0;
 }

@@ -399,6 +399,41 @@ int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t 
 	return 0;
 }
 
+int rule_list_init(struct rule_list *l, size_t cap)
+{
+	*l = (struct rule_list){.cap = cap, .sorted = true};
+	l->r = malloc(cap * sizeof(*l->r));
+	l->seen = calloc(RULE_SEEN_BYTES, 1);
+	return l->r && l->seen ? 0 : -ENOMEM;
+}
+
+void rule_list_free(struct rule_list *l)
+{
+	free(l->r);
+	free(l->seen);
+	l->r = NULL;
+	l->seen = NULL;
+}
+
+bool rule_list_can_take(const struct rule_list *a, const struct rule_list *b)
+{
+	bool ok = a->n + b->n <= a->cap;
+	for (size_t i = 0; ok && i < RULE_SEEN_BYTES; i++)
+		ok = !(a->seen[i] & b->seen[i]);
+	return ok;
+}
+
+void rule_list_take(struct rule_list *a, const struct rule_list *b)
+{
+	if (!b->n)
+		return;
+	memcpy(a->r + a->n, b->r, b->n * sizeof(*a->r));
+	for (size_t i = 0; i < RULE_SEEN_BYTES; i++)
+		a->seen[i] |= b->seen[i];
+	a->sorted = a->sorted && b->sorted && (!a->n || a->r[a->n - 1].number < b->r[0].number);
+	a->n += b->n;
+}
+
 /* ---- the rule memo ---- */
 
 static size_t memo_slot(const void *src, size_t cap)

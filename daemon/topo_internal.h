@@ -53,6 +53,21 @@ int action_of(struct cctx *c, const char *s, const struct jpath *kp, bool *allow
 int rule_taken(struct cctx *c, uint8_t *seen, const struct nacl_rule *r, size_t i, bool *sorted,
 	       const struct jpath *kp, const char *dir);
 int nacl_rule_cmp(const void *a, const void *b); /* by rule number */
+/* Rules of one direction as they are read: room for `cap`, the numbers taken
+ * (`seen`, RULE_SEEN_BYTES), and whether they rise so far. Read in two halves
+ * (par.h), the second half goes after the first if it can. */
+struct rule_list {
+	struct nacl_rule *r;
+	size_t n, cap;
+	uint8_t *seen;
+	bool sorted;
+};
+int rule_list_init(struct rule_list *l, size_t cap); /* 0 or -ENOMEM */
+void rule_list_free(struct rule_list *l);
+/* Whether b's rules may go after a's: they fit, and none of b's numbers is one
+ * of a's (rule_taken() would refuse it). */
+bool rule_list_can_take(const struct rule_list *a, const struct rule_list *b);
+void rule_list_take(struct rule_list *a, const struct rule_list *b);
 /* The fields of a line of the text form of NACL entries in the plainest form
  * (what `nacl export` writes), each all of [b, e), into *r: the rule number;
  * the protocol (which also sets all ports, types and codes); the ports|icmp

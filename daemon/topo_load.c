@@ -314,40 +314,19 @@ static bool plain_entry(struct scan *s, struct nacl_rule *r)
 #undef FIELD
 }
 
-/* Entries read so far: room for as many as a list from `from` to the text's end
- * could hold (a plain one takes some forty characters at least). */
-struct entries {
-	struct nacl_rule *r;
-	size_t n, cap;
-	uint8_t *seen; /* the rule numbers */
-	bool sorted;
-};
-
-static bool entries_init(struct entries *e, const char *from, const char *end)
+/* Room for as many entries as a list from `from` to the text's end could hold
+ * (a plain one takes some forty characters at least). */
+static bool entries_init(struct rule_list *e, const char *from, const char *end)
 {
-	e->n = 0;
-	e->cap = (size_t)(end - from) / 40 + 1;
-	if (e->cap > VPC_MAX_NACL_RULES)
-		e->cap = VPC_MAX_NACL_RULES;
-	e->r = malloc(e->cap * sizeof(*e->r));
-	e->seen = calloc(RULE_SEEN_BYTES, 1);
-	e->sorted = true;
-	return e->r && e->seen;
-}
-
-static void entries_free(struct entries *e)
-{
-	free(e->r);
-	free(e->seen);
-	e->r = NULL;
-	e->seen = NULL;
+	size_t cap = (size_t)(end - from) / 40 + 1;
+	return !rule_list_init(e, cap < VPC_MAX_NACL_RULES ? cap : VPC_MAX_NACL_RULES);
 }
 
 /* Plain entries at s->p, one after a comma after another, into e: 0 when one is
  * followed by no comma, 1 at `*join` (an entry start the helper published), -1
  * at an entry that is not plain, a rule number twice (jansson's way words it),
  * no more room, or a `*stop`. */
-static int entries_read(struct scan *s, struct entries *e, const char *const *join,
+static int entries_read(struct scan *s, struct rule_list *e, const char *const *join,
 			const int *stop)
 {
 	do {
@@ -389,7 +368,7 @@ struct half {
 	struct scan s;	    /* its own, with gaps of its own */
 	const char *at;	    /* (atomic) its first entry, once found */
 	const char *close;  /* its list's closing bracket, when ok */
-	struct entries e;
+	struct rule_list e;
 	bool ok;
 	int stop; /* (atomic) not needed any more */
 };
@@ -427,23 +406,18 @@ static void half_run(struct par_job *j)
 unsigned long topo_load_halves_joined;
 
 /* Its list's entries from the helper's first on, after those read here (e). */
-static bool half_join(struct scan *s, struct entries *e)
+static bool half_join(struct scan *s, struct rule_list *e)
 {
 	struct half *h = s->half;
 	s->half = NULL;
 	par_take(&h->job); /* it published its start: it is running or done */
-	bool ok = h->ok && e->n + h->e.n <= e->cap;
-	for (size_t i = 0; ok && i < RULE_SEEN_BYTES; i++)
-		ok = !(e->seen[i] & h->e.seen[i]); /* a rule number in both halves */
+	bool ok = h->ok && rule_list_can_take(e, &h->e);
 	if (ok) {
-		memcpy(e->r + e->n, h->e.r, h->e.n * sizeof(*e->r));
-		e->sorted = e->sorted && h->e.sorted &&
-			    (!e->n || e->r[e->n - 1].number < h->e.r[0].number);
-		e->n += h->e.n;
+		rule_list_take(e, &h->e);
 		s->p = h->close;
 		topo_load_halves_joined++;
 	}
-	entries_free(&h->e);
+	rule_list_free(&h->e);
 	return ok;
 }
 
@@ -451,7 +425,7 @@ static bool half_join(struct scan *s, struct entries *e)
 static bool plain_list(struct scan *s, size_t vi, size_t ni, bool out)
 {
 	const char *open = s->p;
-	struct entries e = {0};
+	struct rule_list e = {0};
 	int rc;
 	if (!lit(s, '[') || !entries_init(&e, s->p, s->end) || lit(s, ']') ||
 	    (rc = entries_read(s, &e, s->half ? &s->half->at : NULL, NULL)) < 0 ||
@@ -476,7 +450,7 @@ static bool plain_list(struct scan *s, size_t vi, size_t ni, bool out)
 	free(e.seen);
 	return true;
 no:
-	entries_free(&e);
+	rule_list_free(&e);
 	s->p = open;
 	return skip_value(s);
 }
@@ -569,7 +543,7 @@ json_t *topo_load(const char *text, size_t len, struct nacl_lists *ls, json_erro
 		__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
 		par_take(&h.job);
 	}
-	entries_free(&h.e);
+	rule_list_free(&h.e);
 	if (scanned && s.n_cuts) {
 		char *cut = malloc(len + 1), *p = cut;
 		size_t at = 0;
