@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "par.h"
 #include "vpc/nacl.h"
 #include "vpc/edit.h"
 #include "vpc/names.h"
@@ -156,6 +157,15 @@ static bool nacl_entries_path(const json_t *path, size_t n, const char **vpc, co
 #undef SEG
 }
 
+/* The NACL as it runs, if there is one by that name. */
+static const struct nacl *running_nacl(const struct vpcd *d, const char *vpc, const char *name)
+{
+	int vi = d->topo ? topo_find_vpc(d->topo, vpc) : -1;
+	const struct vpc *v = vi < 0 ? NULL : &d->topo->vpcs[vi];
+	int ni = v ? vpc_find_nacl(v, name) : -1;
+	return ni < 0 ? NULL : &v->nacls[ni];
+}
+
 /* The compiled state knows each NACL entry's JSON object: finding entry N of a
  * 10,000-entry list is a binary search instead of reading every entry. */
 static bool nacl_entry_index(void *arg, const json_t *path, size_t n, const char *id,
@@ -164,14 +174,9 @@ static bool nacl_entry_index(void *arg, const json_t *path, size_t n, const char
 	const struct vpcd *d = arg;
 	const char *vpc, *name;
 	bool out;
-	if (n != 5 || !d->topo || !nacl_entries_path(path, n, &vpc, &name, &out))
+	if (n != 5 || !nacl_entries_path(path, n, &vpc, &name, &out))
 		return false;
-	int vi = topo_find_vpc(d->topo, vpc);
-	if (vi < 0)
-		return false;
-	const struct vpc *v = &d->topo->vpcs[vi];
-	int ni = vpc_find_nacl(v, name);
-	const struct nacl *nacl = ni < 0 ? NULL : &v->nacls[ni];
+	const struct nacl *nacl = running_nacl(d, vpc, name);
 	char *end;
 	long num = strtol(id, &end, 10);
 	if (!nacl || nacl->implicit || !*id || *end)
@@ -187,6 +192,19 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 	const struct edit_index ix = {nacl_entry_index, d};
 	const char *op = json_string_value(json_object_get(req, "op"));
 	const json_t *path = json_object_get(req, "path");
+	/* An entry added to a NACL's list, or one of its entries replaced or taken
+	 * away, changes that NACL's entries alone (an implicit default NACL is
+	 * written out with them, as it was). */
+	const char *vpc = NULL, *nacl;
+	bool out;
+	size_t n = json_array_size(path);
+	if (!(n == 5 && !strcmp(op, "add")) && !(n == 6 && strcmp(op, "add") && strcmp(op, "set")))
+		n = 0;
+	if (!nacl_entries_path(path, n, &vpc, &nacl, &out))
+		vpc = NULL;
+	const struct nacl *running = vpc ? running_nacl(d, vpc, nacl) : NULL;
+	if (running && (out ? running->n_out : running->n_in) + 1 >= NACL_PAR_MIN_RULES)
+		par_warm(); /* its table will be compiled in halves */
 	json_t *next = json_copy(d->desired); /* the edits copy what they change */
 	double t0 = mono_ms();
 	int e;
@@ -211,16 +229,6 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		return NULL;
 	}
 	log_debug("edit %.2f ms", mono_ms() - t0);
-	/* An entry added to a NACL's list, or one of its entries replaced or taken
-	 * away, changes that NACL's entries alone (an implicit default NACL is
-	 * written out with them, as it was). */
-	const char *vpc = NULL, *nacl;
-	bool out;
-	size_t n = json_array_size(path);
-	if (!(n == 5 && !strcmp(op, "add")) && !(n == 6 && strcmp(op, "add") && strcmp(op, "set")))
-		n = 0;
-	if (!nacl_entries_path(path, n, &vpc, &nacl, &out))
-		vpc = NULL;
 	return change(d, next, NULL, vpc, json_is_true(json_object_get(req, "dry_run")));
 }
 

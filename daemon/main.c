@@ -141,12 +141,19 @@ static ssize_t read_fds(int fd, char *buf, size_t len, int *attached)
 	return r;
 }
 
+static size_t file_size(int fd)
+{
+	struct stat st;
+	return fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
+}
+
 /* A request is one JSON document; the client half-closes when it has sent it.
  * A file may come attached (*attached; -1: none). */
 static char *read_request(int fd, size_t *len, int *attached)
 {
 	size_t cap = 65536, n = 0;
 	char *buf = malloc(cap);
+	bool warmed = false;
 	*attached = -1;
 	while (buf) {
 		if (wait_io(fd, POLLIN))
@@ -162,6 +169,8 @@ static char *read_request(int fd, size_t *len, int *attached)
 			return buf;
 		}
 		n += (size_t)r;
+		if (!warmed && (warmed = n >= PAR_WARM_BYTES || file_size(*attached) >= PAR_WARM_BYTES))
+			par_warm();
 		if (n + 1 == cap) {
 			if (cap >= MAX_REQUEST)
 				break;

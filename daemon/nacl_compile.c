@@ -611,9 +611,6 @@ out:
  * (The address classes are the ones that stay: they read their parents' rows.) */
 #define L4_ID0 (1u << 30)
 
-/* Compiles on the helper thread from this many rules on. */
-#define PAR_MIN_RULES 2048
-
 struct l4_job {
 	struct par_job job; /* first: the job is the struct */
 	const struct nacl_rule *r;
@@ -719,7 +716,7 @@ int nacl_compile_hashed(const struct nacl_rule *r, size_t n, uint64_t owner, uin
 			    .rs = {.dir = {.elem = sizeof(uint64_t)},
 				   .ent = {.elem = sizeof(uint64_t)},
 				   .id0 = L4_ID0}};
-	bool posted = !err && n >= PAR_MIN_RULES && par_post(&lj.job);
+	bool posted = !err && n >= NACL_PAR_MIN_RULES && par_post(&lj.job);
 	if (!err && !(err = proto_classes(r, n, &rs, s)))
 		err = addr_classes(r, n, &rs, t);
 	/* The job is ours again before anything it uses goes. */

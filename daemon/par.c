@@ -12,7 +12,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
 static struct par_job *queued; /* the one job waiting for the helper */
-static bool running, quit;
+static bool running, quit, warm; /* warm: par_warm() asked the helper to look out */
 static pthread_t helper_thread;
 static cpu_set_t allowed; /* the CPUs the process may run on */
 static int apart_from;	  /* (atomic) the CPU the caller posted from, or -1 */
@@ -83,10 +83,13 @@ static void *helper(void *arg)
 			watch(job_waiting, NULL, LINGER_MS);
 			pthread_mutex_lock(&mu);
 		}
-		while (!queued && !quit)
+		while (!queued && !quit && !warm)
 			pthread_cond_wait(&work, &mu);
+		warm = false;
 		if (quit)
 			break;
+		if (!queued)
+			continue; /* woken ahead of a job: look out for it */
 		struct par_job *j = queued;
 		__atomic_store_n(&queued, NULL, __ATOMIC_RELAXED);
 		set_state(j, PAR_RUNNING);
@@ -113,7 +116,7 @@ int par_enable(bool on)
 		pthread_cond_signal(&work);
 		pthread_mutex_unlock(&mu);
 		pthread_join(helper_thread, NULL);
-		quit = running = false;
+		quit = running = warm = false;
 		return 0;
 	}
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
@@ -149,6 +152,17 @@ static void keep_apart(void)
 	CPU_CLR(cpu, &set);
 	if (!pthread_setaffinity_np(helper_thread, sizeof(set), &set))
 		__atomic_store_n(&apart_from, cpu, __ATOMIC_RELAXED);
+}
+
+void par_warm(void)
+{
+	pthread_mutex_lock(&mu);
+	if (running && !queued && !warm) {
+		keep_apart();
+		warm = true;
+		pthread_cond_signal(&work);
+	}
+	pthread_mutex_unlock(&mu);
 }
 
 bool par_post(struct par_job *j)

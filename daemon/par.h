@@ -27,6 +27,13 @@ struct par_job {
  * says false). 0 or -errno. */
 int par_enable(bool on);
 bool par_running(void);
+/* Wakes the helper ahead of a job that is about to come (a large request has
+ * arrived): it looks out for it for a few milliseconds instead of sleeping, so
+ * that the job does not wait for the helper's CPU to wake up. */
+void par_warm(void);
+/* A request this large, or one that comes with a file this large, is worth it:
+ * the smallest input read in halves (a NACL's text, nacl_text.c). */
+#define PAR_WARM_BYTES (128u << 10)
 /* Hands the job to the helper; false when there is none (the caller does it). */
 bool par_post(struct par_job *j);
 /* For a posted job: true if the helper had not started it (it never will: the

@@ -51,6 +51,10 @@ static inline size_t nacl_blob_big_chunks(size_t words)
 	return (words + NACL_BLOB_BIG_CHUNK / 2) / NACL_BLOB_BIG_CHUNK;
 }
 
+/* From this many rules on, a table is compiled in two halves, one on vpcd's
+ * helper thread (daemon/par.h). */
+#define NACL_PAR_MIN_RULES 2048
+
 /* Rules must be sorted by number (as the compiler of the topology leaves them). */
 int nacl_compile(const struct nacl_rule *r, size_t n, uint64_t owner, struct nacl_table *out);
 /* The same for a caller that has nacl_rules_hash(owner, r, n) at hand already

@@ -48,6 +48,7 @@ struct topology *compile_or_die(const char *text);
 void with_helper(const char *name, void (*fn)(void), const unsigned long *joined);
 
 void test_cidr(void);
+void test_par(void);
 void test_topo(void);
 void test_plan(void);
 void test_edit(void);
