@@ -334,6 +334,7 @@ static void text_half_run(struct par_job *j)
 }
 
 unsigned long nacl_text_halves_joined;
+bool nacl_text_fast = true;
 
 /* The helper's rules after those of d, if they may go there. */
 static bool text_half_join(struct text_half *h, struct dir_rules d[2])
@@ -374,7 +375,7 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 	}
 	struct text_half h = {.job.fn = text_half_run, .from = text + len / 20 * 11,
 			      .end = text + len, .cap = cap};
-	bool half = len >= TEXT_HALF_MIN && par_post(&h.job);
+	bool half = nacl_text_fast && len >= TEXT_HALF_MIN && par_post(&h.job);
 	size_t lineno = 0;
 	for (const char *at = text, *end = text + len; at < end && !rc;) {
 		char buf[LINE_MAX_LEN + 1], *col[COLUMNS + 1];
@@ -387,7 +388,7 @@ int nacl_text_parse(const char *text, size_t len, struct nacl_entries *e, struct
 			if (text_half_join(&h, d))
 				break;
 		}
-		if (fast_line(at, end, &r, &out, &nl) && nl - at <= LINE_MAX_LEN) {
+		if (nacl_text_fast && fast_line(at, end, &r, &out, &nl) && nl - at <= LINE_MAX_LEN) {
 			rc = add_rule(&c, &r, out, &lp, d);
 			at = nl + 1;
 			continue;

@@ -84,6 +84,9 @@ bool nacl_fast_action(const char *b, const char *e, struct nacl_rule *r);
  * list or text from the helper thread (par.h): for the tests, which check that
  * it happens. */
 extern unsigned long topo_load_halves_joined, nacl_text_halves_joined;
+/* Whether nacl_text_parse() takes its fast path for the lines it can (on unless a
+ * test turns it off, to check that the general path reads the same). */
+extern bool nacl_text_fast;
 
 /* Allocation pass (topo_alloc.c): ids and addresses, given the previous allocations. */
 int topo_allocate(struct cctx *c, const json_t *doc, const json_t *prev_alloc);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # The whole test suite, from a fresh Debian 12 machine (as root):
 #   dependencies, the normal and the ASan/UBSan builds (and that the Release
-#   build type compiles), unit tests under both, then the integration tests
-#   (real namespaces, real traffic).
+#   build type compiles), unit tests under both, a minute of fuzzing per fuzz
+#   target, the BPF verdict tests, then the integration tests (real namespaces,
+#   real traffic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -14,6 +15,8 @@ echo "== unit tests (plain build)"
 (cd build && ctest -L unit --output-on-failure)
 echo "== unit tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 (cd build-asan && ctest -L unit --output-on-failure)
+echo "== fuzzing (libFuzzer, ASan + UBSan): topology files, NACL texts, the NACL compiler, edits"
+bash scripts/fuzz.sh
 echo "== BPF verdict tests (BPF_PROG_TEST_RUN, crafted packets)"
 (cd build && ctest -L bpf --output-on-failure)
 echo "== integration tests"

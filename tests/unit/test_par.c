@@ -8,7 +8,7 @@
 
 struct count_job {
 	struct par_job job; /* first: the job is the struct */
-	pthread_t by;	    /* the thread that ran it */
+	pthread_t by;       /* the thread that ran it */
 	unsigned long sum;
 };
 

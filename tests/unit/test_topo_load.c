@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 
+#include "same.h"
 #include "test.h"
 #include "topo_internal.h"
 #include "vpc/nacl.h"
@@ -82,24 +83,6 @@ static json_t *list(int n, int odd)
 	return a;
 }
 
-static bool same_model(const struct topology *a, const struct topology *b)
-{
-	if (a->n_vpcs != b->n_vpcs)
-		return false;
-	for (size_t v = 0; v < a->n_vpcs; v++) {
-		if (a->vpcs[v].n_nacls != b->vpcs[v].n_nacls)
-			return false;
-		for (size_t k = 0; k < a->vpcs[v].n_nacls; k++) {
-			const struct nacl *x = &a->vpcs[v].nacls[k], *y = &b->vpcs[v].nacls[k];
-			if (!nacl_rules_equal(x->in, x->n_in, y->in, y->n_in) ||
-			    !nacl_rules_equal(x->out, x->n_out, y->out, y->n_out) ||
-			    x->hash_in != y->hash_in || x->hash_out != y->hash_out)
-				return false;
-		}
-	}
-	return true;
-}
-
 /* Random documents, written with and without indentation: the same model, the
  * same document but for the lists read apart, and those are the plain ones. */
 static void test_same_as_jansson(void)
@@ -163,7 +146,7 @@ static void test_same_as_jansson(void)
 			json_object_set(l->obj, dir, json_object_get(nacl, dir));
 		}
 		if (t && want)
-			CHECK(same_model(want, t));
+			CHECK(same_nacls(want, t));
 		CHECK(got && json_equal(got, doc));
 		nacl_lists_free(&ls);
 		topo_free(t);
@@ -318,7 +301,7 @@ static void both_ways(int line, json_t *nacls, size_t want)
 		topo_nacl_set(b, 0, vpc_find_nacl(&b->vpcs[0], ls.l[i].nacl), ls.l[i].out, ls.l[i].r,
 			      ls.l[i].n);
 	t_run++;
-	if (ls.n != want || ra != rb || strcmp(ea.msg, eb.msg) || (a && b && !same_model(a, b))) {
+	if (ls.n != want || ra != rb || strcmp(ea.msg, eb.msg) || (a && b && !same_nacls(a, b))) {
 		t_failed++;
 		fprintf(stderr, "%s:%d: %zu lists apart (want %zu); rc %d \"%s\" against %d \"%s\"\n",
 			__FILE__, line, ls.n, want, rb, eb.msg, ra, ea.msg);
