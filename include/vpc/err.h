@@ -19,7 +19,9 @@ struct vpc_err {
 	char msg[512];
 };
 
-/* Record the first error only; returns -EINVAL so callers can `return vpc_fail(...)`. */
+/* Record the first error only; returns -EINVAL so callers can `return vpc_fail(...)`.
+ * Path and message are kept as valid UTF-8 (a reply is JSON): a stray byte of
+ * what a user wrote is shown as \xNN. */
 int vpc_fail(struct vpc_err *e, const char *code, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int vpc_vfail(struct vpc_err *e, const char *code, const char *path, const char *fmt, va_list ap);

@@ -46,6 +46,7 @@ void with_helper(const char *name, void (*fn)(void), const unsigned long *joined
 int main(void)
 {
 	test_cidr();
+	test_err();
 	test_topo();
 	test_plan();
 	test_edit();

@@ -49,6 +49,7 @@ void with_helper(const char *name, void (*fn)(void), const unsigned long *joined
 
 void test_cidr(void);
 void test_par(void);
+void test_err(void);
 void test_topo(void);
 void test_plan(void);
 void test_edit(void);
