@@ -47,6 +47,12 @@ static json_t *change_reply(int rc, json_t *res, bool dry_run, const struct vpc_
 
 /* Runs `next` (stolen) through the transaction and builds the reply; `ls` and
  * `nacls_of` as vpcd_change_lists() has them. */
+/* Every request that changes something may ask only what it would do. */
+static bool dry_run_of(const json_t *req)
+{
+	return json_is_true(json_object_get(req, "dry_run"));
+}
+
 static json_t *change(struct vpcd *d, json_t *next, struct nacl_lists *ls, const char *nacls_of,
 		      bool dry_run)
 {
@@ -114,7 +120,7 @@ static json_t *apply(struct vpcd *d, const json_t *req, json_t *file, struct nac
 	for (size_t i = 0; nacls_of && ls && i < ls->n; i++)
 		if (strcmp(ls->l[i].vpc, nacls_of))
 			nacls_of = NULL;
-	return change(d, next, ls, nacls_of, json_is_true(json_object_get(req, "dry_run")));
+	return change(d, next, ls, nacls_of, dry_run_of(req));
 }
 
 static json_t *op_apply(struct vpcd *d, const json_t *req, struct vpc_err *err)
@@ -134,7 +140,7 @@ static json_t *op_destroy(struct vpcd *d, const json_t *req, struct vpc_err *err
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, NULL, NULL, false);
+	return change(d, next, NULL, NULL, dry_run_of(req));
 }
 
 static int cmp_rule_number(const void *key, const void *elem)
@@ -229,7 +235,7 @@ static json_t *op_edit(struct vpcd *d, const json_t *req, struct vpc_err *err)
 		return NULL;
 	}
 	log_debug("edit %.2f ms", mono_ms() - t0);
-	return change(d, next, NULL, vpc, json_is_true(json_object_get(req, "dry_run")));
+	return change(d, next, NULL, vpc, dry_run_of(req));
 }
 
 /* `vpcctl sg rule add|remove`: the group's rule list in one direction with one
@@ -307,7 +313,7 @@ static json_t *op_sg_rule(struct vpcd *d, const json_t *req, struct vpc_err *err
 		json_decref(next);
 		return NULL;
 	}
-	return change(d, next, NULL, NULL, json_is_true(json_object_get(req, "dry_run")));
+	return change(d, next, NULL, NULL, dry_run_of(req));
 }
 
 /* Per-rule packet and byte counters of a NACL direction (they belong to the rule
@@ -357,7 +363,6 @@ static json_t *op_eip_allocate(struct vpcd *d, const json_t *req, struct vpc_err
 	const struct topology *t = d->topo;
 	struct cidr pool = t->public_pool;
 	char ip[IP_STR_MAX];
-	(void)req;
 	for (uint32_t a = pool.addr + 1; a < cidr_last(pool); a++) {
 		bool used = false;
 		for (size_t i = 0; i < t->n_eips && !used; i++)
@@ -378,7 +383,7 @@ static json_t *op_eip_allocate(struct vpcd *d, const json_t *req, struct vpc_err
 			json_object_set_new(next, "elastic_ips", eips);
 		}
 		json_array_append_new(eips, json_pack("{s:s}", "address", ip_fmt(a, ip)));
-		json_t *reply = change(d, next, NULL, NULL, false);
+		json_t *reply = change(d, next, NULL, NULL, dry_run_of(req));
 		if (json_is_true(json_object_get(reply, "ok")))
 			json_object_set_new(json_object_get(reply, "result"), "address", json_string(ip));
 		return reply;
@@ -585,7 +590,7 @@ static json_t *op_nacl_load(struct vpcd *d, const json_t *req, const char *text,
 		return NULL;
 	log_debug("nacl load: %zu + %zu entries read in %.2f ms (file %.2f ms)", e.n_in, e.n_out,
 		  mono_ms() - t0, t_read - t0);
-	bool dry_run = json_is_true(json_object_get(req, "dry_run"));
+	bool dry_run = dry_run_of(req);
 	int rc = vpcd_change_nacl(d, vpc, nacl, &e, dry_run, &res, err);
 	free(e.in);
 	free(e.out);
