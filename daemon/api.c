@@ -45,14 +45,14 @@ static json_t *change_reply(int rc, json_t *res, bool dry_run, const struct vpc_
 	return ok(res);
 }
 
-/* Runs `next` (stolen) through the transaction and builds the reply; `ls` and
- * `nacls_of` as vpcd_change_lists() has them. */
 /* Every request that changes something may ask only what it would do. */
 static bool dry_run_of(const json_t *req)
 {
 	return json_is_true(json_object_get(req, "dry_run"));
 }
 
+/* Runs `next` (stolen) through the transaction and builds the reply; `ls` and
+ * `nacls_of` as vpcd_change_lists() has them. */
 static json_t *change(struct vpcd *d, json_t *next, struct nacl_lists *ls, const char *nacls_of,
 		      bool dry_run)
 {

@@ -297,8 +297,9 @@ static void dirs_free(struct dir_rules d[2])
  * one it has read already, and they fit. Otherwise it reads on itself, which also
  * words any error with its line's number, as without the helper. */
 
-/* From this length on, a text's second half is read on the helper thread. */
-#define TEXT_HALF_MIN (128u << 10)
+/* From this length on, a text's second half is read on the helper thread (vpcd
+ * wakes it when a request this large comes). */
+#define TEXT_HALF_MIN PAR_WARM_BYTES
 
 struct text_half {
 	struct par_job job; /* first: the job is the struct */

@@ -32,7 +32,8 @@ bool par_running(void);
  * that the job does not wait for the helper's CPU to wake up. */
 void par_warm(void);
 /* A request this large, or one that comes with a file this large, is worth it:
- * the smallest input read in halves (a NACL's text, nacl_text.c). */
+ * it is the smallest input read in halves (a NACL's text, nacl_text.c; a
+ * topology file from 256 KB, topo_load.c). */
 #define PAR_WARM_BYTES (128u << 10)
 /* Hands the job to the helper; false when there is none (the caller does it). */
 bool par_post(struct par_job *j);
